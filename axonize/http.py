@@ -1,0 +1,103 @@
+"""The HTTP side of every Axonize component: serve the last rendered exposition, nothing more.
+
+A scrape does no I/O and no collection: it hands out bytes that the
+collection loop rendered earlier (and their gzip form, compressed once per
+rendering). Endpoints, following Prometheus' own conventions:
+
+* ``<telemetry path>`` (default ``/metrics``): text exposition format 0.0.4;
+* ``/-/healthy``: 200 while collection keeps succeeding, else 503 with the reason;
+* ``/-/ready``: 200 once the first collection has finished;
+* ``/``: a small landing page linking the above.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from aiohttp import web
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One rendered exposition: plain and gzip bytes."""
+
+    body: bytes
+    gzipped: bytes = field(default=b"")
+
+    @classmethod
+    def of(cls, body: bytes) -> "Rendering":
+        return cls(body, gzip.compress(body, compresslevel=6, mtime=0))
+
+
+class Exposition:
+    """Holds the latest :class:`Rendering`; written by the collection thread, read by scrapes.
+
+    Replacing the reference is atomic, so a scrape sees either the old or the
+    new rendering, never a mix.
+    """
+
+    def __init__(self) -> None:
+        self._latest: Optional[Rendering] = None
+        self.ready = threading.Event()
+
+    def publish(self, body: bytes) -> None:
+        self._latest = Rendering.of(body)
+        self.ready.set()
+
+    @property
+    def latest(self) -> Optional[Rendering]:
+        return self._latest
+
+
+def make_app(
+    exposition: Exposition,
+    telemetry_path: str,
+    health: Callable[[], tuple[bool, str]],
+    title: str,
+) -> web.Application:
+    """Build the aiohttp application. ``health()`` returns (healthy, reason)."""
+    if not telemetry_path.startswith("/") or telemetry_path in ("/", "/-/healthy", "/-/ready"):
+        raise ValueError(f"telemetry path {telemetry_path!r} must start with '/' and not clash with / or /-/*")
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        latest = exposition.latest
+        if latest is None:
+            return web.Response(status=503, text="no collection has finished yet\n")
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            return web.Response(body=latest.gzipped, headers={"Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"})
+        return web.Response(body=latest.body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def healthy(request: web.Request) -> web.Response:
+        ok, reason = health()
+        return web.Response(status=200 if ok else 503, text=(reason or "OK") + "\n")
+
+    async def ready(request: web.Request) -> web.Response:
+        if exposition.ready.is_set():
+            return web.Response(text="OK\n")
+        return web.Response(status=503, text="first collection not finished\n")
+
+    async def index(request: web.Request) -> web.Response:
+        html = (
+            f"<html><head><title>{title}</title></head><body><h1>{title}</h1>"
+            f'<p><a href="{telemetry_path}">Metrics</a> · <a href="/-/healthy">Health</a></p></body></html>'
+        )
+        return web.Response(text=html, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get(telemetry_path, metrics)
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", ready)
+    app.router.add_get("/", index)
+    return app
+
+
+def serve(app: web.Application, host: str, port: int) -> None:
+    """Run until SIGINT/SIGTERM."""
+    log.info("listening on %s:%d", host, port)
+    web.run_app(app, host=host, port=port, print=None, access_log=None, handle_signals=True)

@@ -1,0 +1,453 @@
+"""The ``axonize_*`` exposition: a :class:`~axonize.exporter.snapshot.Snapshot` -> metric families.
+
+Each metric is a :class:`Metric` row of :data:`METRICS`: name, type, unit,
+labels, help, where the value comes from, and a function that yields its
+samples from a snapshot. The same table renders the exposition and writes
+docs/metrics.md (``python -m axonize.exporter.docs``), so the two cannot
+drift. Every per-GPU series carries ``gpu`` (nvidia-smi / NVML index) and
+``uuid``. A value the source does not provide yields no sample (an absent
+series), never 0.
+
+Sample output (8x H100 SXM replay)::
+
+    # HELP axonize_gpu_memory_total_bytes Total framebuffer memory of the GPU.
+    # TYPE axonize_gpu_memory_total_bytes gauge
+    axonize_gpu_memory_total_bytes{gpu="0",uuid="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"} 8.5520809984e+010
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Optional
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric as PromMetric
+
+from .replay.gpu_fields import CLOCK_EVENT_COUNTERS, CLOCK_EVENT_REASONS, KEYED, SCALARS
+from .replay.topology import cpulist_count
+from .snapshot import Gpu, Snapshot
+
+GPU_LABELS = ("gpu", "uuid")
+Sample = tuple[tuple[str, ...], float]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric family of the exposition.
+
+    ``samples(snapshot)`` yields ``(label values, value)`` in the order of
+    ``labels``. ``unit`` is the base unit ("bytes", "ratio", ...) or "" for
+    counts and info metrics. ``source`` says where the value comes from.
+    """
+
+    name: str
+    type: str  # "gauge" | "counter" | "info"
+    unit: str
+    labels: tuple[str, ...]
+    help: str
+    source: str
+    samples: Callable[[Snapshot], Iterable[Sample]]
+
+    def family(self, snapshot: Snapshot) -> PromMetric:
+        if self.type == "counter":
+            fam: PromMetric = CounterMetricFamily(self.name, self.help, labels=self.labels)
+        else:
+            fam = GaugeMetricFamily(self.name, self.help, labels=self.labels)
+        for labels, value in self.samples(snapshot):
+            fam.add_metric(labels, value)
+        return fam
+
+
+def _gpu_key(gpu: Gpu) -> tuple[str, str]:
+    return (str(gpu.index), gpu.uuid)
+
+
+def _field_source(attr: str, key: Optional[str] = None) -> str:
+    for f in SCALARS:
+        if f.attr == attr:
+            return _describe(f.text, f.xml)
+    for a, k, f in KEYED:
+        if a == attr and (key is None or k == key):
+            return _describe(f.text, f.xml)
+    raise KeyError(attr)
+
+
+def _describe(text: tuple[str, ...], xml: tuple[str, ...]) -> str:
+    return "nvidia-smi -q `" + "` or `".join(p.replace("/", " › ") for p in text) + "`; -q -x `" + "` or `".join(xml) + "`"
+
+
+def _scalar(name: str, attr: str, unit: str, help: str, type: str = "gauge", source: str = "") -> Metric:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            value = getattr(gpu, attr)
+            if value is not None:
+                yield _gpu_key(gpu), float(value)
+
+    return Metric(name, type, unit, GPU_LABELS, help, source or _field_source(attr), samples)
+
+
+def _flag(name: str, attr: str, help: str, source: Optional[str] = None) -> Metric:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            value = getattr(gpu, attr)
+            if value is not None:
+                yield _gpu_key(gpu), 1.0 if value else 0.0
+
+    return Metric(name, "gauge", "", GPU_LABELS, help, source or _field_source(attr), samples)
+
+
+def _keyed(name: str, attr: str, label: str, unit: str, help: str, type: str = "gauge", source: str = "") -> Metric:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            for key, value in sorted(getattr(gpu, attr).items()):
+                yield _gpu_key(gpu) + (key,), float(value)
+
+    if not source:
+        source = "; ".join(f"{k}: " + _field_source(a, k) for a, k, _ in KEYED if a == attr)
+    return Metric(name, type, unit, GPU_LABELS + (label,), help, source, samples)
+
+
+# --- identity and placement --------------------------------------------------------------
+
+
+def _gpu_info(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        mig = "" if gpu.mig_mode is None else ("enabled" if gpu.mig_mode else "disabled")
+        yield _gpu_key(gpu) + (
+            gpu.name,
+            gpu.pci_bus_id,
+            gpu.serial,
+            gpu.brand,
+            gpu.architecture,
+            gpu.vbios_version,
+            snap.driver_version,
+            snap.cuda_version,
+            mig,
+            gpu.compute_mode,
+        ), 1.0
+
+
+def _host_info(snap: Snapshot) -> Iterator[Sample]:
+    yield (snap.hostname, snap.driver_version, snap.cuda_version, snap.backend), 1.0
+
+
+def _cpu_affinity_info(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        if gpu.cpu_affinity:
+            yield _gpu_key(gpu) + (gpu.cpu_affinity,), 1.0
+
+
+def _cpu_affinity_cpus(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        if gpu.cpu_affinity:
+            yield _gpu_key(gpu), float(cpulist_count(gpu.cpu_affinity))
+
+
+def _links(snap: Snapshot, nvlink_only: bool) -> Iterator[Sample]:
+    uuids = {g.index: g.uuid for g in snap.gpus}
+    for link in snap.links:
+        if link.gpu not in uuids or link.peer_gpu not in uuids:
+            continue
+        key = (str(link.gpu), uuids[link.gpu], str(link.peer_gpu), uuids[link.peer_gpu])
+        if nvlink_only:
+            yield key, float(link.nvlinks)
+        else:
+            yield key + (link.path,), 1.0
+
+
+# --- MIG and processes -------------------------------------------------------------------
+
+
+def _mig_info(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        for dev in gpu.mig_devices:
+            yield _gpu_key(gpu) + (
+                str(dev.index),
+                str(dev.gpu_instance_id),
+                str(dev.compute_instance_id),
+                dev.profile or "",
+                dev.uuid or "",
+            ), 1.0
+
+
+def _mig_sms(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        for dev in gpu.mig_devices:
+            if dev.multiprocessor_count is not None:
+                yield _gpu_key(gpu) + (str(dev.gpu_instance_id), str(dev.compute_instance_id)), float(dev.multiprocessor_count)
+
+
+def _mig_memory(part: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            seen: set[int] = set()
+            for dev in gpu.mig_devices:
+                # all compute instances of one GPU instance report the GI's shared memory: once per GI
+                value = getattr(dev, f"memory_{part}_bytes")
+                if dev.gpu_instance_id in seen or value is None:
+                    continue
+                seen.add(dev.gpu_instance_id)
+                yield _gpu_key(gpu) + (str(dev.gpu_instance_id),), float(value)
+
+    return samples
+
+
+def _process_memory(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        for proc in gpu.processes:
+            if proc.used_memory_bytes is None:
+                continue
+            yield _gpu_key(gpu) + (
+                str(proc.pid),
+                proc.name,
+                proc.type,
+                "" if proc.gpu_instance_id is None else str(proc.gpu_instance_id),
+                "" if proc.compute_instance_id is None else str(proc.compute_instance_id),
+            ), float(proc.used_memory_bytes)
+
+
+def _ecc(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            for (memory, kind), value in sorted(getattr(gpu, attr).items()):
+                yield _gpu_key(gpu) + (memory, kind), float(value)
+
+    return samples
+
+
+_REASON_SOURCE = (
+    "nvidia-smi -q `Clocks Event Reasons` (`Clocks Throttle Reasons` before driver 530); "
+    "-q -x `clocks_event_reasons` / `clocks_throttle_reasons`; reasons: " + ", ".join(CLOCK_EVENT_REASONS)
+)
+_REASON_COUNTER_SOURCE = (
+    "nvidia-smi -q `Clocks Event Reasons Counters` (driver >= 550, microseconds); -q -x "
+    "`clocks_event_reasons_counters`; reasons: " + ", ".join(CLOCK_EVENT_COUNTERS)
+)
+_ECC_SOURCE = "nvidia-smi -q `ECC Errors › {scope}`; -q -x `ecc_errors/{scope}` (SRAM Uncorrectable Parity and SEC-DED are summed)"
+_TOPO_SOURCE = "nvidia-smi topo -m"
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "axonize_host_info",
+        "info",
+        "",
+        ("hostname", "driver_version", "cuda_version", "backend"),
+        "The host: NVIDIA driver and CUDA versions and the backend that collected it (replay or nvml).",
+        "nvidia-smi -q `Driver Version`, `CUDA Version`; -q -x `driver_version`, `cuda_version`",
+        _host_info,
+    ),
+    Metric(
+        "axonize_gpu_info",
+        "info",
+        "",
+        GPU_LABELS
+        + ("model", "pci_bus_id", "serial", "brand", "architecture", "vbios_version", "driver_version", "cuda_version", "mig_mode", "compute_mode"),
+        "Identity of the GPU; value 1.",
+        "nvidia-smi -q `Product Name`, `PCI › Bus Id`, `Serial Number`, `VBIOS Version`, `MIG Mode › Current`; -q -x the same elements",
+        _gpu_info,
+    ),
+    _scalar("axonize_gpu_memory_total_bytes", "memory_total_bytes", "bytes", "Total framebuffer memory of the GPU."),
+    _scalar("axonize_gpu_memory_used_bytes", "memory_used_bytes", "bytes", "Framebuffer memory in use."),
+    _scalar("axonize_gpu_memory_free_bytes", "memory_free_bytes", "bytes", "Framebuffer memory free."),
+    _scalar("axonize_gpu_memory_reserved_bytes", "memory_reserved_bytes", "bytes", "Framebuffer memory reserved by the driver and firmware."),
+    _scalar("axonize_gpu_bar1_memory_total_bytes", "bar1_total_bytes", "bytes", "Total BAR1 memory (the CPU-visible aperture)."),
+    _scalar("axonize_gpu_bar1_memory_used_bytes", "bar1_used_bytes", "bytes", "BAR1 memory in use."),
+    _scalar(
+        "axonize_gpu_utilization_ratio",
+        "utilization_ratio",
+        "ratio",
+        "Share of the sample period in which at least one kernel ran (NVML utilization.gpu, 0-1; N/A under MIG). Not SM occupancy.",
+    ),
+    _scalar(
+        "axonize_gpu_memory_utilization_ratio",
+        "memory_utilization_ratio",
+        "ratio",
+        "Share of the sample period in which device memory was read or written (memory-controller busy, 0-1), not capacity used.",
+    ),
+    _scalar("axonize_gpu_encoder_utilization_ratio", "encoder_utilization_ratio", "ratio", "Video encoder utilization, 0-1."),
+    _scalar("axonize_gpu_decoder_utilization_ratio", "decoder_utilization_ratio", "ratio", "Video decoder utilization, 0-1."),
+    _scalar(
+        "axonize_gpu_power_watts",
+        "power_watts",
+        "watts",
+        "Board power draw (average over 1 s on Ampere and later except GA100; instantaneous on older GPUs).",
+    ),
+    _scalar("axonize_gpu_power_instant_watts", "power_instant_watts", "watts", "Instantaneous board power draw (driver >= 535)."),
+    _scalar("axonize_gpu_power_limit_watts", "power_limit_watts", "watts", "Power limit the driver currently enforces."),
+    _scalar("axonize_gpu_memory_power_watts", "memory_power_watts", "watts", "Power draw of the GPU memory (HBM GPUs, driver >= 550)."),
+    _scalar(
+        "axonize_gpu_energy_joules_total",
+        "energy_joules",
+        "joules",
+        "Energy consumed since the driver was loaded.",
+        type="counter",
+        source="NVML `nvmlDeviceGetTotalEnergyConsumption` (mJ); nvidia-smi -q does not print it, so replays leave it absent",
+    ),
+    _scalar("axonize_gpu_temperature_celsius", "temperature_celsius", "celsius", "GPU core temperature."),
+    _scalar("axonize_gpu_memory_temperature_celsius", "memory_temperature_celsius", "celsius", "GPU memory (HBM) temperature."),
+    _scalar("axonize_gpu_fan_speed_ratio", "fan_speed_ratio", "ratio", "Fan speed as a share of its maximum, 0-1 (absent on passively cooled GPUs)."),
+    _scalar("axonize_gpu_performance_state", "performance_state", "", "Performance state: 0 (P0, maximum) to 15 (P15, minimum)."),
+    _keyed("axonize_gpu_clock_hertz", "clocks_hertz", "clock", "hertz", "Current clock frequency by clock domain (graphics, sm, memory, video)."),
+    _keyed("axonize_gpu_clock_max_hertz", "max_clocks_hertz", "clock", "hertz", "Maximum clock frequency by clock domain."),
+    Metric(
+        "axonize_gpu_clock_event_reason_active",
+        "gauge",
+        "",
+        GPU_LABELS + ("reason",),
+        "1 while the reason holds the clocks down (clock-event, formerly 'throttle', reasons), else 0.",
+        _REASON_SOURCE,
+        lambda snap: (
+            (_gpu_key(g) + (reason,), 1.0 if active else 0.0) for g in snap.gpus for reason, active in g.clock_event_reasons.items()
+        ),
+    ),
+    Metric(
+        "axonize_gpu_clock_event_seconds_total",
+        "counter",
+        "seconds",
+        GPU_LABELS + ("reason",),
+        "Cumulative time the clocks were held down, by reason.",
+        _REASON_COUNTER_SOURCE,
+        lambda snap: ((_gpu_key(g) + (reason,), s) for g in snap.gpus for reason, s in sorted(g.clock_event_seconds.items())),
+    ),
+    _scalar("axonize_gpu_pcie_tx_bytes_per_second", "pcie_tx_bytes_per_second", "bytes_per_second", "PCIe transmit throughput, sampled by the driver (KB/s taken as 1000 B/s)."),
+    _scalar("axonize_gpu_pcie_rx_bytes_per_second", "pcie_rx_bytes_per_second", "bytes_per_second", "PCIe receive throughput, sampled by the driver (KB/s taken as 1000 B/s)."),
+    _scalar("axonize_gpu_pcie_replays_total", "pcie_replays", "", "PCIe replays since the GPU was reset (link errors retried).", type="counter"),
+    _scalar("axonize_gpu_pcie_link_generation", "pcie_link_generation", "", "Current PCIe link generation (drops at idle to save power)."),
+    _scalar("axonize_gpu_pcie_link_max_generation", "pcie_link_max_generation", "", "Maximum PCIe link generation of the GPU and slot."),
+    _scalar("axonize_gpu_pcie_link_width_lanes", "pcie_link_width", "lanes", "Current PCIe link width."),
+    _scalar("axonize_gpu_pcie_link_max_width_lanes", "pcie_link_max_width", "lanes", "Maximum PCIe link width."),
+    _flag("axonize_gpu_ecc_enabled", "ecc_mode", "1 when ECC is enabled on the GPU memory, else 0."),
+    Metric(
+        "axonize_gpu_ecc_errors_total",
+        "counter",
+        "",
+        GPU_LABELS + ("memory", "type"),
+        "ECC errors since the driver was loaded (volatile counts), by memory (sram, dram) and type (correctable, uncorrectable).",
+        _ECC_SOURCE.format(scope="Volatile").replace("ecc_errors/Volatile", "ecc_errors/volatile"),
+        _ecc("ecc_errors_volatile"),
+    ),
+    Metric(
+        "axonize_gpu_ecc_aggregate_errors_total",
+        "counter",
+        "",
+        GPU_LABELS + ("memory", "type"),
+        "ECC errors over the GPU's lifetime (aggregate counts, kept in the InfoROM), by memory and type.",
+        _ECC_SOURCE.format(scope="Aggregate").replace("ecc_errors/Aggregate", "ecc_errors/aggregate"),
+        _ecc("ecc_errors_aggregate"),
+    ),
+    _keyed("axonize_gpu_remapped_rows", "remapped_rows", "cause", "", "Memory rows remapped, by the error that caused it (correctable, uncorrectable)."),
+    _flag("axonize_gpu_remapped_rows_pending", "remapped_rows_pending", "1 when a row remap is pending (takes effect at the next GPU reset)."),
+    _flag("axonize_gpu_remapped_rows_failure", "remapped_rows_failure", "1 when a row remap has failed (the GPU should be serviced)."),
+    _keyed("axonize_gpu_retired_pages", "retired_pages", "cause", "", "Memory pages retired (pre-Ampere GPUs), by cause (single_bit, double_bit)."),
+    Metric(
+        "axonize_gpu_numa_node",
+        "gauge",
+        "",
+        GPU_LABELS,
+        "CPU-side NUMA node of the GPU's PCIe slot: run the GPU's host threads and memory there.",
+        _TOPO_SOURCE + " `NUMA Affinity`",
+        lambda snap: ((_gpu_key(g), float(g.numa_node)) for g in snap.gpus if g.numa_node is not None),
+    ),
+    Metric(
+        "axonize_gpu_memory_numa_node",
+        "gauge",
+        "",
+        GPU_LABELS,
+        "NUMA node of the GPU's own memory where the OS sees it as one (Grace Hopper); absent on x86 HGX.",
+        _TOPO_SOURCE + " `GPU NUMA ID`",
+        lambda snap: ((_gpu_key(g), float(g.memory_numa_node)) for g in snap.gpus if g.memory_numa_node is not None),
+    ),
+    Metric(
+        "axonize_gpu_cpu_affinity_info",
+        "info",
+        "",
+        GPU_LABELS + ("cpus",),
+        "CPUs closest to the GPU, as a Linux cpulist (e.g. 0-51,104-155); value 1.",
+        _TOPO_SOURCE + " `CPU Affinity`",
+        _cpu_affinity_info,
+    ),
+    Metric(
+        "axonize_gpu_cpu_affinity_cpus",
+        "gauge",
+        "",
+        GPU_LABELS,
+        "Number of CPUs in the GPU's CPU affinity.",
+        _TOPO_SOURCE + " `CPU Affinity`",
+        _cpu_affinity_cpus,
+    ),
+    Metric(
+        "axonize_gpu_peer_path_info",
+        "info",
+        "",
+        GPU_LABELS + ("peer_gpu", "peer_uuid", "path"),
+        "How data travels from the GPU to a peer GPU: path NVLINK, or the PCIe path type PIX, PXB, PHB, NODE or SYS (closest first); value 1.",
+        _TOPO_SOURCE + " matrix cells",
+        lambda snap: _links(snap, nvlink_only=False),
+    ),
+    Metric(
+        "axonize_gpu_peer_nvlinks",
+        "gauge",
+        "",
+        GPU_LABELS + ("peer_gpu", "peer_uuid"),
+        "Bonded NVLinks between the GPU and a peer GPU (the # of NV#); 0 when they talk over PCIe.",
+        _TOPO_SOURCE + " `NV#` cells",
+        lambda snap: _links(snap, nvlink_only=True),
+    ),
+    Metric(
+        "axonize_mig_info",
+        "info",
+        "",
+        GPU_LABELS + ("mig_index", "gpu_instance_id", "compute_instance_id", "profile", "mig_uuid"),
+        "A MIG device (compute instance inside a GPU instance) on the GPU; profile and mig_uuid when nvidia-smi -L or NVML gives them; value 1.",
+        "nvidia-smi -q `MIG Device › Index`, `GPU Instance ID`, `Compute Instance ID`; -q -x `mig_devices/mig_device`; nvidia-smi -L",
+        _mig_info,
+    ),
+    Metric(
+        "axonize_mig_multiprocessors",
+        "gauge",
+        "",
+        GPU_LABELS + ("gpu_instance_id", "compute_instance_id"),
+        "Streaming multiprocessors (SMs) of the MIG compute instance.",
+        "nvidia-smi -q `MIG Device › Device Attributes › Shared › Multiprocessor count`; -q -x `multiprocessor_count`",
+        _mig_sms,
+    ),
+    Metric(
+        "axonize_mig_memory_total_bytes",
+        "gauge",
+        "bytes",
+        GPU_LABELS + ("gpu_instance_id",),
+        "Memory of the MIG GPU instance (shared by its compute instances).",
+        "nvidia-smi -q `MIG Device › (Shared) FB Memory Usage › Total`; -q -x `fb_memory_usage/total`",
+        _mig_memory("total"),
+    ),
+    Metric(
+        "axonize_mig_memory_used_bytes",
+        "gauge",
+        "bytes",
+        GPU_LABELS + ("gpu_instance_id",),
+        "Memory in use in the MIG GPU instance.",
+        "nvidia-smi -q `MIG Device › (Shared) FB Memory Usage › Used`; -q -x `fb_memory_usage/used`",
+        _mig_memory("used"),
+    ),
+    Metric(
+        "axonize_mig_memory_free_bytes",
+        "gauge",
+        "bytes",
+        GPU_LABELS + ("gpu_instance_id",),
+        "Memory free in the MIG GPU instance.",
+        "nvidia-smi -q `MIG Device › (Shared) FB Memory Usage › Free`; -q -x `fb_memory_usage/free`",
+        _mig_memory("free"),
+    ),
+    Metric(
+        "axonize_gpu_process_memory_used_bytes",
+        "gauge",
+        "bytes",
+        GPU_LABELS + ("pid", "process_name", "process_type", "gpu_instance_id", "compute_instance_id"),
+        "GPU memory held by a process (type C compute, G graphics); MIG instance ids when it runs in one. Name only, never the command line.",
+        "nvidia-smi -q `Processes`; -q -x `processes/process_info`",
+        _process_memory,
+    ),
+)
+
+
+def families(snapshot: Snapshot) -> list[PromMetric]:
+    """All ``axonize_*`` families for the snapshot, in :data:`METRICS` order."""
+    return [m.family(snapshot) for m in METRICS]

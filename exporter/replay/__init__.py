@@ -1,0 +1,214 @@
+"""Replay backend: real ``nvidia-smi`` captures -> :class:`~axonize.exporter.snapshot.Snapshot`.
+
+One host is described by one or more files, recognised by their content:
+
+* ``nvidia-smi -q`` (text) or ``nvidia-smi -q -x`` (XML): the GPUs (exactly one of these);
+* ``nvidia-smi topo -m``: GPU-to-GPU links, CPU affinity and NUMA nodes;
+* ``nvidia-smi -L``: MIG profiles and MIG device UUIDs;
+* an nvidia_gpu_exporter capture bundle (``# nvidia_gpu_exporter GPU capture``),
+  from which the ``load`` (else ``idle``) ``-q`` section, ``topo -m`` and ``-L`` are taken.
+
+The files are read again on every collection, so a job that rewrites them
+(``nvidia-smi -q -x > gpus.xml`` from cron) is followed, the way
+node_exporter's textfile collector follows its directory.
+
+Nothing here raises during collection: a file that cannot be read, a GPU
+section that is broken, or a topology that does not fit the GPUs becomes a
+:class:`~axonize.exporter.snapshot.CollectionError` naming the file and line,
+and everything else is still exported.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ..snapshot import CollectionError, Snapshot
+from . import gpu_list, query_text, query_xml, topology
+from .errors import CaptureError
+from .gpu_fields import GpuReader
+from .tree import Node
+
+__all__ = ["ReplaySource", "CaptureError", "classify"]
+
+_BUNDLE = "# nvidia_gpu_exporter GPU capture"
+_SECTION = re.compile(r"^#{20,}\n# (?P<title>[^\n]+)\n(?:# \$ [^\n]*\n)?#{20,}\n", re.MULTILINE)
+
+
+def classify(text: str) -> Optional[str]:
+    """``"bundle"``, ``"query-xml"``, ``"query-text"``, ``"topology"``, ``"list"`` or ``None``."""
+    if text.lstrip().startswith("#") and _BUNDLE in text[:400]:
+        return "bundle"
+    if query_xml.looks_like(text):
+        return "query-xml"
+    if query_text.looks_like(text):
+        return "query-text"
+    if topology.looks_like(text):
+        return "topology"
+    if gpu_list.looks_like(text):
+        return "list"
+    return None
+
+
+@dataclass
+class _Parts:
+    report: Optional[tuple[str, Node, str]] = None  # (dialect, root, path)
+    topo: Optional[tuple[topology.Topology, str]] = None
+    listing: Optional[tuple[dict, str]] = None
+
+
+class ReplaySource:
+    """Collects a :class:`Snapshot` from capture files.
+
+    ``paths``: one host's files (see the module docstring). ``hostname``: the
+    value of the ``hostname`` label (captures do not carry it).
+    """
+
+    name = "replay"
+
+    def __init__(self, paths: Sequence[str], hostname: str = ""):
+        if not paths:
+            raise ValueError("replay needs at least one capture file")
+        self.paths = list(paths)
+        self.hostname = hostname
+
+    def collect(self) -> Snapshot:
+        snap = Snapshot(hostname=self.hostname, backend=self.name)
+        parts = _Parts()
+        for path in self.paths:
+            try:
+                self._load(path, parts)
+            except CaptureError as exc:
+                snap.errors.append(CollectionError(self.name, exc.path + (f":{exc.where}" if exc.where else ""), "parse", exc.message))
+            except OSError as exc:
+                snap.errors.append(CollectionError(self.name, path, "io", f"cannot read: {exc.strerror or exc}"))
+        if parts.report is not None:
+            self._read_report(parts.report, snap)
+        elif not any(e.kind in ("parse", "io") for e in snap.errors):
+            snap.errors.append(
+                CollectionError(self.name, ", ".join(self.paths), "parse", "no 'nvidia-smi -q' or '-q -x' report among the files")
+            )
+        if parts.topo is not None and snap.gpus:
+            self._apply_topology(parts.topo, snap)
+        if parts.listing is not None and snap.gpus:
+            self._apply_listing(parts.listing, snap)
+        return snap
+
+    # -- loading -------------------------------------------------------------------
+    def _load(self, path: str, parts: _Parts) -> None:
+        with open(path, encoding="utf-8", errors="strict") as fh:
+            try:
+                text = fh.read()
+            except UnicodeDecodeError as exc:
+                raise CaptureError(path, None, f"not UTF-8 text (byte {exc.start}): not an nvidia-smi capture") from None
+        self._load_text(text, path, parts)
+
+    def _load_text(self, text: str, path: str, parts: _Parts) -> None:
+        kind = classify(text)
+        if kind is None:
+            first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+            if not first:
+                raise CaptureError(path, None, "empty file")
+            raise CaptureError(
+                path, 1, f"not a recognised capture (nvidia-smi -q, -q -x, topo -m or -L); it starts {first[:60]!r}"
+            )
+        if kind == "bundle":
+            self._load_bundle(text, path, parts)
+        elif kind in ("query-text", "query-xml"):
+            if parts.report is not None:
+                raise CaptureError(path, None, f"a second GPU report for one host (the first is {parts.report[2]})")
+            if kind == "query-text":
+                parts.report = ("text", query_text.parse(text, path), path)
+            else:
+                parts.report = ("xml", query_xml.parse(text, path), path)
+        elif kind == "topology":
+            parts.topo = (topology.parse(text, path), path)
+        elif kind == "list":
+            parts.listing = (gpu_list.parse(text, path), path)
+
+    def _load_bundle(self, text: str, path: str, parts: _Parts) -> None:
+        sections: dict[str, tuple[str, int]] = {}
+        matches = list(_SECTION.finditer(text))
+        for m, nxt in zip(matches, matches[1:] + [None]):
+            body = text[m.end() : nxt.start() if nxt else len(text)]
+            sections[m.group("title").strip()] = (body, text.count("\n", 0, m.end()))
+        wanted = [
+            next((t for t in ("load :: query (-q)", "idle :: query (-q)") if t in sections), None),
+            "capabilities :: topo -m",
+            "capabilities :: list (-L)",
+        ]
+        if wanted[0] is None:
+            raise CaptureError(path, None, "capture bundle has no 'query (-q)' section")
+        for title in wanted:
+            if title in sections:
+                body, offset = sections[title]
+                # keep line numbers true to the bundle file
+                self._load_text("\n" * offset + body, f"{path}", parts)
+
+    # -- merging -------------------------------------------------------------------
+    def _read_report(self, report: tuple[str, Node, str], snap: Snapshot) -> None:
+        dialect, root, path = report
+        if dialect == "text":
+            sections, bus_of = query_text.gpu_nodes(root), query_text.gpu_bus_id
+            top = {k: root.child(k) for k in ("Driver Version", "CUDA Version", "Attached GPUs")}
+        else:
+            sections, bus_of = query_xml.gpu_nodes(root), query_xml.gpu_bus_id
+            top = {k: root.child(x) for k, x in (("Driver Version", "driver_version"), ("CUDA Version", "cuda_version"), ("Attached GPUs", "attached_gpus"))}
+        snap.driver_version = top["Driver Version"].value if top["Driver Version"] else ""
+        snap.cuda_version = top["CUDA Version"].value if top["CUDA Version"] else ""
+        attached = top["Attached GPUs"]
+        if attached is not None and attached.value.strip().isdigit() and int(attached.value) != len(sections):
+            snap.errors.append(
+                CollectionError(
+                    self.name,
+                    f"{path}:{attached.line}",
+                    "mismatch",
+                    f"report says {attached.value} attached GPUs but holds {len(sections)} GPU sections (truncated or filtered capture)",
+                )
+            )
+        for index, node in enumerate(sections):
+            reader = GpuReader(node, dialect, path, self.name)
+            try:
+                gpu = reader.read(index, bus_of(node))
+            except Exception as exc:  # a broken GPU section must not stop the others
+                snap.errors.append(CollectionError(self.name, f"{path}:{node.line}", "parse", f"GPU {index}: {exc!r}; GPU skipped"))
+                gpu = None
+            snap.errors.extend(reader.errors)
+            if gpu is not None:
+                snap.gpus.append(gpu)
+
+    def _apply_topology(self, topo_and_path: tuple[topology.Topology, str], snap: Snapshot) -> None:
+        topo, path = topo_and_path
+        if topo.gpu_count != len(snap.gpus) and topo.gpu_count != max(g.index for g in snap.gpus) + 1:
+            snap.errors.append(
+                CollectionError(
+                    "topology",
+                    path,
+                    "mismatch",
+                    f"topology has {topo.gpu_count} GPUs, the report {len(snap.gpus)}: topology not applied",
+                )
+            )
+            return
+        known = {g.index for g in snap.gpus}
+        snap.links = [link for link in topo.links if link.gpu in known and link.peer_gpu in known]
+        for gpu in snap.gpus:
+            place = topo.placement.get(gpu.index)
+            if place is not None:
+                gpu.cpu_affinity = place.cpu_affinity
+                gpu.numa_node = place.numa_node
+                gpu.memory_numa_node = place.memory_numa_node
+
+    def _apply_listing(self, listing_and_path: tuple[dict, str], snap: Snapshot) -> None:
+        listing, path = listing_and_path
+        for gpu in snap.gpus:
+            entry = listing.get(gpu.index)
+            if entry is None:
+                continue
+            if entry["uuid"] != gpu.uuid:
+                snap.errors.append(
+                    CollectionError(self.name, path, "mismatch", f"GPU {gpu.index}: -L says UUID {entry['uuid']}, the report {gpu.uuid}; -L not applied")
+                )
+                continue
+            for dev in gpu.mig_devices:
+                if dev.index in entry["mig"]:
+                    dev.profile, dev.uuid = entry["mig"][dev.index]

@@ -1,0 +1,191 @@
+"""The snapshot: what the machine looks like at one instant, as plain data.
+
+Axonize's identity model (the Axonize pitch, ../shared/seeds) has three layers:
+
+    Physical GPU  ->  Compute resource (whole GPU, or MIG GPU instance / compute instance)
+                  ->  Runtime context (processes, later containers and pods)
+
+Every backend (nvidia-smi replay, NVML) fills these classes and nothing else;
+the exposition reads them and nothing else. Data flows one way:
+source -> :class:`Snapshot` -> exposition. No class here does I/O.
+
+Units are base units throughout: bytes, watts, hertz, celsius, seconds, joules,
+and ratios in 0..1. A value the source reports as unavailable ("N/A", "Not
+Supported") is ``None`` (or missing from a dict), never 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+#: PCIe path types of ``nvidia-smi topo -m`` (closest first). ``NVLINK`` stands for NV#.
+PCIE_PATH_TYPES = ("PIX", "PXB", "PHB", "NODE", "SYS")
+
+
+@dataclass
+class Process:
+    """A process holding GPU memory (runtime-context layer).
+
+    ``gpu_instance_id`` / ``compute_instance_id`` are set when the process runs
+    inside a MIG instance, else ``None``.
+    """
+
+    pid: int
+    name: str = ""
+    type: str = ""  # "C" compute, "G" graphics, "C+G"
+    used_memory_bytes: Optional[float] = None
+    gpu_instance_id: Optional[int] = None
+    compute_instance_id: Optional[int] = None
+
+
+@dataclass
+class MigDevice:
+    """One MIG device: a compute instance inside a GPU instance (compute-resource layer).
+
+    Memory belongs to the GPU instance (all compute instances of one GPU
+    instance report the same shared memory); SMs belong to the compute instance.
+    ``profile`` (e.g. ``3g.40gb`` or ``1c.3g.71gb``) and ``uuid`` come from
+    ``nvidia-smi -L`` or NVML; ``nvidia-smi -q`` does not print them.
+    """
+
+    index: int
+    gpu_instance_id: int
+    compute_instance_id: int
+    profile: Optional[str] = None
+    uuid: Optional[str] = None
+    multiprocessor_count: Optional[int] = None
+    memory_total_bytes: Optional[float] = None
+    memory_used_bytes: Optional[float] = None
+    memory_free_bytes: Optional[float] = None
+    memory_reserved_bytes: Optional[float] = None
+
+
+@dataclass
+class Gpu:
+    """One physical GPU and its latest readings.
+
+    ``index`` is the nvidia-smi / NVML enumeration index (PCI bus order), which
+    is also the ``GPU<n>`` of ``nvidia-smi topo -m``. ``numa_node`` is the
+    CPU-side NUMA node the GPU's PCIe slot hangs off (``NUMA Affinity`` of
+    ``topo -m``, or ``/sys/bus/pci/devices/<bus id>/numa_node``);
+    ``memory_numa_node`` is the GPU's own memory NUMA node (``GPU NUMA ID``,
+    N/A on x86 HGX systems).
+    """
+
+    index: int
+    uuid: str
+    pci_bus_id: str = ""
+    name: str = ""  # product name, e.g. "NVIDIA H100 80GB HBM3"
+    brand: str = ""
+    architecture: str = ""
+    serial: str = ""
+    vbios_version: str = ""
+    minor_number: Optional[int] = None
+    mig_mode: Optional[bool] = None
+    persistence_mode: Optional[bool] = None
+    compute_mode: str = ""
+    # NUMA and CPU placement (from topology)
+    numa_node: Optional[int] = None
+    memory_numa_node: Optional[int] = None
+    cpu_affinity: Optional[str] = None  # cpulist syntax, e.g. "0-51,104-155"
+    # memory
+    memory_total_bytes: Optional[float] = None
+    memory_used_bytes: Optional[float] = None
+    memory_free_bytes: Optional[float] = None
+    memory_reserved_bytes: Optional[float] = None
+    bar1_total_bytes: Optional[float] = None
+    bar1_used_bytes: Optional[float] = None
+    # utilization, 0..1
+    utilization_ratio: Optional[float] = None
+    memory_utilization_ratio: Optional[float] = None
+    encoder_utilization_ratio: Optional[float] = None
+    decoder_utilization_ratio: Optional[float] = None
+    # power and energy
+    power_watts: Optional[float] = None
+    power_instant_watts: Optional[float] = None
+    power_limit_watts: Optional[float] = None
+    memory_power_watts: Optional[float] = None
+    energy_joules: Optional[float] = None
+    # thermals and fans
+    temperature_celsius: Optional[float] = None
+    memory_temperature_celsius: Optional[float] = None
+    fan_speed_ratio: Optional[float] = None
+    performance_state: Optional[int] = None
+    # clocks: {"graphics"|"sm"|"memory"|"video": hertz}
+    clocks_hertz: dict[str, float] = field(default_factory=dict)
+    max_clocks_hertz: dict[str, float] = field(default_factory=dict)
+    # clock-event (throttle) reasons: {reason: active}; cumulative time per reason
+    clock_event_reasons: dict[str, bool] = field(default_factory=dict)
+    clock_event_seconds: dict[str, float] = field(default_factory=dict)
+    # PCIe
+    pcie_tx_bytes_per_second: Optional[float] = None
+    pcie_rx_bytes_per_second: Optional[float] = None
+    pcie_replays: Optional[float] = None
+    pcie_link_generation: Optional[int] = None
+    pcie_link_max_generation: Optional[int] = None
+    pcie_link_width: Optional[int] = None
+    pcie_link_max_width: Optional[int] = None
+    # ECC: {(memory, type): count}, memory in {"sram","dram",...}, type in {"correctable","uncorrectable"}
+    ecc_mode: Optional[bool] = None
+    ecc_errors_volatile: dict[tuple[str, str], float] = field(default_factory=dict)
+    ecc_errors_aggregate: dict[tuple[str, str], float] = field(default_factory=dict)
+    # row remapping: {"correctable"|"uncorrectable": rows}; retired pages {"single_bit"|"double_bit": pages}
+    remapped_rows: dict[str, float] = field(default_factory=dict)
+    remapped_rows_pending: Optional[bool] = None
+    remapped_rows_failure: Optional[bool] = None
+    retired_pages: dict[str, float] = field(default_factory=dict)
+    # layers below the physical GPU
+    mig_devices: list[MigDevice] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Link:
+    """The path between two GPUs, from ``nvidia-smi topo -m`` or NVML.
+
+    ``path`` is ``"NVLINK"`` (then ``nvlinks`` is the bonded link count, the
+    ``#`` of ``NV#``) or a PCIe path type from :data:`PCIE_PATH_TYPES`.
+    One Link per ordered pair (a, b), a != b.
+    """
+
+    gpu: int
+    peer_gpu: int
+    path: str
+    nvlinks: int = 0
+
+
+@dataclass(frozen=True)
+class CollectionError:
+    """One problem met while collecting; the snapshot is still usable.
+
+    ``source`` names the backend ("replay", "nvml", "topology"); ``location``
+    the file and line or element (or GPU) it concerns; ``kind`` a short
+    machine-readable class ("parse", "value", "mismatch", "unavailable", ...).
+    """
+
+    source: str
+    location: str
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+@dataclass
+class Snapshot:
+    """Everything one collection cycle saw on one host."""
+
+    hostname: str = ""
+    driver_version: str = ""
+    cuda_version: str = ""
+    backend: str = ""  # "replay" or "nvml"
+    gpus: list[Gpu] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    errors: list[CollectionError] = field(default_factory=list)
+
+    def gpu_by_index(self, index: int) -> Optional[Gpu]:
+        for gpu in self.gpus:
+            if gpu.index == index:
+                return gpu
+        return None
