@@ -1,0 +1,48 @@
+# Two commands work on a fresh machine: `make demo` and `make test`.
+# Each creates .venv, installs the package, and installs Debian's prometheus
+# and prometheus-alertmanager when they are missing (as root; otherwise it
+# prints the apt-get command to run).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+APT_PACKAGES := prometheus prometheus-alertmanager
+
+.PHONY: demo demo-once test servers generate check-generated bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+servers:
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing $(APT_PACKAGES) from Debian"; \
+		(apt-get install -y --no-install-recommends $(APT_PACKAGES) >/dev/null 2>&1 || \
+		 (apt-get update >/dev/null && apt-get install -y --no-install-recommends $(APT_PACKAGES) >/dev/null)) && \
+		command -v prometheus >/dev/null; \
+	else \
+		echo "Prometheus is missing. Run as root: apt-get install -y --no-install-recommends $(APT_PACKAGES)"; exit 1; \
+	fi
+
+# Interactive: keeps running until Ctrl-C. Without a terminal (scripts, CI): prints the table and exits.
+demo: $(STAMP) servers
+	$(PY) -m axonize.cli demo $$( [ -t 0 ] || echo --once )
+
+demo-once: $(STAMP) servers
+	$(PY) -m axonize.cli demo --once
+
+test: $(STAMP) servers
+	$(PY) -m pytest
+
+# Regenerate committed artefacts (docs/metrics.md); tests fail when they are stale.
+generate: $(STAMP)
+	$(PY) -m axonize.exporter.docs > docs/metrics.md
+
+bench: $(STAMP)
+	$(PY) benchmarks/exporter_scrape.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,45 @@
+"""Shared test helpers: fixture paths, the shared capture set, real servers on loopback."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+NVIDIA = FIXTURES / "nvidia"
+DEMO = ROOT / "axonize" / "demo_data"
+DEMO_Q = DEMO / "h100-sxm-x8_drv565_nvidia-smi-q.txt"
+DEMO_TOPO = DEMO / "h200-x8-hgx_topo-m_nics.txt"
+SHARED = ROOT.parent / "shared" / "fixtures"
+
+
+def require_binary(name: str) -> str:
+    """Path of a server binary. In CI (CI=true) a missing one fails; elsewhere the test is skipped."""
+    path = shutil.which(name)
+    if path:
+        return path
+    reason = f"{name} not on PATH (make test installs it: apt-get install -y --no-install-recommends prometheus prometheus-alertmanager)"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def run_exporter(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "axonize.exporter", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def promtool() -> str:
+    return require_binary("promtool")
+
+
+@pytest.fixture
+def prometheus_binary() -> str:
+    return require_binary("prometheus")
