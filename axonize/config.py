@@ -126,6 +126,23 @@ def load_file(path: str) -> dict[str, tuple[Any, str]]:
     return out
 
 
+def _convert(opt: Option, raw: Any, where: str) -> Any:
+    try:
+        if opt.kind == "list":
+            if raw is None:
+                return []
+            if not isinstance(raw, list):
+                raise ValueError(f"expected a list, got {raw!r}")
+            return [opt.convert(v) for v in raw]
+        if opt.kind == "bool":
+            if not isinstance(raw, bool):
+                raise ValueError(f"expected true or false, got {raw!r}")
+            return raw
+        return opt.convert(raw) if raw is not None else None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def resolve(options: Sequence[Option], args: argparse.Namespace) -> dict[str, Any]:
     """Merge defaults < YAML file < flags into ``{dest: value}``; raises :class:`ConfigError`."""
     from_file = load_file(args.config) if getattr(args, "config", None) else {}
@@ -135,25 +152,11 @@ def resolve(options: Sequence[Option], args: argparse.Namespace) -> dict[str, An
             raise ConfigError(f"{args.config}: unknown key {written!r}; known keys: {', '.join(sorted(known))}")
     settings: dict[str, Any] = {}
     for opt in options:
-        raw, where = opt.default, "default"
-        if opt.key in from_file:
-            raw, where = from_file[opt.key][0], f"{args.config}: key {from_file[opt.key][1]!r}"
+        settings[opt.dest] = _convert(opt, opt.default, "default")
+        if opt.key in from_file:  # checked even when a flag overrides it: a bad file is an error
+            value, written = from_file[opt.key]
+            settings[opt.dest] = _convert(opt, value, f"{args.config}: key {written!r}")
         flag_value = getattr(args, opt.dest, None)
         if flag_value is not None:
-            raw, where = flag_value, f"flag {opt.flag}"
-        try:
-            if opt.kind == "list":
-                if raw is None:
-                    raw = []
-                if not isinstance(raw, list):
-                    raise ValueError(f"expected a list, got {raw!r}")
-                settings[opt.dest] = [opt.convert(v) for v in raw]
-            elif opt.kind == "bool":
-                if not isinstance(raw, bool):
-                    raise ValueError(f"expected true or false, got {raw!r}")
-                settings[opt.dest] = raw
-            else:
-                settings[opt.dest] = opt.convert(raw) if raw is not None else None
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+            settings[opt.dest] = _convert(opt, flag_value, f"flag {opt.flag}")
     return settings

@@ -69,7 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as exc:
         print(f"axonize-exporter: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings["log_level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = max(settings["log_level"], logging.ERROR) if settings["print"] else settings["log_level"]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     exposition = Exposition()
     loop = CollectionLoop(source, settings["collect_interval"], exposition)
     if settings["print"]:

@@ -106,7 +106,8 @@ class CollectionLoop:
             snapshot = self.source.collect()
         except Exception as exc:  # a backend bug must not stop the exporter
             log.exception("collection from %s failed", self.source.name)
-            snapshot = self.last_snapshot or Snapshot(backend=self.source.name)
+            # withdraw the GPU series rather than freeze them; the error counter and /-/healthy say why
+            snapshot = Snapshot(backend=self.source.name)
             self.errors[(self.source.name, "internal")] += 1
             ok = False
         else:

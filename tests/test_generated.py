@@ -1,0 +1,17 @@
+"""Generated files are committed and up to date: regenerate with `make generate`."""
+from axonize.exporter import docs
+from tests.conftest import ROOT
+
+
+def test_docs_metrics_md_is_up_to_date():
+    committed = (ROOT / "docs" / "metrics.md").read_text()
+    assert committed == docs.render(), "docs/metrics.md is stale: run `make generate` and commit it"
+
+
+def test_every_metric_is_documented():
+    from axonize.exporter.collection import SELF_METRICS
+    from axonize.exporter.exposition import METRICS
+
+    text = (ROOT / "docs" / "metrics.md").read_text()
+    for name in [m.name for m in METRICS] + [row[0] for row in SELF_METRICS]:
+        assert f"`{name}`" in text, name
