@@ -1,0 +1,18 @@
+# The Axonize GPU exporter. Build: docker build -t axonize-exporter .
+# Run with captures:  docker run -p 9947:9947 -v /path/to/captures:/captures:ro axonize-exporter --replay /captures/gpus.xml
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml setup.cfg README.md ./
+COPY axonize ./axonize
+COPY exporter ./exporter
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin axonize
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+USER 10001
+EXPOSE 9947
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:9947/-/healthy', timeout=2)" || exit 1
+ENTRYPOINT ["axonize-exporter"]
+CMD ["--help"]
