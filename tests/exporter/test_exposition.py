@@ -1,4 +1,5 @@
 """The axonize_* exposition: names, labels, absent values, and promtool's linter on every capture."""
+import re
 import subprocess
 
 import pytest
@@ -9,6 +10,9 @@ from axonize.exporter.exposition import METRICS
 from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA
+
+# the process name as the capture host printed it (a path on that host)
+MEMHOG = re.search(r"Name\s+: (\S*memhog)", (NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt").read_text()).group(1)
 
 CAPTURE_SETS = {
     "h100x8+topo": [DEMO_Q, DEMO_TOPO],
@@ -104,8 +108,8 @@ def test_mig_series_memory_once_per_gpu_instance():
     assert sms[("2", "0")] == 16 and sms[("2", "1")] == 32
     procs = got["axonize_gpu_process_memory_used_bytes"]
     assert sorted((s.labels["pid"], s.labels["process_name"], s.labels["gpu_instance_id"], s.labels["compute_instance_id"], s.value) for s in procs) == [
-        ("12249", "/root/tools/memhog", "2", "1", 2194 * 2**20),
-        ("12250", "/root/tools/memhog", "2", "1", 1170 * 2**20),
+        ("12249", MEMHOG, "2", "1", 2194 * 2**20),
+        ("12250", MEMHOG, "2", "1", 1170 * 2**20),
         ("12267", "./gpu_burn", "2", "1", 13526 * 2**20),
     ]
 

@@ -1,10 +1,14 @@
 """The replay parsers, checked value by value against real captures (tests/fixtures/nvidia, axonize/demo_data)."""
+import re
+
 import pytest
 
 from axonize.exporter.replay import ReplaySource, topology
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA
 
 MiB = 2**20
+# the process name as the capture host printed it (a path on that host)
+MEMHOG = re.search(r"Name\s+: (\S*memhog)", (NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt").read_text()).group(1)
 
 
 def collect(*paths):
@@ -85,8 +89,8 @@ def test_h200_mig_text_report_with_gpu_list():
     assert gpu.mig_devices[1].uuid == "MIG-00000001-0000-0000-0000-000000000001"
     procs = [(p.pid, p.name, p.type, p.used_memory_bytes, p.gpu_instance_id, p.compute_instance_id) for p in gpu.processes]
     assert procs == [
-        (12249, "/root/tools/memhog", "C", 2194 * MiB, 2, 1),
-        (12250, "/root/tools/memhog", "C", 1170 * MiB, 2, 1),
+        (12249, MEMHOG, "C", 2194 * MiB, 2, 1),
+        (12250, MEMHOG, "C", 1170 * MiB, 2, 1),
         (12267, "./gpu_burn", "C", 13526 * MiB, 2, 1),
     ]
 

@@ -1,0 +1,73 @@
+"""The collection loop: health, failing sources, and that scrapes never trigger collection."""
+import asyncio
+import time
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from axonize.exporter.collection import CollectionLoop
+from axonize.exporter.replay import ReplaySource
+from axonize.exporter.snapshot import Snapshot
+from axonize.http import Exposition, make_app
+from tests.conftest import DEMO_Q
+
+
+class Exploding:
+    name = "nvml"
+
+    def collect(self) -> Snapshot:
+        raise RuntimeError("driver went away")
+
+
+class Counting:
+    name = "replay"
+
+    def __init__(self):
+        self.calls = 0
+        self.inner = ReplaySource([str(DEMO_Q)])
+
+    def collect(self) -> Snapshot:
+        self.calls += 1
+        return self.inner.collect()
+
+
+def test_health_follows_the_last_success():
+    loop = CollectionLoop(ReplaySource([str(DEMO_Q)]), 5.0, Exposition())
+    assert loop.health() == (False, "no successful collection yet")
+    loop.collect_once()
+    assert loop.health() == (True, "OK")
+    loop.last_success = time.time() - 31  # three intervals of 5 s, but never less than 30 s
+    ok, reason = loop.health()
+    assert not ok and "last successful collection 31s ago" in reason
+
+
+def test_a_source_that_raises_is_counted_and_withdrawn():
+    exposition = Exposition()
+    loop = CollectionLoop(Exploding(), 1.0, exposition)
+    loop.collect_once()
+    body = exposition.latest.body.decode()
+    assert 'axonize_exporter_collection_errors_total{kind="internal",source="nvml"} 1.0' in body
+    assert "axonize_gpu_memory_total_bytes{" not in body
+    assert not loop.health()[0]
+
+
+def test_http_scrapes_never_trigger_collection():
+    source = Counting()
+    exposition = Exposition()
+    loop = CollectionLoop(source, 3600.0, exposition)
+    loop.start()
+
+    async def scrape_many():
+        app = make_app(exposition, "/metrics", loop.health, "test")
+        async with TestClient(TestServer(app)) as client:
+            bodies = set()
+            for _ in range(100):
+                resp = await client.get("/metrics")
+                assert resp.status == 200
+                bodies.add(await resp.read())
+            return bodies
+
+    try:
+        bodies = asyncio.run(scrape_many())
+        assert len(bodies) == 1 and source.calls == 1
+    finally:
+        loop.stop()
