@@ -409,32 +409,21 @@ METRICS: tuple[Metric, ...] = (
         "nvidia-smi -q `MIG Device › Device Attributes › Shared › Multiprocessor count`; -q -x `multiprocessor_count`",
         _mig_sms,
     ),
-    Metric(
-        "axonize_mig_memory_total_bytes",
-        "gauge",
-        "bytes",
-        GPU_LABELS + ("gpu_instance_id",),
-        "Memory of the MIG GPU instance (shared by its compute instances).",
-        "nvidia-smi -q `MIG Device › (Shared) FB Memory Usage › Total`; -q -x `fb_memory_usage/total`",
-        _mig_memory("total"),
-    ),
-    Metric(
-        "axonize_mig_memory_used_bytes",
-        "gauge",
-        "bytes",
-        GPU_LABELS + ("gpu_instance_id",),
-        "Memory in use in the MIG GPU instance.",
-        "nvidia-smi -q `MIG Device › (Shared) FB Memory Usage › Used`; -q -x `fb_memory_usage/used`",
-        _mig_memory("used"),
-    ),
-    Metric(
-        "axonize_mig_memory_free_bytes",
-        "gauge",
-        "bytes",
-        GPU_LABELS + ("gpu_instance_id",),
-        "Memory free in the MIG GPU instance.",
-        "nvidia-smi -q `MIG Device › (Shared) FB Memory Usage › Free`; -q -x `fb_memory_usage/free`",
-        _mig_memory("free"),
+    *(
+        Metric(
+            f"axonize_mig_memory_{part}_bytes",
+            "gauge",
+            "bytes",
+            GPU_LABELS + ("gpu_instance_id",),
+            help,
+            f"nvidia-smi -q `MIG Device › (Shared) FB Memory Usage › {part.title()}`; -q -x `fb_memory_usage/{part}`",
+            _mig_memory(part),
+        )
+        for part, help in (
+            ("total", "Memory of the MIG GPU instance (shared by its compute instances)."),
+            ("used", "Memory in use in the MIG GPU instance."),
+            ("free", "Memory free in the MIG GPU instance."),
+        )
     ),
     Metric(
         "axonize_gpu_process_memory_used_bytes",

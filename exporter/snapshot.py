@@ -184,8 +184,3 @@ class Snapshot:
     links: list[Link] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
 
-    def gpu_by_index(self, index: int) -> Optional[Gpu]:
-        for gpu in self.gpus:
-            if gpu.index == index:
-                return gpu
-        return None

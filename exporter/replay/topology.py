@@ -23,14 +23,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..snapshot import Link
+from ..snapshot import PCIE_PATH_TYPES, Link
 from .errors import CaptureError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _DEVICE = re.compile(r"^(GPU|NIC|mlx\d+_|CPU)\d*\w*$")
 _GPU = re.compile(r"^GPU(\d+)$")
 _NVLINK = re.compile(r"^NV(\d+)$")
-_PCIE = {"PIX", "PXB", "PHB", "NODE", "SYS", "SOC"}
+_PCIE = set(PCIE_PATH_TYPES) | {"SOC"}  # SOC: the old name of SYS
 _PLACEMENT_COLUMNS = ("cpu affinity", "numa affinity", "gpu numa id")
 
 
