@@ -18,15 +18,20 @@ DEMO_TOPO = DEMO / "h200-x8-hgx_topo-m_nics.txt"
 SHARED = ROOT.parent / "shared" / "fixtures"
 
 
+def requires(name: str):
+    """Mark a test that needs a server binary: skipped outside CI when it is missing (CI=true must have it)."""
+    return pytest.mark.skipif(
+        shutil.which(name) is None and not os.environ.get("CI"),
+        reason=f"{name} not on PATH (make test installs it: apt-get install -y --no-install-recommends prometheus prometheus-alertmanager)",
+    )
+
+
 def require_binary(name: str) -> str:
-    """Path of a server binary. In CI (CI=true) a missing one fails; elsewhere the test is skipped."""
+    """Path of a server binary; a test marked with :func:`requires` fails here when CI lacks it."""
     path = shutil.which(name)
-    if path:
-        return path
-    reason = f"{name} not on PATH (make test installs it: apt-get install -y --no-install-recommends prometheus prometheus-alertmanager)"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    if not path:
+        pytest.fail(f"{name} not on PATH: make test installs it with apt-get")
+    return path
 
 
 def run_exporter(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

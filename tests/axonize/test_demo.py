@@ -6,7 +6,7 @@ import sys
 import psutil
 import pytest
 
-from tests.conftest import require_binary
+from tests.conftest import require_binary, requires
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +21,7 @@ def demo_processes():
     return found
 
 
+@requires("prometheus")
 def test_demo_once_prints_the_table():
     require_binary("prometheus")
     result = subprocess.run([sys.executable, "-m", "axonize.cli", "demo", "--once"], capture_output=True, text=True, timeout=120)
@@ -35,6 +36,7 @@ def test_demo_once_prints_the_table():
     assert demo_processes() == []
 
 
+@requires("prometheus")
 def test_demo_stops_everything_on_sigterm():
     require_binary("prometheus")
     proc = subprocess.Popen([sys.executable, "-m", "axonize.cli", "demo"], stdout=subprocess.PIPE, text=True)

@@ -9,7 +9,7 @@ from axonize.exporter.collection import CollectionLoop
 from axonize.exporter.exposition import METRICS
 from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
-from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA
+from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA, requires
 
 # the process name as the capture host printed it (a path on that host)
 MEMHOG = re.search(r"Name\s+: (\S*memhog)", (NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt").read_text()).group(1)
@@ -41,6 +41,7 @@ def samples(text: str) -> dict[str, list]:
     return out
 
 
+@requires("promtool")
 @pytest.mark.parametrize("name", CAPTURE_SETS)
 def test_promtool_check_metrics_passes(name, promtool):
     text = render(CAPTURE_SETS[name])

@@ -5,9 +5,9 @@ import sys
 import pytest
 
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
-from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA
+from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA, requires
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, requires("prometheus")]
 
 
 @pytest.fixture(scope="module")
