@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout) -> 
     finally:
         for thing in reversed(started):
             thing.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
 
 

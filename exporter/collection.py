@@ -104,7 +104,7 @@ class CollectionLoop:
         start = time.monotonic()
         try:
             snapshot = self.source.collect()
-        except Exception as exc:  # a backend bug must not stop the exporter
+        except Exception:  # a backend bug must not stop the exporter
             log.exception("collection from %s failed", self.source.name)
             # withdraw the GPU series rather than freeze them; the error counter and /-/healthy say why
             snapshot = Snapshot(backend=self.source.name)

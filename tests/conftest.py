@@ -44,7 +44,3 @@ def run_exporter(*args: str, timeout: float = 60) -> subprocess.CompletedProcess
 def promtool() -> str:
     return require_binary("promtool")
 
-
-@pytest.fixture
-def prometheus_binary() -> str:
-    return require_binary("prometheus")

@@ -1,5 +1,4 @@
 """A real Prometheus scrapes the exporter; PromQL returns the capture's values."""
-import subprocess
 import sys
 
 import pytest
