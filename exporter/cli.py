@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 
 from axonize import __version__
 from axonize.config import ConfigError, Option, build_parser, parse_duration, parse_listen_address, resolve
+from axonize import web_config_file
 from axonize.http import Exposition, make_app, serve
 
 from .collection import CollectionLoop
@@ -38,6 +39,16 @@ OPTIONS = (
         metavar="PATH",
     ),
     Option("--replay.hostname", "", "hostname label for a replayed host (captures do not carry one)", str, metavar="NAME"),
+    Option(
+        "--metrics-format",
+        "axonize",
+        "metric names to expose: axonize (default), dcgm (dcgm-exporter's DCGM_FI_* names and labels) or both",
+        lambda v: _metrics_format(v),
+        metavar="FORMAT",
+    ),
+    Option("--web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) file", str, metavar="FILE"),
+    Option("--path.procfs", "/proc", "procfs mountpoint (the host's /proc when running in a container)", str, metavar="PATH"),
+    Option("--path.sysfs", "/sys", "sysfs mountpoint (the host's /sys when running in a container)", str, metavar="PATH"),
     Option("--print", False, "collect one snapshot, print the exposition to stdout and exit", kind="bool"),
     Option("--log.level", "info", "log level: debug, info, warning, error", lambda v: _log_level(v), metavar="LEVEL"),
 )
@@ -48,6 +59,26 @@ def _log_level(value: str) -> int:
     if str(value).lower() not in levels:
         raise ValueError(f"{value!r} is not one of {', '.join(levels)}")
     return levels[str(value).lower()]
+
+
+METRICS_FORMATS = ("axonize", "dcgm", "both")
+
+
+def _metrics_format(value: str) -> str:
+    if str(value) not in METRICS_FORMATS:
+        raise ValueError(f"{value!r} is not one of {', '.join(METRICS_FORMATS)}")
+    return str(value)
+
+
+def make_render(metrics_format: str):
+    """The snapshot -> families function for ``--metrics-format``."""
+    from . import dcgm, exposition
+
+    if metrics_format == "axonize":
+        return exposition.families
+    if metrics_format == "dcgm":
+        return dcgm.families
+    return lambda snapshot: exposition.families(snapshot) + dcgm.families(snapshot)
 
 
 def make_source(settings: dict):
@@ -65,6 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = resolve(OPTIONS, args)
+        web_config = web_config_file.load(settings["web_config_file"]) if settings["web_config_file"] else None
         source = make_source(settings)
     except ConfigError as exc:
         print(f"axonize-exporter: {exc}", file=sys.stderr)
@@ -72,7 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     level = max(settings["log_level"], logging.ERROR) if settings["print"] else settings["log_level"]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     exposition = Exposition()
-    loop = CollectionLoop(source, settings["collect_interval"], exposition)
+    loop = CollectionLoop(source, settings["collect_interval"], exposition, render=make_render(settings["metrics_format"]))
     if settings["print"]:
         snapshot = loop.collect_once()
         sys.stdout.buffer.write(exposition.latest.body)
@@ -88,7 +120,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     loop.start()
     try:
-        serve(app, host, port)
+        serve(app, host, port, web_config=web_config)
     finally:
         loop.stop()
     return 0

@@ -22,12 +22,38 @@ from typing import Optional
 PCIE_PATH_TYPES = ("PIX", "PXB", "PHB", "NODE", "SYS")
 
 
+@dataclass(frozen=True)
+class Container:
+    """Where a process runs, from its ``/proc/<pid>/cgroup`` (runtime-context layer).
+
+    ``runtime`` is one of ``docker``, ``containerd``, ``cri-o``, ``podman``,
+    ``systemd`` (a plain systemd service, ``id`` empty, ``systemd_unit`` set) or
+    ``host`` (no container, no service). ``id`` is the full 64-hex container id.
+    ``pod_uid`` comes from a Kubernetes cgroup path (``kubepods-...-pod<uid>.slice``
+    or ``/kubepods/<qos>/pod<uid>/``, dashes restored); ``pod_name`` /
+    ``namespace`` / ``name`` (the container's name) only where the kubelet or the
+    runtime tells them, else ``""``.
+    """
+
+    runtime: str = "host"
+    id: str = ""
+    pod_uid: str = ""
+    pod_name: str = ""
+    namespace: str = ""
+    name: str = ""
+    systemd_unit: str = ""
+
+
 @dataclass
 class Process:
     """A process holding GPU memory (runtime-context layer).
 
     ``gpu_instance_id`` / ``compute_instance_id`` are set when the process runs
-    inside a MIG instance, else ``None``.
+    inside a MIG instance, else ``None``. ``container`` and ``cpu_numa_nodes``
+    (the NUMA nodes its allowed CPUs belong to, from ``Cpus_allowed_list``) are
+    filled from /proc when the exporter can see the process, else ``None``.
+    ``sm_utilization_ratio`` / ``memory_utilization_ratio`` come from NVML's
+    per-process utilization samples (0..1).
     """
 
     pid: int
@@ -36,6 +62,10 @@ class Process:
     used_memory_bytes: Optional[float] = None
     gpu_instance_id: Optional[int] = None
     compute_instance_id: Optional[int] = None
+    sm_utilization_ratio: Optional[float] = None
+    memory_utilization_ratio: Optional[float] = None
+    container: Optional[Container] = None
+    cpu_numa_nodes: Optional[tuple[int, ...]] = None
 
 
 @dataclass
@@ -58,6 +88,44 @@ class MigDevice:
     memory_used_bytes: Optional[float] = None
     memory_free_bytes: Optional[float] = None
     memory_reserved_bytes: Optional[float] = None
+    # GPM activity of the MIG instance (Hopper and later), 0..1
+    activity: dict[str, float] = field(default_factory=dict)
+
+
+#: GPM activity kinds (NVML GPM metrics; the names dcgm-exporter's DCGM_FI_PROF_* fields use in words).
+ACTIVITY_KINDS = ("sm_active", "sm_occupancy", "tensor_active", "dram_active", "graphics_engine_active", "fp64_active", "fp32_active", "fp16_active")
+
+
+@dataclass
+class NvLink:
+    """One NVLink of a GPU (NVML ``nvmlDeviceGetNvLinkState`` and field values).
+
+    ``peer_pci_bus_id`` is the remote end (a GPU or an NVSwitch); ``peer_gpu``
+    the index of the peer GPU when the remote end is one on this host.
+    Throughput counters are cumulative bytes since the driver was loaded.
+    """
+
+    link: int
+    active: bool
+    peer_pci_bus_id: str = ""
+    peer_gpu: Optional[int] = None
+    tx_bytes: Optional[float] = None
+    rx_bytes: Optional[float] = None
+
+
+@dataclass
+class NumaNode:
+    """One host NUMA node (``/sys/devices/system/node/node<N>`` and psutil).
+
+    ``cpu_utilization_ratio`` is the mean busy share of its CPUs over the last
+    collection interval (0..1); memory from the node's ``meminfo``, bytes.
+    """
+
+    node: int
+    cpus: int = 0
+    cpu_utilization_ratio: Optional[float] = None
+    memory_total_bytes: Optional[float] = None
+    memory_used_bytes: Optional[float] = None
 
 
 @dataclass
@@ -134,6 +202,14 @@ class Gpu:
     remapped_rows_pending: Optional[bool] = None
     remapped_rows_failure: Optional[bool] = None
     retired_pages: dict[str, float] = field(default_factory=dict)
+    # GPM activity (Hopper and later): {ACTIVITY_KINDS: ratio 0..1}
+    activity: dict[str, float] = field(default_factory=dict)
+    # XID errors seen by the event thread since the exporter started: {xid: count}, {xid: unix time last seen}
+    xid_errors: dict[int, float] = field(default_factory=dict)
+    xid_last_seen_seconds: dict[int, float] = field(default_factory=dict)
+    nvlinks: list[NvLink] = field(default_factory=list)
+    # None when readable; else the fault kind ("gpu_lost", "timeout", ...) that isolated the GPU this cycle
+    fault: Optional[str] = None
     # layers below the physical GPU
     mig_devices: list[MigDevice] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
@@ -182,5 +258,6 @@ class Snapshot:
     backend: str = ""  # "replay" or "nvml"
     gpus: list[Gpu] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    numa_nodes: list[NumaNode] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
 
