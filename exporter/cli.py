@@ -49,6 +49,7 @@ OPTIONS = (
     Option("--web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) file", str, metavar="FILE"),
     Option("--path.procfs", "/proc", "procfs mountpoint (the host's /proc when running in a container)", str, metavar="PATH"),
     Option("--path.sysfs", "/sys", "sysfs mountpoint (the host's /sys when running in a container)", str, metavar="PATH"),
+    Option("--path.rootfs", "/", "host root filesystem, for container runtime state (/run/containerd, /var/lib/docker, ...)", str, metavar="PATH"),
     Option("--print", False, "collect one snapshot, print the exposition to stdout and exit", kind="bool"),
     Option("--log.level", "info", "log level: debug, info, warning, error", lambda v: _log_level(v), metavar="LEVEL"),
 )
