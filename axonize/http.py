@@ -8,16 +8,25 @@ rendering). Endpoints, following Prometheus' own conventions:
 * ``/-/healthy``: 200 while collection keeps succeeding, else 503 with the reason;
 * ``/-/ready``: 200 once the first collection has finished;
 * ``/``: a small landing page linking the above.
+
+:func:`serve` applies an exporter-toolkit web configuration
+(:mod:`axonize.web_config_file`, ``--web.config.file``): TLS, extra response
+headers, and basic auth on every path (401 with ``WWW-Authenticate: Basic``).
+The file is read once at start-up; a scrape with credentials verified before
+costs a keyed hash, not a bcrypt.
 """
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from aiohttp import web
+from aiohttp import BasicAuth, web
+
+from axonize.web_config_file import WebConfig
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 log = logging.getLogger(__name__)
@@ -97,7 +106,40 @@ def make_app(
     return app
 
 
-def serve(app: web.Application, host: str, port: int) -> None:
-    """Run until SIGINT/SIGTERM."""
-    log.info("listening on %s:%d", host, port)
-    web.run_app(app, host=host, port=port, print=None, access_log=None, handle_signals=True)
+def apply_web_config(app: web.Application, web_config: WebConfig) -> None:
+    """Add the configured response headers and, when users are configured, basic auth on every path.
+
+    Call before the app starts (it must not be frozen yet); routes may be added before or after.
+    """
+    if web_config.headers:
+        async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+            response.headers.update(web_config.headers)
+
+        app.on_response_prepare.append(add_headers)
+    if not web_config.basic_auth_users:
+        return
+
+    @web.middleware
+    async def basic_auth(request: web.Request, handler: Callable) -> web.StreamResponse:
+        try:
+            creds = BasicAuth.decode(request.headers.get("Authorization", ""), encoding="utf-8")
+        except ValueError:
+            creds = None
+        if creds is not None and (
+            web_config.cached_basic_auth(creds.login, creds.password)
+            or await asyncio.get_running_loop().run_in_executor(None, web_config.verify_basic_auth, creds.login, creds.password)
+        ):
+            return await handler(request)
+        return web.Response(status=401, text="Unauthorized\n", headers={"WWW-Authenticate": "Basic"})
+
+    app.middlewares.append(basic_auth)
+
+
+def serve(app: web.Application, host: str, port: int, web_config: Optional[WebConfig] = None) -> None:
+    """Run until SIGINT/SIGTERM; HTTPS, headers and basic auth as ``web_config`` says (None: plain HTTP)."""
+    ssl_context = None
+    if web_config is not None:
+        apply_web_config(app, web_config)
+        ssl_context = web_config.ssl_context()
+    log.info("listening on %s://%s:%d", "https" if ssl_context else "http", host, port)
+    web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=None, access_log=None, handle_signals=True)
