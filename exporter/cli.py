@@ -12,6 +12,7 @@ flags override the file. Exit codes: 0 ok, 1 nothing could be collected
 """
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from typing import Optional, Sequence
@@ -50,6 +51,9 @@ OPTIONS = (
     Option("--path.procfs", "/proc", "procfs mountpoint (the host's /proc when running in a container)", str, metavar="PATH"),
     Option("--path.sysfs", "/sys", "sysfs mountpoint (the host's /sys when running in a container)", str, metavar="PATH"),
     Option("--path.rootfs", "/", "host root filesystem, for container runtime state (/run/containerd, /var/lib/docker, ...)", str, metavar="PATH"),
+    Option("--collect.gpu-timeout", "2s", "how long a cycle waits for one GPU before reporting it timed out (NVML)", parse_duration, metavar="DURATION"),
+    Option("--collect.processes", False, "also export per-PID GPU memory series (default: aggregated per container)", kind="bool"),
+    Option("--collect.processes.max-series", 500, "cap on per-PID series; the rest are counted as dropped", lambda v: _positive_int(v), metavar="N"),
     Option("--print", False, "collect one snapshot, print the exposition to stdout and exit", kind="bool"),
     Option("--log.level", "info", "log level: debug, info, warning, error", lambda v: _log_level(v), metavar="LEVEL"),
 )
@@ -65,30 +69,50 @@ def _log_level(value: str) -> int:
 METRICS_FORMATS = ("axonize", "dcgm", "both")
 
 
+def _positive_int(value) -> int:
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise ValueError(f"{value!r} is not a positive integer")
+    return int(value)
+
+
 def _metrics_format(value: str) -> str:
     if str(value) not in METRICS_FORMATS:
         raise ValueError(f"{value!r} is not one of {', '.join(METRICS_FORMATS)}")
     return str(value)
 
 
-def make_render(metrics_format: str):
-    """The snapshot -> families function for ``--metrics-format``."""
+def make_render(settings: dict):
+    """The snapshot -> families function for ``--metrics-format`` and the per-PID options."""
     from . import dcgm, exposition
 
-    if metrics_format == "axonize":
-        return exposition.families
-    if metrics_format == "dcgm":
+    options = exposition.Options(per_process=settings["collect_processes"], max_process_series=settings["collect_processes_max_series"])
+    ours = functools.partial(exposition.families, options=options)
+    if settings["metrics_format"] == "axonize":
+        return ours
+    if settings["metrics_format"] == "dcgm":
         return dcgm.families
-    return lambda snapshot: exposition.families(snapshot) + dcgm.families(snapshot)
+    return lambda snapshot: ours(snapshot) + dcgm.families(snapshot)
+
+
+class NoSource(RuntimeError):
+    """Neither NVML nor a replay is available."""
 
 
 def make_source(settings: dict):
+    """The replay when ``--replay`` is given, else NVML (with the runtime context from /proc and /sys)."""
     if settings["replay"]:
         return ReplaySource(settings["replay"], hostname=settings["replay_hostname"])
-    raise ConfigError(
-        "no GPU source: NVML is not available in this build yet; replay nvidia-smi captures with "
-        "--replay FILE... (nvidia-smi -q or -q -x, plus optional topo -m and -L)"
-    )
+    from .nvml import NvmlSource, NvmlUnavailable
+    from .runtime_context import RuntimeContext
+
+    context = RuntimeContext(procfs=settings["path_procfs"], sysfs=settings["path_sysfs"], rootfs=settings["path_rootfs"])
+    try:
+        return NvmlSource(gpu_timeout=settings["collect_gpu_timeout"], enrich=context.enrich)
+    except NvmlUnavailable as exc:
+        raise NoSource(
+            f"no GPU source: {exc}. On a GPU host, install the NVIDIA driver (and run the container with the GPUs "
+            "visible); elsewhere, replay nvidia-smi captures with --replay FILE... (nvidia-smi -q or -q -x, plus optional topo -m and -L)"
+        ) from exc
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -102,10 +126,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as exc:
         print(f"axonize-exporter: {exc}", file=sys.stderr)
         return 2
+    except NoSource as exc:
+        print(f"axonize-exporter: {exc}", file=sys.stderr)
+        return 1
     level = max(settings["log_level"], logging.ERROR) if settings["print"] else settings["log_level"]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     exposition = Exposition()
-    loop = CollectionLoop(source, settings["collect_interval"], exposition, render=make_render(settings["metrics_format"]))
+    loop = CollectionLoop(source, settings["collect_interval"], exposition, render=make_render(settings))
     if settings["print"]:
         snapshot = loop.collect_once()
         sys.stdout.buffer.write(exposition.latest.body)

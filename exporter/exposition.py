@@ -213,6 +213,75 @@ def _ecc(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
     return samples
 
 
+def _gpu_up(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        yield _gpu_key(gpu), 0.0 if gpu.fault else 1.0
+
+
+def _gpu_fault(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        if gpu.fault:
+            yield _gpu_key(gpu) + (gpu.fault,), 1.0
+
+
+def _activity(kind: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            if kind in gpu.activity:
+                yield _gpu_key(gpu), gpu.activity[kind]
+
+    return samples
+
+
+def _mig_activity(kind: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            seen: set[int] = set()
+            for dev in gpu.mig_devices:  # GPM samples a GPU instance: once per GI
+                if kind in dev.activity and dev.gpu_instance_id not in seen:
+                    seen.add(dev.gpu_instance_id)
+                    yield _gpu_key(gpu) + (str(dev.gpu_instance_id),), dev.activity[kind]
+
+    return samples
+
+
+def _xid(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            for code, value in sorted(getattr(gpu, attr).items()):
+                yield _gpu_key(gpu) + (str(code),), float(value)
+
+    return samples
+
+
+def _nvlink_active(snap: Snapshot) -> Iterator[Sample]:
+    for gpu in snap.gpus:
+        for link in gpu.nvlinks:
+            peer = "" if link.peer_gpu is None else str(link.peer_gpu)
+            yield _gpu_key(gpu) + (str(link.link), peer, link.peer_pci_bus_id), 1.0 if link.active else 0.0
+
+
+def _nvlink_bytes(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            for link in gpu.nvlinks:
+                value = getattr(link, attr)
+                if value is not None:
+                    yield _gpu_key(gpu) + (str(link.link),), value
+
+    return samples
+
+
+def _numa_node(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for node in snap.numa_nodes:
+            value = getattr(node, attr)
+            if value is not None:
+                yield (str(node.node),), float(value)
+
+    return samples
+
+
 _REASON_SOURCE = (
     "nvidia-smi -q `Clocks Event Reasons` (`Clocks Throttle Reasons` before driver 530); "
     "-q -x `clocks_event_reasons` / `clocks_throttle_reasons`; reasons: " + ", ".join(CLOCK_EVENT_REASONS)
@@ -223,6 +292,19 @@ _REASON_COUNTER_SOURCE = (
 )
 _ECC_SOURCE = "nvidia-smi -q `ECC Errors › {scope}`; -q -x `ecc_errors/{scope}` (SRAM Uncorrectable Parity and SEC-DED are summed)"
 _TOPO_SOURCE = "nvidia-smi topo -m"
+_NVML_SOURCE = "NVML"
+_GPM_SOURCE = "NVML GPM `{metric}` (Hopper and later; percent over the collection interval); absent in replays"
+#: GPM activity kinds: (snapshot key, NVML GPM metric, help)
+_ACTIVITY = (
+    ("sm_active", "NVML_GPM_METRIC_SM_UTIL", "Share of SMs busy (at least one warp resident) over the interval, 0-1: the honest 'GPU busy' (DCGM_FI_PROF_SM_ACTIVE)."),
+    ("sm_occupancy", "NVML_GPM_METRIC_SM_OCCUPANCY", "Resident warps as a share of the SMs' maximum over the interval, 0-1 (DCGM_FI_PROF_SM_OCCUPANCY)."),
+    ("tensor_active", "NVML_GPM_METRIC_ANY_TENSOR_UTIL", "Share of cycles any tensor pipe was busy over the interval, 0-1 (DCGM_FI_PROF_PIPE_TENSOR_ACTIVE)."),
+    ("dram_active", "NVML_GPM_METRIC_DRAM_BW_UTIL", "Device-memory bandwidth used as a share of the peak over the interval, 0-1 (DCGM_FI_PROF_DRAM_ACTIVE)."),
+    ("graphics_engine_active", "NVML_GPM_METRIC_GRAPHICS_UTIL", "Share of time the graphics/compute engine was active over the interval, 0-1 (DCGM_FI_PROF_GR_ENGINE_ACTIVE)."),
+    ("fp64_active", "NVML_GPM_METRIC_FP64_UTIL", "Share of time the SMs did non-tensor FP64 math over the interval, 0-1."),
+    ("fp32_active", "NVML_GPM_METRIC_FP32_UTIL", "Share of time the SMs did non-tensor FP32 math over the interval, 0-1."),
+    ("fp16_active", "NVML_GPM_METRIC_FP16_UTIL", "Share of time the SMs did non-tensor FP16 math over the interval, 0-1."),
+)
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -392,6 +474,129 @@ METRICS: tuple[Metric, ...] = (
         lambda snap: _links(snap, nvlink_only=True),
     ),
     Metric(
+        "axonize_gpu_nvlink_active",
+        "gauge",
+        "",
+        GPU_LABELS + ("link", "peer_gpu", "peer_pci_bus_id"),
+        "1 when the NVLink is up, else 0; peer_gpu is the GPU at the far end when it is one of this host's (empty for an NVSwitch).",
+        _NVML_SOURCE + " `nvmlDeviceGetNvLinkState`, `nvmlDeviceGetNvLinkRemotePciInfo`",
+        _nvlink_active,
+    ),
+    Metric(
+        "axonize_gpu_nvlink_transmit_bytes_total",
+        "counter",
+        "bytes",
+        GPU_LABELS + ("link",),
+        "Data bytes sent over the NVLink since the driver was loaded.",
+        _NVML_SOURCE + " field `NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX` (KiB) per link",
+        _nvlink_bytes("tx_bytes"),
+    ),
+    Metric(
+        "axonize_gpu_nvlink_receive_bytes_total",
+        "counter",
+        "bytes",
+        GPU_LABELS + ("link",),
+        "Data bytes received over the NVLink since the driver was loaded.",
+        _NVML_SOURCE + " field `NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX` (KiB) per link",
+        _nvlink_bytes("rx_bytes"),
+    ),
+    Metric(
+        "axonize_gpu_up",
+        "gauge",
+        "",
+        GPU_LABELS,
+        "1 when the GPU was read this cycle, 0 when it failed (lost, timed out, needs a reset); the other GPUs are unaffected.",
+        _NVML_SOURCE + "; replays: 1 for every GPU in the capture",
+        _gpu_up,
+    ),
+    Metric(
+        "axonize_gpu_fault_info",
+        "info",
+        "",
+        GPU_LABELS + ("kind",),
+        "Why the GPU could not be read this cycle (gpu_lost, reset_required, timeout, ...); absent while it reads fine.",
+        _NVML_SOURCE + " error codes (nvmlReturn_t)",
+        _gpu_fault,
+    ),
+    Metric(
+        "axonize_gpu_xid_errors_total",
+        "counter",
+        "",
+        GPU_LABELS + ("xid",),
+        "XID errors reported by the driver since the exporter started, by XID code (e.g. 79 GPU fell off the bus, 48 double-bit ECC).",
+        _NVML_SOURCE + " event set `nvmlEventTypeXidCriticalError`",
+        _xid("xid_errors"),
+    ),
+    Metric(
+        "axonize_gpu_xid_last_seen_timestamp_seconds",
+        "gauge",
+        "seconds",
+        GPU_LABELS + ("xid",),
+        "Unix time the XID code was last reported on the GPU.",
+        _NVML_SOURCE + " event set `nvmlEventTypeXidCriticalError`",
+        _xid("xid_last_seen_seconds"),
+    ),
+    *(
+        Metric(
+            f"axonize_gpu_{kind}_ratio",
+            "gauge",
+            "ratio",
+            GPU_LABELS,
+            help,
+            _GPM_SOURCE.format(metric=metric),
+            _activity(kind),
+        )
+        for kind, metric, help in _ACTIVITY
+    ),
+    *(
+        Metric(
+            f"axonize_mig_{kind}_ratio",
+            "gauge",
+            "ratio",
+            GPU_LABELS + ("gpu_instance_id",),
+            help.replace("the GPU", "the MIG GPU instance"),
+            _GPM_SOURCE.format(metric=metric) + " (`nvmlGpmMigSampleGet`)",
+            _mig_activity(kind),
+        )
+        for kind, metric, help in _ACTIVITY
+    ),
+    Metric(
+        "axonize_numa_node_cpus",
+        "gauge",
+        "",
+        ("node",),
+        "CPUs of the host NUMA node.",
+        "/sys/devices/system/node/node<N>/cpulist",
+        _numa_node("cpus"),
+    ),
+    Metric(
+        "axonize_numa_node_cpu_utilization_ratio",
+        "gauge",
+        "ratio",
+        ("node",),
+        "Mean busy share of the NUMA node's CPUs over the last collection interval, 0-1.",
+        "psutil per-CPU times (/proc/stat), grouped by node",
+        _numa_node("cpu_utilization_ratio"),
+    ),
+    Metric(
+        "axonize_numa_node_memory_total_bytes",
+        "gauge",
+        "bytes",
+        ("node",),
+        "Memory of the host NUMA node.",
+        "/sys/devices/system/node/node<N>/meminfo `MemTotal`",
+        _numa_node("memory_total_bytes"),
+    ),
+    Metric(
+        "axonize_numa_node_memory_used_bytes",
+        "gauge",
+        "bytes",
+        ("node",),
+        "Memory in use on the host NUMA node (MemTotal - MemFree).",
+        "/sys/devices/system/node/node<N>/meminfo",
+        _numa_node("memory_used_bytes"),
+    ),
+    Metric(
         "axonize_mig_info",
         "info",
         "",
@@ -437,6 +642,39 @@ METRICS: tuple[Metric, ...] = (
 )
 
 
-def families(snapshot: Snapshot) -> list[PromMetric]:
-    """All ``axonize_*`` families for the snapshot, in :data:`METRICS` order."""
-    return [m.family(snapshot) for m in METRICS]
+@dataclass(frozen=True)
+class Options:
+    """Rendering choices: per-PID series are opt-in (PIDs churn) and capped at ``max_process_series``."""
+
+    per_process: bool = False
+    max_process_series: int = 500
+
+
+PER_PROCESS = frozenset({"axonize_gpu_process_memory_used_bytes"})
+
+
+def families(snapshot: Snapshot, options: Options = Options()) -> list[PromMetric]:
+    """All ``axonize_*`` families for the snapshot, in :data:`METRICS` order.
+
+    Per-PID families are rendered only with ``options.per_process``; past
+    ``options.max_process_series`` samples the rest are dropped and counted in
+    ``axonize_exporter_process_series_dropped``.
+    """
+    out = []
+    dropped = 0
+    for m in METRICS:
+        if m.name in PER_PROCESS:
+            if not options.per_process:
+                continue
+            fam = m.family(snapshot)
+            dropped += max(0, len(fam.samples) - options.max_process_series)
+            del fam.samples[options.max_process_series :]
+            out.append(fam)
+        else:
+            out.append(m.family(snapshot))
+    if options.per_process:
+        out.append(GaugeMetricFamily(DROPPED, "Per-PID series left out this cycle by --collect.processes.max-series.", value=float(dropped)))
+    return out
+
+
+DROPPED = "axonize_exporter_process_series_dropped"

@@ -1,4 +1,5 @@
 """The axonize_* exposition: names, labels, absent values, and promtool's linter on every capture."""
+import functools
 import re
 import subprocess
 
@@ -6,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from axonize.exporter.collection import CollectionLoop
-from axonize.exporter.exposition import METRICS
+from axonize.exporter.exposition import METRICS, Options, families
 from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA, requires
@@ -28,8 +29,10 @@ CAPTURE_SETS = {
 
 
 def render(paths) -> str:
+    """The exposition with the opt-in per-PID series too (so promtool checks them as well)."""
     exposition = Exposition()
-    CollectionLoop(ReplaySource([str(p) for p in paths]), 5.0, exposition).collect_once()
+    render = functools.partial(families, options=Options(per_process=True))
+    CollectionLoop(ReplaySource([str(p) for p in paths]), 5.0, exposition, render=render).collect_once()
     return exposition.latest.body.decode()
 
 

@@ -22,7 +22,7 @@ def prom(tmp_path_factory):
             port = free_port()
             exporter = ManagedProcess(
                 name,
-                [sys.executable, "-m", "axonize.exporter", "--replay", *map(str, files), "--replay.hostname", name,
+                [sys.executable, "-m", "axonize.exporter", "--replay", *map(str, files), "--replay.hostname", name, "--collect.processes",
                  "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s"],
                 str(logs / f"{name}.log"),
             )

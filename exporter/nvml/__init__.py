@@ -1,0 +1,9 @@
+"""The NVML backend: live GPUs through nvidia-ml-py (``pynvml``).
+
+:class:`~.source.NvmlSource` is a collection :class:`Source` like the replay
+backend and fills the same :class:`~axonize.exporter.snapshot.Snapshot`.
+"""
+from .library import NvmlUnavailable
+from .source import NvmlSource
+
+__all__ = ["NvmlSource", "NvmlUnavailable"]
