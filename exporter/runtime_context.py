@@ -1,0 +1,249 @@
+"""Runtime context of GPU processes: their container, pod or service, and their NUMA placement.
+
+:class:`RuntimeContext` is the live-only enrichment step between a backend and the exposition::
+
+    snapshot = nvml_backend.collect()
+    runtime_context.enrich(snapshot)      # fills Process.container, Process.cpu_numa_nodes, Snapshot.numa_nodes
+
+A replay backend must not call it: a capture's PIDs are another machine's. :func:`aggregate_by_container`
+folds a GPU's processes into per-container rows, the default series (PIDs churn; per-PID series are
+opt-in)::
+
+    axonize_gpu_container_memory_used_bytes{gpu="0",runtime="containerd",namespace="inference",pod="vllm-0",container="vllm",...} 7.5e+10
+
+PID visibility. NVML reports PIDs of the host's PID namespace. The exporter can read them when its
+``--path.procfs`` is the host's procfs: run on the host, in a container with the host's PID namespace
+(``hostPID: true``, ``docker run --pid=host``), or with the host's /proc mounted and
+``--path.procfs`` pointing at it. It checks that by looking for ``kthreadd`` at PID 2, which kernel
+threads have only in the host's namespace. Without it, a GPU PID could name an unrelated process of the
+exporter's own namespace, so no process is looked up: containers and placements stay None, a warning
+is logged once, :attr:`RuntimeContext.sees_host_pids` is False, and no collection error is counted
+(this is a deployment choice, not a fault that recurs each cycle).
+
+With host PIDs, a GPU process whose ``/proc/<pid>`` is gone exited between the GPU's process list and
+this read: a race, not a fault of the host. Such processes are counted once per cycle in one
+``CollectionError(source="procfs", kind="unavailable")`` listing up to 10 PIDs; an unreadable file
+(permissions) in one of kind ``"io"``. A malformed ``cgroup`` or ``status`` file is one ``"parse"``
+error per process naming the file and line.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from .containers import CgroupFormatError, RuntimeState, identity_from_cgroup
+from .numa import HostNuma, NumaTopology, ProcFormatError, pci_numa, read_cpus_allowed
+from .snapshot import CollectionError, Container, Gpu, Process, Snapshot
+
+log = logging.getLogger(__name__)
+
+_LISTED_PIDS = 10
+
+
+class _Vanished(Exception):
+    """The process's /proc entry is gone."""
+
+
+class RuntimeContext:
+    """Fills the runtime context of a live snapshot from procfs, sysfs and the container runtimes' state.
+
+    ``procfs`` / ``sysfs`` / ``rootfs`` are the ``--path.procfs`` / ``--path.sysfs`` /
+    ``--path.rootfs`` flags. ``host_pids``: None detects (see the module docstring) each cycle; True or
+    False forces it (True for a test reading its own /proc). Keeps state between cycles (the previous
+    CPU times, the container-name cache), so make one per collection loop and call :meth:`enrich` from
+    that loop only.
+    """
+
+    def __init__(self, procfs: str = "/proc", sysfs: str = "/sys", rootfs: str = "/", *, host_pids: Optional[bool] = None, max_cached_containers: int = 4096):
+        self.procfs = procfs
+        self.sysfs = sysfs
+        self.rootfs = rootfs
+        self.host_pids = host_pids
+        self.state = RuntimeState(rootfs, max_cached_containers)
+        self.numa = HostNuma(sysfs, procfs)
+        #: Whether the last cycle could look up GPU PIDs (None before the first cycle).
+        self.sees_host_pids: Optional[bool] = None
+        self._warned = False
+
+    def enrich(self, snapshot: Snapshot) -> None:
+        """Fill ``snapshot.numa_nodes`` and, per GPU process, ``container`` and ``cpu_numa_nodes``.
+
+        Also fills ``Gpu.numa_node`` / ``Gpu.cpu_affinity`` from ``bus/pci/devices/<bus id>/`` where the
+        backend left them None; on a host with a single CPU node a GPU without NUMA information
+        (``numa_node`` -1) is on that node. Problems are appended to ``snapshot.errors``; this never
+        raises for one process, and one bad process never keeps the others from being filled.
+        """
+        errors = snapshot.errors
+        topology, snapshot.numa_nodes = self.numa.read(errors)
+        for gpu in snapshot.gpus:
+            self._place_gpu(gpu, topology)
+        self.sees_host_pids = self.host_pids if self.host_pids is not None else self._detect_host_pids()
+        if not self.sees_host_pids:
+            if not self._warned and any(gpu.processes for gpu in snapshot.gpus):
+                log.warning(
+                    "GPU processes are not looked up: %s is not the host's PID namespace (no kthreadd at PID 2). "
+                    "Run with hostPID: true / --pid=host, or mount the host's /proc and pass --path.procfs, "
+                    "to label processes with their container and NUMA placement",
+                    self.procfs,
+                )
+                self._warned = True
+            return
+        self._warned = False
+        gone: list[int] = []
+        unreadable: list[tuple[int, str]] = []
+        done: dict[int, tuple[Optional[Container], Optional[tuple[int, ...]]]] = {}
+        for gpu in snapshot.gpus:
+            for process in gpu.processes:
+                if process.pid not in done:
+                    done[process.pid] = self._describe(process.pid, topology, errors, gone, unreadable)
+                process.container, process.cpu_numa_nodes = done[process.pid]
+        self.state.end_cycle()
+        if gone:
+            errors.append(CollectionError(
+                "procfs", self.procfs, "unavailable",
+                f"{len(gone)} of {len(done)} GPU processes not found under {self.procfs} (pids {_pid_list(gone)}): "
+                "they exited between the GPU's process list and this read",
+            ))
+        if unreadable:
+            errors.append(CollectionError(
+                "procfs", self.procfs, "io",
+                f"{len(unreadable)} of {len(done)} GPU processes unreadable under {self.procfs} "
+                f"(pids {_pid_list(pid for pid, _ in unreadable)}): {unreadable[0][1]}",
+            ))
+
+    def _describe(
+        self, pid: int, topology: NumaTopology, errors: list[CollectionError], gone: list[int], unreadable: list[tuple[int, str]]
+    ) -> tuple[Optional[Container], Optional[tuple[int, ...]]]:
+        container: Optional[Container] = None
+        nodes: Optional[tuple[int, ...]] = None
+        try:
+            if pid <= 0:
+                raise _Vanished()
+            container = self._container(pid, errors)
+            nodes = self._nodes(pid, topology, errors)
+        except _Vanished:
+            gone.append(pid)
+            return None, None
+        except OSError as exc:
+            unreadable.append((pid, f"{exc.filename or self.procfs}: {exc.strerror or exc}"))
+        except Exception as exc:  # a bug must not cost the other processes their context
+            log.exception("runtime context of pid %d", pid)
+            errors.append(CollectionError("procfs", f"{self.procfs}/{pid}", "internal", f"{type(exc).__name__}: {exc}"))
+        return container, nodes
+
+    def _container(self, pid: int, errors: list[CollectionError]) -> Optional[Container]:
+        path = Path(self.procfs) / str(pid) / "cgroup"
+        text = _read_process_file(path)
+        try:
+            identity = identity_from_cgroup(text)
+        except CgroupFormatError as exc:
+            if exc.line_number == 0:
+                raise _Vanished() from None  # an empty cgroup file: the process is exiting
+            errors.append(CollectionError("procfs", f"{path}:{exc.line_number}", "parse", f"{exc.line[:120]!r} {exc.reason}"))
+            return None
+        return self.state.describe(identity, errors)
+
+    def _nodes(self, pid: int, topology: NumaTopology, errors: list[CollectionError]) -> Optional[tuple[int, ...]]:
+        path = Path(self.procfs) / str(pid) / "status"
+        try:
+            cpus = read_cpus_allowed(self.procfs, pid)
+        except (FileNotFoundError, ProcessLookupError):
+            raise _Vanished() from None
+        except ProcFormatError as exc:
+            location = f"{path}:{exc.line_number}" if exc.line_number else str(path)
+            errors.append(CollectionError("procfs", location, "parse", exc.reason))
+            return None
+        return topology.nodes_of(cpus) or None
+
+    def _detect_host_pids(self) -> bool:
+        try:
+            return (Path(self.procfs) / "2" / "comm").read_text().strip() == "kthreadd"
+        except OSError:
+            return False
+
+    def _place_gpu(self, gpu: Gpu, topology: NumaTopology) -> None:
+        if (gpu.numa_node is None or gpu.cpu_affinity is None) and gpu.pci_bus_id:
+            node, cpulist = pci_numa(self.sysfs, gpu.pci_bus_id)
+            if gpu.numa_node is None:
+                gpu.numa_node = node
+            if gpu.cpu_affinity is None and cpulist is not None:
+                gpu.cpu_affinity = cpulist
+        if gpu.numa_node is None and len(topology.cpu_nodes) == 1:
+            gpu.numa_node = topology.cpu_nodes[0]
+
+
+def _read_process_file(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        raise _Vanished() from None
+
+
+def _pid_list(pids: Iterable[int]) -> str:
+    pids = sorted(pids)
+    shown = ", ".join(str(pid) for pid in pids[:_LISTED_PIDS])
+    return shown + (f" and {len(pids) - _LISTED_PIDS} more" if len(pids) > _LISTED_PIDS else "")
+
+
+@dataclass(frozen=True)
+class ContainerUsage:
+    """The processes of one container on one GPU (or one MIG instance of it).
+
+    ``container`` None groups the processes whose container is unknown (not visible, or a malformed
+    cgroup file). ``processes`` counts them; ``used_memory_bytes`` sums the memory of those that
+    report it (None when none does). ``sm_utilization_ratio`` / ``memory_utilization_ratio`` sum the
+    processes' NVML utilization samples, each the process's share of the GPU's (or MIG instance's)
+    time over the sample window, so the sum is the container's share; capped at 1.0, which
+    overlapping samples of concurrent processes (MPS) can otherwise exceed. None when no process
+    reports it.
+    """
+
+    container: Optional[Container]
+    gpu_instance_id: Optional[int]
+    compute_instance_id: Optional[int]
+    processes: int
+    used_memory_bytes: Optional[float]
+    sm_utilization_ratio: Optional[float]
+    memory_utilization_ratio: Optional[float]
+
+
+def aggregate_by_container(gpu: Gpu) -> list[ContainerUsage]:
+    """Group ``gpu.processes`` by (container, gpu_instance_id, compute_instance_id); see :class:`ContainerUsage`.
+
+    Sorted: known containers by (runtime, namespace, pod, name, id, systemd unit), the unknown group
+    last, then by MIG instance ids (whole-GPU processes first).
+    """
+    groups: dict[tuple[Optional[Container], Optional[int], Optional[int]], list[Process]] = {}
+    for process in gpu.processes:
+        groups.setdefault((process.container, process.gpu_instance_id, process.compute_instance_id), []).append(process)
+    rows = [
+        ContainerUsage(
+            container=container,
+            gpu_instance_id=gi,
+            compute_instance_id=ci,
+            processes=len(members),
+            used_memory_bytes=_sum(p.used_memory_bytes for p in members),
+            sm_utilization_ratio=_capped(_sum(p.sm_utilization_ratio for p in members)),
+            memory_utilization_ratio=_capped(_sum(p.memory_utilization_ratio for p in members)),
+        )
+        for (container, gi, ci), members in groups.items()
+    ]
+    return sorted(rows, key=_order)
+
+
+def _sum(values: Iterable[Optional[float]]) -> Optional[float]:
+    present = [v for v in values if v is not None]
+    return float(sum(present)) if present else None
+
+
+def _capped(value: Optional[float]) -> Optional[float]:
+    return None if value is None else min(1.0, value)
+
+
+def _order(row: ContainerUsage) -> tuple:
+    c = row.container
+    name = ("", "", "", "", "", "") if c is None else (c.runtime, c.namespace, c.pod_name, c.name, c.id, c.systemd_unit)
+    return (c is None, name, -1 if row.gpu_instance_id is None else row.gpu_instance_id, -1 if row.compute_instance_id is None else row.compute_instance_id)
+
