@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from . import dcgm
 from .collection import SELF_METRICS
 from .exposition import METRICS
 
@@ -14,6 +15,40 @@ from .exposition import METRICS
 def _row(name: str, type: str, unit: str, labels: tuple[str, ...], help: str, source: str) -> str:
     cells = [f"`{name}`", type, unit or "-", ", ".join(f"`{label}`" for label in labels) or "-", help, source]
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _dcgm_section() -> list[str]:
+    labels = ", ".join(f"`{label}`" for label in dcgm.GPU_LABELS)
+    out = [
+        "",
+        "## dcgm-exporter compatible names (`--metrics-format dcgm`)",
+        "",
+        "`--metrics-format dcgm` serves the same snapshot under NVIDIA dcgm-exporter's names, labels and units",
+        "(its default counter set), so dashboards and alerts written for dcgm-exporter, such as Grafana dashboard",
+        "12239, work unchanged; `--metrics-format both` serves both name sets. Every series carries",
+        f"{labels}",
+        "(`device` is `nvidia<gpu>`; `Hostname` and the driver version only when known).",
+        "A GPU with MIG GPU instances is reported once per GPU instance, with `GPU_I_PROFILE` and `GPU_I_ID` added:",
+        "framebuffer and profiling fields are the instance's own, device-wide readings (temperature, power, clocks, PCIe)",
+        "repeat the GPU's value on each instance as in dcgm-exporter: take `max by (instance, UUID)` before summing them.",
+        "`container`, `namespace`, `pod` and `pod_uid` are added when every process on the GPU (or GPU instance)",
+        "runs in one Kubernetes container. A field no GPU reports is left out, as dcgm-exporter does.",
+        "",
+        "| Metric | Type | Unit | Extra labels | `axonize_*` family | Meaning | Source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in dcgm.doc_rows():
+        cells = [
+            f"`{row.name}`",
+            row.type,
+            row.unit or "-",
+            ", ".join(f"`{label}`" for label in row.labels) or "-",
+            ", ".join(f"`{expr}`" for expr in row.axonize) or "-",
+            row.help,
+            row.source,
+        ]
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return out
 
 
 def render() -> str:
@@ -43,6 +78,7 @@ def render() -> str:
     ]
     for name, type, unit, labels, help in SELF_METRICS:
         out.append(_row(name, type, unit, labels, help, "the collection loop"))
+    out += _dcgm_section()
     out += [
         "",
         "## Example queries",
