@@ -114,7 +114,8 @@ class CollectionLoop:
             for err in snapshot.errors:
                 self.errors[(err.source, err.kind)] += 1
             self._log_errors(snapshot)
-            ok = bool(snapshot.gpus) or not snapshot.errors
+            # healthy while at least one GPU reads (a lost GPU shows in axonize_gpu_up, not as a dead exporter)
+            ok = any(not gpu.fault for gpu in snapshot.gpus) or (not snapshot.gpus and not snapshot.errors)
             self.last_snapshot = snapshot
         self.collections += 1
         if ok:
@@ -176,3 +177,6 @@ class CollectionLoop:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        close = getattr(self.source, "close", None)
+        if close is not None:  # NVML: stop the XID thread, nvmlShutdown
+            close()

@@ -23,6 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from .replay.gpu_fields import CLOCK_EVENT_COUNTERS, CLOCK_EVENT_REASONS, KEYED, SCALARS
 from .replay.topology import cpulist_count
+from .numa import numa_placement
+from .runtime_context import ContainerUsage, aggregate_by_container
 from .snapshot import Gpu, Snapshot
 
 GPU_LABELS = ("gpu", "uuid")
@@ -202,6 +204,68 @@ def _process_memory(snap: Snapshot) -> Iterator[Sample]:
                 "" if proc.gpu_instance_id is None else str(proc.gpu_instance_id),
                 "" if proc.compute_instance_id is None else str(proc.compute_instance_id),
             ), float(proc.used_memory_bytes)
+
+
+CONTAINER_LABELS = GPU_LABELS + (
+    "gpu_instance_id", "compute_instance_id", "container_runtime", "container_id", "container", "pod", "namespace", "pod_uid", "systemd_unit",
+)
+_PLACEMENT_ORDER = {"local": 0, "unpinned": 1, "remote": 2}
+
+
+_rows_cache: list = [None, []]  # (snapshot, rows): five families read the same grouping each cycle
+
+
+def _container_rows(snap: Snapshot) -> list[tuple[tuple[str, ...], ContainerUsage, Optional[str]]]:
+    """(labels, usage, NUMA placement of the group's worst-placed process or None) per container and GPU."""
+    if _rows_cache[0] is not snap:
+        _rows_cache[:] = [snap, list(_group_containers(snap))]
+    return _rows_cache[1]
+
+
+def _group_containers(snap: Snapshot) -> Iterator[tuple[tuple[str, ...], ContainerUsage, Optional[str]]]:
+    for gpu in snap.gpus:
+        for row in aggregate_by_container(gpu):
+            c = row.container
+            labels = _gpu_key(gpu) + (
+                "" if row.gpu_instance_id is None else str(row.gpu_instance_id),
+                "" if row.compute_instance_id is None else str(row.compute_instance_id),
+                c.runtime if c else "",
+                c.id if c else "",
+                c.name if c else "",
+                c.pod_name if c else "",
+                c.namespace if c else "",
+                c.pod_uid if c else "",
+                c.systemd_unit if c else "",
+            )
+            members = [
+                p for p in gpu.processes
+                if (p.container, p.gpu_instance_id, p.compute_instance_id) == (c, row.gpu_instance_id, row.compute_instance_id)
+            ]
+            places = [numa_placement(p.cpu_numa_nodes, gpu.numa_node) for p in members]
+            known = [x for x in places if x is not None]
+            yield labels, row, max(known, key=_PLACEMENT_ORDER.__getitem__) if known else None
+
+
+def _container_value(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for labels, row, _ in _container_rows(snap):
+            value = getattr(row, attr)
+            if value is not None:
+                yield labels, float(value)
+
+    return samples
+
+
+def _container_placement(snap: Snapshot) -> Iterator[Sample]:
+    for labels, _, placement in _container_rows(snap):
+        if placement is not None:
+            yield labels + (placement,), 1.0
+
+
+def _container_mismatch(snap: Snapshot) -> Iterator[Sample]:
+    for labels, _, placement in _container_rows(snap):
+        if placement is not None:
+            yield labels, 0.0 if placement == "local" else 1.0
 
 
 def _ecc(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
@@ -629,6 +693,51 @@ METRICS: tuple[Metric, ...] = (
             ("used", "Memory in use in the MIG GPU instance."),
             ("free", "Memory free in the MIG GPU instance."),
         )
+    ),
+    Metric(
+        "axonize_gpu_container_memory_used_bytes",
+        "gauge",
+        "bytes",
+        CONTAINER_LABELS,
+        "GPU memory held by the processes of one container (or pod, or systemd service) on the GPU or MIG instance; empty container labels group processes whose container is unknown (replays, no host PID namespace).",
+        "NVML running processes (nvidia-smi `Processes` in replays), grouped by /proc/<pid>/cgroup",
+        _container_value("used_memory_bytes"),
+    ),
+    Metric(
+        "axonize_gpu_container_processes",
+        "gauge",
+        "",
+        CONTAINER_LABELS,
+        "Processes of the container holding memory on the GPU or MIG instance.",
+        "NVML running processes, grouped by /proc/<pid>/cgroup",
+        _container_value("processes"),
+    ),
+    Metric(
+        "axonize_gpu_container_sm_utilization_ratio",
+        "gauge",
+        "ratio",
+        CONTAINER_LABELS,
+        "The container's share of the GPU's SM time over NVML's last sample window (sum over its processes, capped at 1).",
+        "NVML `nvmlDeviceGetProcessUtilization` (smUtil, percent)",
+        _container_value("sm_utilization_ratio"),
+    ),
+    Metric(
+        "axonize_gpu_container_numa_placement_info",
+        "info",
+        "",
+        CONTAINER_LABELS + ("placement",),
+        "Where the container's CPUs may run relative to the GPU's NUMA node: local (only on it), unpinned (on it and others), remote (never on it); the worst of its processes; value 1.",
+        "/proc/<pid>/status `Cpus_allowed_list` against /sys/devices/system/node and the GPU's NUMA node",
+        _container_placement,
+    ),
+    Metric(
+        "axonize_gpu_container_numa_mismatch",
+        "gauge",
+        "",
+        CONTAINER_LABELS,
+        "1 when the container may run on CPUs outside the GPU's NUMA node (placement unpinned or remote), 0 when local.",
+        "/proc/<pid>/status `Cpus_allowed_list` against /sys/devices/system/node and the GPU's NUMA node",
+        _container_mismatch,
     ),
     Metric(
         "axonize_gpu_process_memory_used_bytes",

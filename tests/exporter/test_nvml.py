@@ -250,3 +250,49 @@ def test_print_with_nvml(tmp_path):
     assert result.returncode == 0, result.stderr
     assert 'axonize_mig_info{compute_instance_id="0",gpu="0",gpu_instance_id="2"' in result.stdout
     assert json.loads(env["AXONIZE_FAKE_NVML"])["captures"]
+
+
+HOST = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "procfs" / "two-node-host"
+
+
+def test_processes_are_attributed_to_containers_pods_and_numa_placement():
+    """NVML processes on GPU 4 (NUMA node 1) with PIDs of the fake host tree: Kubernetes, Docker, systemd."""
+    from axonize.exporter.runtime_context import RuntimeContext
+    from axonize.exporter.snapshot import Process
+
+    snap = ReplaySource([str(DEMO_Q), str(DEMO_TOPO)]).collect()
+    mib = 2**20
+    snap.gpus[4].processes = [
+        Process(2101, "/usr/bin/python3", "C", 60000 * mib, sm_utilization_ratio=0.5),  # vllm pod, CPUs 4-7
+        Process(2106, "/usr/bin/python3", "C", 1000 * mib, sm_utilization_ratio=0.25),  # same container
+        Process(2102, "/usr/bin/python3", "C", 3000 * mib),  # besteffort pod pinned to 0-3
+        Process(1102, "/usr/bin/python3", "C", 2000 * mib),  # docker, CPUs 0-7
+        Process(5101, "/usr/bin/python3", "C", 4000 * mib),  # vllm.service, CPUs 4-7
+    ]
+    fake = FakeNvml(snap)
+    context = RuntimeContext(procfs=str(HOST / "proc"), sysfs=str(HOST / "sys"), rootfs=str(HOST / "root"))
+    source = nvml_source(fake, enrich=context.enrich)
+    try:
+        text = render(source)
+    finally:
+        source.close()
+    rows = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name.startswith("axonize_gpu_container_") and s.labels["gpu"] == "4":
+                key = (s.labels["container_runtime"], s.labels["pod"] or s.labels["systemd_unit"] or s.labels["container"])
+                rows.setdefault(key, {})[s.name.removeprefix("axonize_gpu_container_")] = (s.value, s.labels.get("placement"))
+    vllm = rows[("containerd", "vllm-llama3-8b-7d9f8c6b5-x2k4p")]
+    assert vllm["memory_used_bytes"][0] == 61000 * mib and vllm["processes"][0] == 2
+    assert vllm["sm_utilization_ratio"][0] == 0.75
+    assert vllm["numa_mismatch"][0] == 0 and vllm["numa_placement_info"][1] == "local"
+    assert 'namespace="inference"' in text and 'pod_uid="5f6a7d2e-8b3c-4f1e-9a2d-0c4b6e8f1a3b"' in text
+    (besteffort,) = [v for (runtime, _), v in rows.items() if v["memory_used_bytes"][0] == 3000 * mib]
+    assert besteffort["numa_mismatch"][0] == 1 and besteffort["numa_placement_info"][1] == "remote"
+    (docker,) = [v for (runtime, _), v in rows.items() if runtime == "docker"]
+    assert docker["memory_used_bytes"][0] == 2000 * mib and docker["numa_placement_info"][1] == "unpinned" and docker["numa_mismatch"][0] == 1
+    service = rows[("systemd", "vllm.service")]
+    assert service["memory_used_bytes"][0] == 4000 * mib and service["numa_mismatch"][0] == 0
+    assert "axonize_gpu_process_memory_used_bytes" in text  # per-PID series when asked for (RENDER sets per_process)
+    nodes = {s.labels["node"]: s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "axonize_numa_node_cpus"}
+    assert nodes == {"0": 4.0, "1": 4.0}

@@ -547,8 +547,43 @@ def scenario_env(captures: Iterable[str | os.PathLike], gpm: Optional[dict] = No
 
 def from_env() -> FakeNvml:
     spec = json.loads(os.environ["AXONIZE_FAKE_NVML"])
+    if spec.get("fleet") == "benchmark":
+        return benchmark_fleet()
     return FakeNvml.from_captures(
         spec["captures"],
         gpm={int(k): v for k, v in spec.get("gpm", {}).items()},
         energy_joules={int(k): v for k, v in spec.get("energy", {}).items()},
     )
+
+
+def benchmark_fleet() -> FakeNvml:
+    """The issue-3 benchmark host: 8 GPUs (the real 8x H100 capture), GPU 7 split into 7 MIG instances, 100 processes.
+
+    Derived from a real capture; the MIG layout (7x 1g.10gb, as ``nvidia-smi mig -lgip``
+    lists for an H100 80GB), the processes and the GPM ratios are declared here.
+    """
+    from axonize.exporter.snapshot import MigDevice, Process
+
+    snap = ReplaySource([str(ROOT / "axonize" / "demo_data" / n) for n in ("h100-sxm-x8_drv565_nvidia-smi-q.txt", "h200-x8-hgx_topo-m_nics.txt")]).collect()
+    mig_gpu = snap.gpus[7]
+    mig_gpu.mig_mode = True
+    mig_gpu.utilization_ratio = mig_gpu.memory_utilization_ratio = None
+    mig_gpu.mig_devices = [
+        MigDevice(index=i, gpu_instance_id=7 + i, compute_instance_id=0, profile="1g.10gb", uuid=f"MIG-bench-{i}", multiprocessor_count=16,
+                  memory_total_bytes=9856 * 2**20, memory_used_bytes=1024 * 2**20, memory_free_bytes=8832 * 2**20, memory_reserved_bytes=0.0)
+        for i in range(7)
+    ]
+    pid = 20000
+    for n in range(100):
+        gpu = snap.gpus[n % 8]
+        pid += 1
+        if gpu.mig_mode:
+            dev = gpu.mig_devices[n // 8 % 7]
+            gpu.processes.append(Process(pid, "/usr/bin/python3", "C", 512 * 2**20, dev.gpu_instance_id, 0))
+        else:
+            gpu.processes.append(Process(pid, "/usr/bin/python3", "C", 2048 * 2**20, sm_utilization_ratio=0.3, memory_utilization_ratio=0.1))
+    activity = {"sm_active": 0.61, "sm_occupancy": 0.35, "tensor_active": 0.42, "dram_active": 0.5, "graphics_engine_active": 0.9}
+    gpm: dict = {i: dict(activity) for i in range(8)}
+    for dev in mig_gpu.mig_devices:
+        gpm[(7, dev.gpu_instance_id)] = dict(activity)
+    return FakeNvml(snap, gpm=gpm, energy_joules={i: 1.0e6 + i for i in range(8)})
