@@ -1,5 +1,7 @@
 # The Axonize GPU exporter. Build: docker build -t axonize-exporter .
-# Run with captures:  docker run -p 9947:9947 -v /path/to/captures:/captures:ro axonize-exporter --replay /captures/gpus.xml
+# Live GPUs:  docker run --gpus all -p 9947:9947 -v /proc:/host/proc:ro -v /sys:/host/sys:ro -v /:/host/root:ro \
+#                axonize-exporter --path.procfs /host/proc --path.sysfs /host/sys --path.rootfs /host/root
+# Captures:   docker run -p 9947:9947 -v /path/to/captures:/captures:ro axonize-exporter --replay /captures/gpus.xml
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml setup.cfg README.md ./
@@ -15,4 +17,3 @@ USER 10001
 EXPOSE 9947
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:9947/-/healthy', timeout=2)" || exit 1
 ENTRYPOINT ["axonize-exporter"]
-CMD ["--help"]

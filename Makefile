@@ -43,6 +43,7 @@ generate: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/exporter_scrape.py
+	$(PY) benchmarks/exporter_nvml.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
