@@ -80,6 +80,16 @@ def bitmask_cpulist(words) -> str:
     return ",".join(ranges)
 
 
+def read_memory(call: Caller, handle, target) -> None:
+    """``nvmlDeviceGetMemoryInfo`` (v2: with reserved memory), bytes, into a Gpu or MigDevice's ``memory_*_bytes``."""
+    memory = call(call.nvml.nvmlDeviceGetMemoryInfo, handle, call.nvml.nvmlMemory_v2)
+    if memory is not None:
+        target.memory_total_bytes = float(memory.total)
+        target.memory_used_bytes = float(memory.used)
+        target.memory_free_bytes = float(memory.free)
+        target.memory_reserved_bytes = float(memory.reserved)
+
+
 def _mhz(v) -> Optional[float]:
     return None if v is None else float(v) * 1e6
 
@@ -123,12 +133,7 @@ def read_gpu(call: Caller, handle, index: int, cpu_count: int) -> Gpu:
 
     _placement(call, handle, gpu, cpu_count)
 
-    memory = call(nvml.nvmlDeviceGetMemoryInfo, handle, nvml.nvmlMemory_v2)
-    if memory is not None:
-        gpu.memory_total_bytes = float(memory.total)
-        gpu.memory_used_bytes = float(memory.used)
-        gpu.memory_free_bytes = float(memory.free)
-        gpu.memory_reserved_bytes = float(memory.reserved)
+    read_memory(call, handle, gpu)
     bar1 = call(nvml.nvmlDeviceGetBAR1MemoryInfo, handle)
     if bar1 is not None:
         gpu.bar1_total_bytes = float(bar1.bar1Total)

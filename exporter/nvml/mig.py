@@ -10,6 +10,7 @@ instance's (shared by its compute instances); SMs from
 from __future__ import annotations
 
 from ..snapshot import MigDevice
+from .device import read_memory
 from .library import Caller, text
 
 
@@ -40,11 +41,6 @@ def read_mig_devices(call: Caller, handle) -> list[tuple[MigDevice, object]]:
         attributes = call(nvml.nvmlDeviceGetAttributes, mig)
         if attributes is not None:
             dev.multiprocessor_count = int(attributes.multiprocessorCount)
-        memory = call(nvml.nvmlDeviceGetMemoryInfo, mig, nvml.nvmlMemory_v2)
-        if memory is not None:
-            dev.memory_total_bytes = float(memory.total)
-            dev.memory_used_bytes = float(memory.used)
-            dev.memory_free_bytes = float(memory.free)
-            dev.memory_reserved_bytes = float(memory.reserved)
+        read_memory(call, mig, dev)
         out.append((dev, mig))
     return out

@@ -17,19 +17,13 @@ from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
 from axonize.processes import ManagedProcess, free_port, wait_http
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA
+from tests.exporter.test_exposition import CAPTURE_SETS as EXPOSITION_SETS
 from tests.fake_nvml import FakeNvml, scenario_env
 
 GPU_LOST, NOT_SUPPORTED, TIMEOUT = 15, 3, 10
 
 CAPTURE_SETS = {
-    "h100x8+topo": [DEMO_Q, DEMO_TOPO],
-    "h200-mig+L": [NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-mig_drv590_nvidia-smi-L.txt"],
-    "h100-mig+L": [NVIDIA / "h100-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h100-mig_drv590_nvidia-smi-L.txt"],
-    "a100x4": [NVIDIA / "a100-sxm-x4_drv555_nvidia-smi-q.txt"],
-    "a100-mig-xml": [NVIDIA / "a100-sxm4-80gb-mig_drv535_nvidia-smi-q-x.xml"],
-    "a10g-xml": [NVIDIA / "a10g_drv515_nvidia-smi-q-x.xml"],
-    "rtx4000-xml-v13": [NVIDIA / "rtx4000-sff-ada_drv595_nvidia-smi-q-x_v13.xml"],
-    "l40s": [NVIDIA / "l40s_drv595_nvidia-smi-q_load.txt"],
+    **{name: paths for name, paths in EXPOSITION_SETS.items() if name != "bundle"},  # a bundle is a replay-only format
     "h200-vm+topo": [NVIDIA / "h200_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-1gpu-vm_topo-m.txt"],
 }
 #: what only the NVML backend has (a capture has no NVLink counters, no GPM) or labels by backend
