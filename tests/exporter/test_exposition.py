@@ -131,3 +131,26 @@ def test_self_metrics_count_errors_by_source_and_kind(tmp_path):
     assert got["axonize_exporter_collections_total"][0].value == 2
     assert got["axonize_exporter_last_collection_success_timestamp_seconds"][0].value > 1.7e9
     assert len(got["axonize_gpu_info"]) == 8
+
+
+@requires("promtool")
+def test_label_values_are_escaped_per_the_exposition_format(promtool):
+    """Names come from processes and runtimes: a quote, backslash or newline must not break the exposition."""
+    from axonize.exporter.snapshot import Container, Gpu, Process, Snapshot
+
+    nasty = 'we"ird\\name\nline2'
+    snap = Snapshot(hostname=nasty, gpus=[Gpu(index=0, uuid="GPU-x", name=nasty, processes=[
+        Process(7, nasty, "C", 1024.0, container=Container("docker", "ab" * 32, pod_name=nasty, namespace="ns", name=nasty)),
+    ])])
+    exposition = Exposition()
+    loop = CollectionLoop(type("S", (), {"name": "test", "collect": lambda self: snap})(), 5.0, exposition,
+                          render=functools.partial(families, options=Options(per_process=True)))
+    loop.collect_once()
+    text = exposition.latest.body.decode()
+    assert 'process_name="we\\"ird\\\\name\\nline2"' in text
+    got = samples(text)
+    assert got["axonize_gpu_process_memory_used_bytes"][0].labels["process_name"] == nasty
+    assert got["axonize_gpu_container_memory_used_bytes"][0].labels["pod"] == nasty
+    assert got["axonize_gpu_info"][0].labels["model"] == nasty
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
