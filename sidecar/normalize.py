@@ -1,0 +1,274 @@
+"""One target's exposition text -> normalized series, driven by the engine's mapping table.
+
+:func:`normalize` picks the adapter (configured, else :func:`~axonize.sidecar.engines.detect`),
+parses the lines it maps (:func:`~axonize.sidecar.parse.read`) and applies its rules
+in the order of :data:`~axonize.sidecar.normalized.FAMILIES`:
+
+* a rule whose ``replaced_by`` family is in the scrape is skipped (old and new vLLM
+  names in one scrape count once, the new one);
+* values, histogram sums and bucket bounds are scaled into the normalized unit;
+  bucket counts are taken as scraped, never re-bucketed;
+* engine labels are mapped (``model_name`` -> ``model``, ``engine`` -> ``engine_index``,
+  ``finished_reason`` -> ``reason``); series that differ only in a dropped label are
+  merged: summed, or the maximum for ratios; histograms only when their bounds agree.
+
+Everything comes from this one scrape: there is no state that could hide a
+counter reset. :func:`cap` then bounds a target's series.
+
+Errors are :class:`~axonize.sidecar.errors.TargetError`: "parse" from the text,
+"mismatch" when a mapped family has the wrong shape, "engine" when the engine is
+unknown or none of its families are present.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Iterable, Optional
+
+from .engines import ADAPTERS, Adapter, Rule, detect
+from .errors import TargetError
+from .normalized import ENGINE_INDEX, FAMILIES, Family
+from .parse import Family as ParsedFamily
+from .parse import Parsed, read
+from .snapshot import Series
+from .targets import Target
+
+_SCALAR_TYPES = ("counter", "gauge", "unknown", "untyped")
+Key = tuple  # (model, engine_index, *family label values)
+
+
+def normalize(text: str, target: Target) -> tuple[Adapter, list[Series]]:
+    """The adapter used and the target's normalized series, in :data:`FAMILIES` order."""
+    if target.engine:
+        adapter = ADAPTERS[target.engine]
+    else:
+        adapter = detect(text)
+        if adapter is None:
+            prefixes = ", ".join(a.prefix for a in ADAPTERS.values())
+            raise TargetError("engine", f"no metrics of a known engine in the exposition (prefixes {prefixes}); set the target's engine")
+    parsed = read(text, _line_names(adapter.engine))
+    if not any(parsed.get(rule.source) for rule in adapter.rules):
+        raise TargetError("engine", f"none of {adapter.title}'s mapped families ({adapter.prefix}...) is in the exposition")
+    return adapter, apply(parsed, adapter, target)
+
+
+@lru_cache(maxsize=None)
+def _line_names(engine: str) -> frozenset[str]:
+    return ADAPTERS[engine].line_names
+
+
+@lru_cache(maxsize=None)
+def _rules_by_family(engine: str) -> dict[str, tuple[Rule, ...]]:
+    rules: dict[str, list[Rule]] = {}
+    for rule in ADAPTERS[engine].rules:
+        rules.setdefault(rule.target, []).append(rule)
+    return {name: tuple(rs) for name, rs in rules.items()}
+
+
+def apply(parsed: Parsed, adapter: Adapter, target: Target) -> list[Series]:
+    """Apply ``adapter``'s rules to a parsed exposition (see the module docstring)."""
+    by_family = _rules_by_family(adapter.engine)
+    out: list[Series] = []
+    for family in FAMILIES:
+        rules = by_family.get(family.name)
+        if not rules:
+            continue
+        acc: dict[Key, object] = {}
+        for rule in rules:
+            if rule.replaced_by and _has_samples(parsed.get(rule.replaced_by)):
+                continue
+            source = parsed.get(rule.source)
+            if not _has_samples(source):
+                continue
+            labels = {**adapter.labels, **rule.labels}
+            if family.type == "histogram" and rule.count_from:
+                _sum_count(parsed, source, rule, family, labels, target, acc)
+            elif family.type == "histogram":
+                _check_type(parsed, source, rule, "histogram")
+                _histogram(parsed, source, rule, family, labels, target, acc)
+            elif rule.part == "sum":
+                _check_type(parsed, source, rule, "histogram")
+                _scalar(source, source.name + "_sum", rule, family, labels, target, acc)
+            else:
+                _check_type(parsed, source, rule, "scalar")
+                _scalar(source, None, rule, family, labels, target, acc)
+        out.extend(_series(family, adapter, target, acc))
+    return out
+
+
+def _has_samples(fam: Optional[ParsedFamily]) -> bool:
+    return fam is not None and bool(fam.samples)
+
+
+def _check_type(parsed: Parsed, source: ParsedFamily, rule: Rule, want: str) -> None:
+    if want == "scalar" and source.type in _SCALAR_TYPES:
+        return
+    if want == "histogram" and source.type == "histogram":
+        return
+    shown = "untyped" if source.type in ("unknown", "untyped") else source.type
+    if want == "histogram":
+        hint = f"no '# TYPE {rule.source} histogram' line" if shown == "untyped" else f"typed {shown}"
+        if any("le" in s.labels and not s.name.endswith("_bucket") for s in source.samples):
+            hint += f"; bucket samples need the name {rule.source}_bucket"
+        message = f"{rule.source}: a histogram is expected but its samples are {shown} ({hint})"
+    else:
+        message = f"{rule.source}: a counter or gauge is expected but the family is a {shown}"
+    raise TargetError("mismatch", message, parsed.line_of(rule.source))
+
+
+def _scaled(x: float, scale: float) -> float:
+    if scale == 1.0 or math.isinf(x):
+        return x
+    if scale < 1.0:  # divide by the exact power of ten: 300 ms -> 0.3 s, not 0.30000000000000004
+        return x / round(1.0 / scale)
+    return x * scale
+
+
+def _key(labels: dict[str, str], mapping: dict[str, str], family: Family, target: Target) -> Key:
+    model = index = ""
+    extras = dict.fromkeys(family.labels, "")
+    for name, value in labels.items():
+        to = mapping.get(name)
+        if to is None:
+            continue
+        if to == "model":
+            model = value
+        elif to == ENGINE_INDEX:
+            index = value
+        elif to in extras:
+            extras[to] = value
+    return (model or target.model, index, *extras.values())
+
+
+def _scalar(source: ParsedFamily, sample_name: Optional[str], rule: Rule, family: Family,
+            mapping: dict[str, str], target: Target, acc: dict) -> None:
+    combine_max = family.combine == "max"
+    for s in source.samples:
+        if sample_name is not None and s.name != sample_name:
+            continue
+        key = _key(s.labels, mapping, family, target)
+        value = _scaled(float(s.value), rule.scale)
+        if key in acc:
+            acc[key] = max(acc[key], value) if combine_max else acc[key] + value
+        else:
+            acc[key] = value
+
+
+class _Histogram:
+    """Buckets ``{upper bound: count}``, sum and count of one histogram series being built."""
+
+    __slots__ = ("buckets", "sum", "count")
+
+    def __init__(self) -> None:
+        self.buckets: dict[float, float] = {}
+        self.sum: Optional[float] = None
+        self.count: Optional[float] = None
+
+
+def _histogram(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
+               mapping: dict[str, str], target: Target, acc: dict) -> None:
+    groups: dict[frozenset, _Histogram] = {}
+    bucket_name, sum_name, count_name = source.name + "_bucket", source.name + "_sum", source.name + "_count"
+    for s in source.samples:
+        name = s.name
+        if name == bucket_name:
+            le = s.labels.get("le")
+            if le is None:
+                raise TargetError("mismatch", f"{bucket_name} without an le label", parsed.line_of(bucket_name))
+            group = frozenset(kv for kv in s.labels.items() if kv[0] != "le")
+            h = groups.get(group) or groups.setdefault(group, _Histogram())
+            try:
+                bound = float(le)
+            except ValueError:
+                raise TargetError("mismatch", f"{bucket_name}: le={le!r} is not a number", parsed.line_of(bucket_name)) from None
+            h.buckets[_scaled(bound, rule.scale)] = float(s.value)
+        elif name == sum_name or name == count_name:
+            group = frozenset(s.labels.items())
+            h = groups.get(group) or groups.setdefault(group, _Histogram())
+            if name == sum_name:
+                h.sum = _scaled(float(s.value), rule.scale)
+            else:
+                h.count = float(s.value)
+    for group, h in groups.items():
+        if math.inf not in h.buckets:
+            raise TargetError("mismatch", f"{source.name}{_show_labels(group)} has no le=\"+Inf\" bucket", parsed.line_of(source.name))
+        if h.sum is None:
+            raise TargetError("mismatch", f"{source.name}{_show_labels(group)} has buckets but no {sum_name}", parsed.line_of(source.name))
+        count = h.count if h.count is not None else h.buckets[math.inf]
+        buckets = tuple(sorted(h.buckets.items()))
+        key = _key(dict(group), mapping, family, target)
+        have = acc.get(key)
+        if have is None:
+            acc[key] = (buckets, h.sum, count)
+            continue
+        have_buckets, have_sum, have_count = have
+        if [b for b, _ in have_buckets] != [b for b, _ in buckets]:
+            raise TargetError(
+                "mismatch",
+                f"{source.name}: series merged into one {family.name} series have different bucket bounds",
+                parsed.line_of(source.name),
+            )
+        merged = tuple((b, c1 + c2) for (b, c1), (_, c2) in zip(have_buckets, buckets))
+        acc[key] = (merged, have_sum + h.sum, have_count + count)
+
+
+def _sum_count(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
+               mapping: dict[str, str], target: Target, acc: dict) -> None:
+    """A histogram with only the +Inf bucket from a duration counter (sum) and a request counter (count)."""
+    counts_family = parsed.get(rule.count_from)
+    if not _has_samples(counts_family):
+        return
+    _check_type(parsed, source, rule, "scalar")
+    sums: dict[Key, float] = {}
+    counts: dict[Key, float] = {}
+    for fam, into, scale in ((source, sums, rule.scale), (counts_family, counts, 1.0)):
+        for s in fam.samples:
+            key = _key(s.labels, mapping, family, target)
+            into[key] = into.get(key, 0.0) + _scaled(float(s.value), scale)
+    for key, total in sums.items():
+        if key not in counts:
+            continue
+        have = acc.get(key)
+        if have is None:
+            acc[key] = (((math.inf, counts[key]),), total, counts[key])
+        else:
+            acc[key] = (((math.inf, have[2] + counts[key]),), have[1] + total, have[2] + counts[key])
+
+
+def _show_labels(group: Iterable[tuple[str, str]]) -> str:
+    items = sorted(group)
+    return "{" + ",".join(f'{k}="{v}"' for k, v in items) + "}" if items else ""
+
+
+def _series(family: Family, adapter: Adapter, target: Target, acc: dict) -> Iterable[Series]:
+    for key in sorted(acc):
+        model, index, *extras = key
+        labels = (("engine", adapter.engine), ("model", model), ("server", target.server))
+        if index:
+            labels += ((ENGINE_INDEX, index),)
+        labels += tuple(zip(family.labels, extras))
+        value = acc[key]
+        if family.type == "histogram":
+            buckets, total, count = value
+            yield Series(family.name, labels, buckets=buckets, sum=total, count=count)
+        else:
+            yield Series(family.name, labels, value=value)
+
+
+def cap(series: list[Series], max_samples: int) -> tuple[list[Series], int]:
+    """Keep series in order while their exposition lines fit ``max_samples``; return them and the lines dropped.
+
+    A histogram is kept or dropped whole. The order is :data:`FAMILIES` order, so the
+    headline families (time to first token first) survive a cap.
+    """
+    kept: list[Series] = []
+    used = dropped = 0
+    for s in series:
+        n = s.samples
+        if used + n <= max_samples:
+            kept.append(s)
+            used += n
+        else:
+            dropped += n
+    return kept, dropped
+

@@ -1,0 +1,74 @@
+"""The sidecar's own writer of the text format reads back exactly, escapes label values, and withdraws down targets."""
+from __future__ import annotations
+
+import math
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from axonize.sidecar.errors import TargetError
+from axonize.sidecar.exposition import render, target_families
+from axonize.sidecar.normalize import normalize
+from axonize.sidecar.snapshot import Series, Snapshot, TargetResult
+from axonize.sidecar.targets import Target
+from tests.conftest import FIXTURES
+
+T = "axonize_inference_"
+
+
+def parsed(text: str) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for fam in text_string_to_metric_families(text):
+        out.setdefault(fam.name, []).append(fam)
+    return out
+
+
+def test_rendered_series_read_back_with_their_types_labels_and_values():
+    target = Target(url="http://a:1/metrics", server="a")
+    _, series = normalize((FIXTURES / "inference" / "vllm-0.33.0-v1-dp2-multiproc.synthetic.prom").read_text(), target)
+    text = render(Snapshot([TargetResult(target, "vllm", series)]))
+    families = {fam.name: fam for fam in text_string_to_metric_families(text)}
+    by_key = {}
+    for fam in families.values():
+        for s in fam.samples:
+            by_key[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    assert families[T + "prompt_tokens"].type == "counter"
+    assert families[T + "time_to_first_token_seconds"].type == "histogram"
+    assert families[T + "kv_cache_usage_ratio"].type == "gauge"
+    for s in series:
+        labels = dict(s.labels)
+        if s.buckets:
+            for bound, count in s.buckets:
+                le = "+Inf" if math.isinf(bound) else repr(bound)
+                assert by_key[(s.family + "_bucket", tuple(sorted({**labels, "le": le}.items())))] == count
+            assert by_key[(s.family + "_sum", tuple(sorted(labels.items())))] == s.sum
+            assert by_key[(s.family + "_count", tuple(sorted(labels.items())))] == s.count
+        else:
+            assert by_key[(s.family, tuple(sorted(labels.items())))] == s.value
+    assert len(by_key) == sum(s.samples for s in series)
+
+
+def test_label_values_are_escaped():
+    model = 'a "quoted" \\ model\nname'
+    target = Target(url="http://a:1/metrics", server="a")
+    s = Series(T + "requests_running", (("engine", "llamacpp"), ("model", model), ("server", "a")), value=2.0)
+    text = render(Snapshot([TargetResult(target, "llamacpp", [s])]))
+    (sample,) = [x for fam in text_string_to_metric_families(text) for x in fam.samples]
+    assert sample.labels["model"] == model and sample.value == 2.0
+
+
+def test_down_targets_contribute_only_their_up_series_and_configured_gpus():
+    up_target = Target(url="http://a:1/metrics", server="a")
+    down = Target(url="http://b:1/metrics", server="b", gpus=("GPU-1",))
+    s = Series(T + "requests_waiting", (("engine", "vllm"), ("model", "m"), ("server", "a")), value=1.0)
+    stale = Series(T + "requests_waiting", (("engine", "vllm"), ("model", "m"), ("server", "b")), value=9.0)
+    snapshot = Snapshot(
+        [TargetResult(up_target, "vllm", [s]), TargetResult(down, "vllm", [stale], error=TargetError("timeout", "slow"))],
+        gpus={"a": (), "b": ("GPU-1",)},
+        models={"b": ("m",)},
+    )
+    text = render(snapshot)
+    assert 'server="a"' in text and 'server="b"' not in text
+    up, info = target_families(snapshot)
+    assert [(x.labels["server"], x.value) for x in up.samples] == [("a", 1.0), ("b", 0.0)]
+    assert [(x.labels, x.value) for x in info.samples] == [({"server": "b", "model": "m", "uuid": "GPU-1"}, 1.0)]
+    assert render(Snapshot([])) == ""
