@@ -32,7 +32,7 @@ from axonize.processes import free_port, wait_http  # noqa: E402
 from axonize.sidecar import exposition  # noqa: E402
 from axonize.sidecar.collection import CollectionLoop  # noqa: E402
 from axonize.sidecar.engines import ADAPTERS  # noqa: E402
-from axonize.sidecar.normalize import _line_names, apply, normalize  # noqa: E402
+from axonize.sidecar.normalize import apply, normalize  # noqa: E402
 from axonize.sidecar.parse import read  # noqa: E402
 from axonize.sidecar.snapshot import Snapshot, TargetResult  # noqa: E402
 from axonize.sidecar.targets import Target  # noqa: E402
@@ -103,7 +103,7 @@ def main() -> int:
     text = FIXTURE.read_text()
     target = Target(url="http://gpu-1:8000/metrics", server="gpu-1:8000")
     adapter = ADAPTERS["vllm"]
-    names = _line_names("vllm")
+    names = adapter.line_names
     parsed = read(text, names)
     _, series = normalize(text, target)
     snapshot = Snapshot([TargetResult(target, "vllm", series)])

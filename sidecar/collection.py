@@ -131,6 +131,7 @@ class CollectionLoop:
         return asyncio.run(once())
 
     async def cycle(self, session) -> Snapshot:
+        """Fetch every target at once over ``session``, normalize each, publish the rendering; the snapshot."""
         start = time.monotonic()
         fetched = await fetch_all(session, self.targets, self.timeout)
         results = [self._read(f) for f in fetched]

@@ -73,7 +73,7 @@ def _engine_section(adapter: Adapter) -> list[str]:
         out.append(_cells(_source(rule), f"`{rule.target}`", _scale(rule), _rule_labels(adapter, rule), _rule_note(rule)))
     absent = [f.name for f in FAMILIES if not any(r.target == f.name for r in adapter.rules)]
     out += ["", "Absent (the engine does not measure them): " + ", ".join(f"`{name}`" for name in absent) + "."]
-    out += ["", f"Not mapped: " + "; ".join(f"`{name}` ({why})" for name, why in adapter.unmapped.items()) + "."]
+    out += ["", "Not mapped: " + "; ".join(f"`{name}` ({why})" for name, why in adapter.unmapped.items()) + "."]
     return out
 
 

@@ -5,7 +5,7 @@ name: lines of families the adapter does not map (python/process/http metrics,
 ``*_created`` series, HELP text) are skipped, the rest go to
 :func:`prometheus_client.parser.text_string_to_metric_families`. Skipping before
 parsing is what keeps a vLLM scrape (600 lines, a third of them mapped) within the
-CPU budget: the parser costs about 10 µs a line (benchmarks/sidecar_normalize.py).
+CPU budget: the parser costs 10-15 µs a line (benchmarks/sidecar_normalize.py).
 
 Errors name the line (1-based, in the scraped text): a line that is not a
 comment and does not start with a metric name (``...`` in an excerpt, a stray

@@ -37,7 +37,7 @@ ADAPTER = Adapter(
         Rule("vllm:inter_token_latency_seconds", _T + "inter_token_latency_seconds", versions="0.10+"),
         Rule(
             "vllm:time_per_output_token_seconds", _T + "inter_token_latency_seconds",
-            replaced_by="vllm:inter_token_latency_seconds", versions="until 0.12 (hidden from 0.12)",
+            replaced_by="vllm:inter_token_latency_seconds", versions="until 0.11; 0.12 behind --show-hidden-metrics-for-version",
             note="the old name of inter_token_latency_seconds: one observation per decode step, not per request",
         ),
         Rule("vllm:request_time_per_output_token_seconds", _T + "time_per_output_token_seconds", versions="0.11+"),
@@ -54,25 +54,25 @@ ADAPTER = Adapter(
         ),
         Rule(
             "vllm:admission_rejections_total", _T + "request_errors_total", labels={"reason": "reason"},
-            versions="0.33+", note="rejected at admission (queue limits); no engine_index",
+            versions="after 0.12", note="rejected at admission (queue limits); no engine_index",
         ),
         Rule("vllm:num_preemptions_total", _T + "preemptions_total"),
         Rule("vllm:prefix_cache_queries_total", _T + "prefix_cache_queries_total", versions="0.9.2+"),
         Rule(
             "vllm:gpu_prefix_cache_queries_total", _T + "prefix_cache_queries_total",
-            replaced_by="vllm:prefix_cache_queries_total", versions="V1 0.7-0.11",
+            replaced_by="vllm:prefix_cache_queries_total", versions="V1 0.7-0.10; 0.11 hidden",
         ),
         Rule("vllm:prefix_cache_hits_total", _T + "prefix_cache_hits_total", versions="0.9.2+"),
         Rule(
             "vllm:gpu_prefix_cache_hits_total", _T + "prefix_cache_hits_total",
-            replaced_by="vllm:prefix_cache_hits_total", versions="V1 0.7-0.11",
+            replaced_by="vllm:prefix_cache_hits_total", versions="V1 0.7-0.10; 0.11 hidden",
         ),
         Rule("vllm:num_requests_running", _T + "requests_running"),
         Rule("vllm:num_requests_waiting", _T + "requests_waiting"),
         Rule("vllm:kv_cache_usage_perc", _T + "kv_cache_usage_ratio", versions="0.9.2+", note="a 0-1 fraction"),
         Rule(
             "vllm:gpu_cache_usage_perc", _T + "kv_cache_usage_ratio",
-            replaced_by="vllm:kv_cache_usage_perc", versions="until 0.11", note="a 0-1 fraction",
+            replaced_by="vllm:kv_cache_usage_perc", versions="until 0.10; 0.11 hidden", note="a 0-1 fraction",
         ),
     ),
     unmapped={
