@@ -46,15 +46,15 @@ def normalize(text: str, target: Target) -> tuple[Adapter, list[Series]]:
         if adapter is None:
             prefixes = ", ".join(a.prefix for a in ADAPTERS.values())
             raise TargetError("engine", f"no metrics of a known engine in the exposition (prefixes {prefixes}); set the target's engine")
-    parsed = read(text, _line_names(adapter.engine))
+    parsed = read(text, *_names(adapter.engine))
     if not any(parsed.get(rule.source) for rule in adapter.rules):
         raise TargetError("engine", f"none of {adapter.title}'s mapped families ({adapter.prefix}...) is in the exposition")
     return adapter, apply(parsed, adapter, target)
 
 
 @lru_cache(maxsize=None)
-def _line_names(engine: str) -> frozenset[str]:
-    return ADAPTERS[engine].line_names
+def _names(engine: str) -> tuple[frozenset[str], frozenset[str]]:
+    return ADAPTERS[engine].sample_names, ADAPTERS[engine].type_names
 
 
 @lru_cache(maxsize=None)

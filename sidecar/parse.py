@@ -1,8 +1,9 @@
 """Read an engine's /metrics text: prometheus_client's parser on the lines an adapter maps.
 
 :func:`read` makes one pass over the text that looks only at each line's metric
-name: lines of families the adapter does not map (python/process/http metrics,
-``*_created`` series, HELP text) are skipped, the rest go to
+name: lines the adapter does not read (python/process/http metrics, ``*_created``
+series, HELP text, a histogram's ``_count``, TYPE lines of counters and gauges)
+are skipped, the rest go to
 :func:`prometheus_client.parser.text_string_to_metric_families`. Skipping before
 parsing is what keeps a vLLM scrape (600 lines, a third of them mapped) within the
 CPU budget: the parser costs 10-15 µs a line (benchmarks/sidecar_normalize.py).
@@ -90,18 +91,22 @@ def _trie(words: list[str]) -> str:
 
 
 @lru_cache(maxsize=64)
-def _selector(names: frozenset[str]) -> re.Pattern:
-    """Lines whose metric name is in ``names``: samples, and TYPE lines naming one."""
-    return re.compile(r"^(?:# TYPE )?" + _trie(sorted(names)) + r"(?=[{ \t]).*$", re.MULTILINE)
+def _selector(samples: frozenset[str], types: frozenset[str]) -> re.Pattern:
+    """Sample lines whose name is in ``samples``, and TYPE lines of the families in ``types``."""
+    pattern = _trie(sorted(samples))
+    if types:
+        pattern = f"(?:# TYPE {_trie(sorted(types))}|{pattern})"
+    return re.compile(r"^" + pattern + r"(?=[{ \t]).*$", re.MULTILINE)
 
 
 # A line that starts with neither a metric name, a comment, a quoted name's brace nor white space.
 _NOT_A_LINE = re.compile(r"^[^#a-zA-Z_:{\s].*$", re.MULTILINE)
 
 
-def read(text: str, names: frozenset[str]) -> Parsed:
-    """Parse the lines of ``text`` whose metric name is in ``names`` (sample names: ``x``,
-    ``x_bucket``, ``x_sum``, ...; TYPE lines by family name).
+def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset()) -> Parsed:
+    """Parse the sample lines of ``text`` named in ``samples`` (``x_total``, ``x_bucket``, ``x_sum``, ...)
+    and the TYPE lines of the families in ``types``. Samples without a kept TYPE line come out
+    untyped, one family per name.
 
     Raises :class:`TargetError` (kind "parse") naming the line for text that is not
     the exposition format.
@@ -109,7 +114,7 @@ def read(text: str, names: frozenset[str]) -> Parsed:
     bad = _NOT_A_LINE.search(text)
     if bad is not None:
         raise TargetError("parse", f"not a metric sample or comment: {_shown(bad.group())!r}", _line_at(text, bad.start()))
-    kept = _selector(names).findall(text)
+    kept = _selector(samples, types).findall(text)
     families: dict[str, Family] = {}
     try:
         for metric in text_string_to_metric_families("\n".join(kept)):
@@ -121,13 +126,13 @@ def read(text: str, names: frozenset[str]) -> Parsed:
                 if fam.type == "unknown":
                     fam.type = metric.type
     except Exception as exc:  # the parser raises ValueError, and IndexError on some truncated lines
-        raise _locate(text, names, exc) from None
+        raise _locate(text, _selector(samples, types), exc) from None
     return Parsed(families, text)
 
 
-def _locate(text: str, names: frozenset[str], exc: Exception) -> TargetError:
+def _locate(text: str, selector: re.Pattern, exc: Exception) -> TargetError:
     """The first kept line the parser refuses on its own, as a parse error naming it."""
-    for m in _selector(names).finditer(text):
+    for m in selector.finditer(text):
         line = m.group()
         try:
             list(text_string_to_metric_families(line))

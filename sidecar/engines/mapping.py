@@ -14,10 +14,6 @@ from dataclasses import dataclass, field
 
 from ..normalized import BY_NAME
 
-#: Sample-name suffixes a family's lines can carry (the text format's histogram and counter forms).
-SUFFIXES = ("", "_bucket", "_sum", "_count", "_total")
-
-
 @dataclass(frozen=True)
 class Rule:
     """One engine family -> one normalized family.
@@ -96,15 +92,24 @@ class Adapter:
                 raise ValueError(f"{self.engine}: {rule.source} is replaced by {rule.replaced_by}, which has no rule")
 
     @property
-    def line_names(self) -> frozenset[str]:
-        """Every sample or TYPE-line name the adapter's families can use (for :func:`axonize.sidecar.parse.read`)."""
+    def sample_names(self) -> frozenset[str]:
+        """The sample names the rules read, for :func:`axonize.sidecar.parse.read`: a counter's or gauge's
+        own name (``vllm:prompt_tokens_total``, ``tgi_request_count``), a histogram's ``_bucket`` and
+        ``_sum`` (its ``_count`` is the ``+Inf`` bucket), only ``_sum`` for ``part="sum"``. A histogram's
+        bare name is read too: no valid line has it, so a line that does is reported as malformed
+        (Triton's documented example writes its buckets without ``_bucket``)."""
         names = set()
         for rule in self.rules:
-            if rule.part == "sum":  # the histogram's TYPE line and _sum: its buckets are not read
-                names.update((rule.source, rule.source + "_sum"))
-                continue
-            for base in filter(None, (rule.source, rule.count_from)):
-                stem = base[:-6] if base.endswith("_total") else base
-                names.update(stem + suffix for suffix in SUFFIXES)
-                names.add(base)
+            if rule.source_type != "histogram":
+                names.update(filter(None, (rule.source, rule.count_from)))
+            elif rule.part == "sum":
+                names.add(rule.source + "_sum")
+            else:
+                names.update((rule.source, rule.source + "_bucket", rule.source + "_sum"))
         return frozenset(names)
+
+    @property
+    def type_names(self) -> frozenset[str]:
+        """Families whose ``# TYPE`` line is read: the histograms, which the parser groups by it.
+        Counters and gauges are read by sample name, typed or not."""
+        return frozenset(rule.source for rule in self.rules if rule.source_type == "histogram")
