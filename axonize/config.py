@@ -181,3 +181,15 @@ def resolve(options: Sequence[Option], args: argparse.Namespace) -> dict[str, An
         if flag_value is not None:
             settings[opt.dest] = _convert(opt, flag_value, f"flag {opt.flag}")
     return settings
+
+
+def web_options(default_port: int) -> tuple[Option, ...]:
+    """The HTTP flags every Axonize component shares: listen address, telemetry path, web config file."""
+    return (
+        Option("--web.listen-address", f":{default_port}", "address to listen on for HTTP", parse_listen_address, metavar="[HOST]:PORT"),
+        Option("--web.telemetry-path", "/metrics", "path under which to expose metrics", str, metavar="PATH"),
+        Option("--web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) file", str, metavar="FILE"),
+    )
+
+
+LOG_LEVEL_OPTION = Option("--log.level", "info", "log level: debug, info, warning, error", parse_log_level, metavar="LEVEL")

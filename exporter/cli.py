@@ -19,14 +19,14 @@ from typing import Optional, Sequence
 
 from axonize import __version__
 from axonize.config import (
+    LOG_LEVEL_OPTION,
     ConfigError,
     Option,
     build_parser,
     parse_duration,
-    parse_listen_address,
-    parse_log_level,
     parse_positive_int,
     resolve,
+    web_options,
 )
 from axonize import web_config_file
 from axonize.http import Exposition, make_app, serve
@@ -37,8 +37,7 @@ from .replay import ReplaySource
 DEFAULT_PORT = 9947
 
 OPTIONS = (
-    Option("--web.listen-address", f":{DEFAULT_PORT}", "address to listen on for HTTP", parse_listen_address, metavar="[HOST]:PORT"),
-    Option("--web.telemetry-path", "/metrics", "path under which to expose metrics", str, metavar="PATH"),
+    *web_options(DEFAULT_PORT),
     Option("--collect.interval", "5s", "how often to collect a snapshot (scrapes serve the latest)", parse_duration, metavar="DURATION"),
     Option(
         "--replay",
@@ -56,7 +55,6 @@ OPTIONS = (
         lambda v: _metrics_format(v),
         metavar="FORMAT",
     ),
-    Option("--web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) file", str, metavar="FILE"),
     Option("--path.procfs", "/proc", "procfs mountpoint (the host's /proc when running in a container)", str, metavar="PATH"),
     Option("--path.sysfs", "/sys", "sysfs mountpoint (the host's /sys when running in a container)", str, metavar="PATH"),
     Option("--path.rootfs", "/", "host root filesystem, for container runtime state (/run/containerd, /var/lib/docker, ...)", str, metavar="PATH"),
@@ -64,7 +62,7 @@ OPTIONS = (
     Option("--collect.processes", False, "also export per-PID GPU memory series (default: aggregated per container)", kind="bool"),
     Option("--collect.processes.max-series", 500, "cap on per-PID series; the rest are counted as dropped", parse_positive_int, metavar="N"),
     Option("--print", False, "collect one snapshot, print the exposition to stdout and exit", kind="bool"),
-    Option("--log.level", "info", "log level: debug, info, warning, error", parse_log_level, metavar="LEVEL"),
+    LOG_LEVEL_OPTION,
 )
 
 

@@ -21,14 +21,14 @@ from typing import Optional, Sequence
 
 from axonize import __version__, web_config_file
 from axonize.config import (
+    LOG_LEVEL_OPTION,
     ConfigError,
     Option,
     build_parser,
     parse_duration,
-    parse_listen_address,
-    parse_log_level,
     parse_positive_int,
     resolve,
+    web_options,
 )
 from axonize.http import Exposition, make_app, serve
 
@@ -39,9 +39,7 @@ from .targets import finish, parse_engine, parse_target
 DEFAULT_PORT = 9948
 
 OPTIONS = (
-    Option("--web.listen-address", f":{DEFAULT_PORT}", "address to listen on for HTTP", parse_listen_address, metavar="[HOST]:PORT"),
-    Option("--web.telemetry-path", "/metrics", "path under which to expose metrics", str, metavar="PATH"),
-    Option("--web.config.file", "", "exporter-toolkit web configuration (TLS, basic auth) file", str, metavar="FILE"),
+    *web_options(DEFAULT_PORT),
     Option(
         "--target",
         [],
@@ -68,7 +66,7 @@ OPTIONS = (
         metavar="N",
     ),
     Option("--print", False, "scrape every target once, print the exposition to stdout and exit", kind="bool"),
-    Option("--log.level", "info", "log level: debug, info, warning, error", parse_log_level, metavar="LEVEL"),
+    LOG_LEVEL_OPTION,
 )
 
 
