@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -143,3 +144,23 @@ def serve(app: web.Application, host: str, port: int, web_config: Optional[WebCo
         ssl_context = web_config.ssl_context()
     log.info("listening on %s://%s:%d", "https" if ssl_context else "http", host, port)
     web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=None, access_log=None, handle_signals=True)
+
+
+def serve_loop(program: str, title: str, exposition: Exposition, loop, settings: dict, web_config=None) -> int:
+    """Serve ``exposition`` while ``loop`` (``start()``, ``stop()``, ``health()``) collects; the shared tail of every CLI.
+
+    ``settings`` carries ``web_listen_address`` and ``web_telemetry_path``. Returns the exit
+    code: 2 for a bad telemetry path (message on stderr naming the flag), 0 after SIGINT/SIGTERM.
+    """
+    host, port = settings["web_listen_address"]
+    try:
+        app = make_app(exposition, settings["web_telemetry_path"], loop.health, title)
+    except ValueError as exc:
+        print(f"{program}: flag --web.telemetry-path: {exc}", file=sys.stderr)
+        return 2
+    loop.start()
+    try:
+        serve(app, host, port, web_config=web_config)
+    finally:
+        loop.stop()
+    return 0

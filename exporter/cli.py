@@ -29,7 +29,7 @@ from axonize.config import (
     web_options,
 )
 from axonize import web_config_file
-from axonize.http import Exposition, make_app, serve
+from axonize.http import Exposition, serve_loop
 
 from .collection import CollectionLoop
 from .replay import ReplaySource
@@ -134,18 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for err in snapshot.errors:
             print(f"axonize-exporter: {err}", file=sys.stderr)
         return 0 if snapshot.gpus else 1
-    host, port = settings["web_listen_address"]
-    try:
-        app = make_app(exposition, settings["web_telemetry_path"], loop.health, "Axonize GPU exporter")
-    except ValueError as exc:
-        print(f"axonize-exporter: flag --web.telemetry-path: {exc}", file=sys.stderr)
-        return 2
-    loop.start()
-    try:
-        serve(app, host, port, web_config=web_config)
-    finally:
-        loop.stop()
-    return 0
+    return serve_loop("axonize-exporter", "Axonize GPU exporter", exposition, loop, settings, web_config)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from axonize.config import (
     resolve,
     web_options,
 )
-from axonize.http import Exposition, make_app, serve
+from axonize.http import Exposition, serve_loop
 
 from .collection import CollectionLoop
 from .engines import ENGINES
@@ -117,18 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if result.error is not None:
                 print(f"axonize-sidecar: {result.target.server} ({result.target.url}): {result.error}", file=sys.stderr)
         return 0 if any(r.up for r in snapshot.results) else 1
-    host, port = settings["web_listen_address"]
-    try:
-        app = make_app(exposition, settings["web_telemetry_path"], loop.health, "Axonize inference sidecar")
-    except ValueError as exc:
-        print(f"axonize-sidecar: flag --web.telemetry-path: {exc}", file=sys.stderr)
-        return 2
-    loop.start()
-    try:
-        serve(app, host, port, web_config=web_config)
-    finally:
-        loop.stop()
-    return 0
+    return serve_loop("axonize-sidecar", "Axonize inference sidecar", exposition, loop, settings, web_config)
 
 
 if __name__ == "__main__":
