@@ -9,6 +9,7 @@ COPY pyproject.toml setup.cfg README.md ./
 COPY axonize ./axonize
 COPY exporter ./exporter
 COPY sidecar ./sidecar
+COPY rules ./rules
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
