@@ -477,6 +477,21 @@ def wait_for_metrics(server: VllmServer, done, timeout: float = 15.0, interval: 
         time.sleep(interval)
 
 
+def wait_until(read, done, what: str, timeout: float = 30.0, interval: float = 0.2):
+    """Call ``read()`` until ``done(value)`` is true and return that value.
+
+    Raises TimeoutError naming ``what`` (and showing the last value's first 300 characters) after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:g}s for {what}; last: {str(value)[:300]!r}")
+        time.sleep(interval)
+
+
 # --------------------------------------------------------------------------- command line
 
 
