@@ -32,11 +32,20 @@ from axonize.config import (
 )
 from axonize.http import Exposition, serve_loop
 
+from .attribution import Attribution, ProcessGpus
 from .collection import CollectionLoop
 from .engines import ENGINES
 from .targets import finish, parse_engine, parse_target
 
 DEFAULT_PORT = 9948
+
+
+def parse_attribution(value) -> str:
+    text = str(value).strip().lower()
+    if text not in ("processes", "config"):
+        raise ValueError(f"must be 'processes' or 'config', not {value!r}")
+    return text
+
 
 OPTIONS = (
     *web_options(DEFAULT_PORT),
@@ -65,6 +74,15 @@ OPTIONS = (
         parse_positive_int,
         metavar="N",
     ),
+    Option(
+        "--attribution",
+        "processes",
+        "where each target's GPUs come from: 'processes' (targets[].gpus from the configuration first, else the "
+        "port -> PID tree -> NVML resolution for targets on this host) or 'config' (the configuration only)",
+        parse_attribution,
+        metavar="SOURCE",
+    ),
+    Option("--attribution.refresh", "30s", "how often the processes behind each target's port are resolved again", parse_duration, metavar="DURATION"),
     Option("--print", False, "scrape every target once, print the exposition to stdout and exit", kind="bool"),
     LOG_LEVEL_OPTION,
 )
@@ -108,6 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings["collect_timeout"],
         exposition,
         max_series=settings["collect_max_series"],
+        attribution=Attribution(ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution"] == "processes" else None),
     )
     if settings["print"]:
         snapshot = loop.collect_once()

@@ -35,7 +35,7 @@ from axonize import __version__
 from axonize.http import Exposition
 
 from . import exposition as sidecar_format
-from .attribution import ConfiguredGpus, GpuAttribution
+from .attribution import Attribution, GpuAttribution
 from .errors import TargetError
 from .normalize import cap, normalize
 from .scrape import Fetched, fetch_all, new_session
@@ -87,8 +87,8 @@ class CollectionLoop:
     """Scrapes ``targets`` every ``interval`` seconds (each within ``timeout``) and publishes the rendering.
 
     ``max_series`` caps each target's normalized exposition lines. ``attribution``
-    says which GPUs a target uses (:class:`~axonize.sidecar.attribution.ConfiguredGpus`
-    by default).
+    says which GPUs a target uses (:class:`~axonize.sidecar.attribution.Attribution`; the
+    configuration's ``gpus`` only by default). It runs in a worker thread: psutil and NVML block.
     """
 
     def __init__(
@@ -105,7 +105,7 @@ class CollectionLoop:
         self.timeout = timeout
         self.exposition = exposition
         self.max_series = max_series
-        self.attribution = attribution or ConfiguredGpus()
+        self.attribution = attribution or Attribution()
         self.collections = 0
         self.last_duration = 0.0
         self.last_success = 0.0  # last cycle in which at least one target was read
@@ -133,7 +133,10 @@ class CollectionLoop:
     async def cycle(self, session) -> Snapshot:
         """Fetch every target at once over ``session``, normalize each, publish the rendering; the snapshot."""
         start = time.monotonic()
-        fetched = await fetch_all(session, self.targets, self.timeout)
+        fetched, gpus = await asyncio.gather(
+            fetch_all(session, self.targets, self.timeout),
+            asyncio.get_running_loop().run_in_executor(None, self.attribution.resolve, self.targets),
+        )
         results = [self._read(f) for f in fetched]
         now = time.time()
         for r in results:
@@ -157,7 +160,7 @@ class CollectionLoop:
             self.last_success = now
         snapshot = Snapshot(
             results,
-            gpus={t.server: self.attribution.gpus(t) for t in self.targets},
+            gpus=gpus,
             models={t.server: self.models.get(t.server) or ((t.model,) if t.model else ()) for t in self.targets},
         )
         self.collections += 1

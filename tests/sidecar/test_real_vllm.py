@@ -21,8 +21,14 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from axonize import vllm_cpu
+from axonize.exporter.snapshot import Process
+from axonize.http import Exposition
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
-from tests.conftest import FIXTURES, require_binary, requires
+from axonize.sidecar.attribution import Attribution, ProcessGpus
+from axonize.sidecar.collection import CollectionLoop
+from axonize.sidecar.targets import finish, parse_target
+from tests.conftest import DEMO_Q, FIXTURES, require_binary, requires
+from tests.fake_nvml import FakeNvml
 
 N_REQUESTS = 8
 MAX_TOKENS = 32
@@ -239,6 +245,25 @@ def test_committed_capture_counts_its_workload():
     for histogram in PER_REQUEST_HISTOGRAMS:
         assert total(parsed, f"{histogram}_count") == N_REQUESTS, histogram
     assert {dict(k)["model_name"] for k in parsed["vllm:generation_tokens_total"]} == {vllm_cpu.SERVED_MODEL_NAME}
+
+
+@pytest.mark.integration
+@needs_vllm
+def test_the_engine_core_process_attributes_vllm_to_its_gpu(vllm_server):
+    """Real sockets and process tree (vLLM's API server listens, its EngineCore child runs the model); NVML is
+    the fake fed from the 8x H100 capture, told that the EngineCore's PID computes on GPU 3."""
+    fake = FakeNvml.from_captures([DEMO_Q])
+    fake.nvmlInit()
+    children = vllm_server.descendants()
+    engine_core = next((p for p in children if "EngineCore" in p.name() + " ".join(p.cmdline())), children[0])
+    gpu = fake.gpus[3]
+    gpu.processes.append(Process(pid=engine_core.pid, name="python3", type="C", used_memory_bytes=2.0**30))
+    (target,) = finish([parse_target(f"{vllm_server.url}#vllm")], None)
+    loop = CollectionLoop([target], 1.0, 5.0, Exposition(), attribution=Attribution(ProcessGpus(nvml=fake, host_pids=True)))
+    snapshot = loop.collect_once()
+    assert snapshot.gpus == {target.server: (gpu.uuid,)}
+    info = samples(loop.exposition.latest.body.decode())["axonize_inference_server_gpu_info"]
+    assert info == {(("model", vllm_cpu.SERVED_MODEL_NAME), ("server", target.server), ("uuid", gpu.uuid)): 1.0}
 
 
 # Last: it stops the module's server.
