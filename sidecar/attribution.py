@@ -236,7 +236,7 @@ class ProcessGpus:
             return {}
         if self._addresses is None:
             self._addresses = local_addresses()
-        local = {t.server: target_port(t.url) for t in targets}
+        local = {t.server: target_port(t.url) for t in targets if not t.url.startswith("file:")}
         local = {server: port for server, (host, port) in local.items() if is_local(host, self._addresses)}
         if not local:
             return {}

@@ -5,7 +5,9 @@ that is down, slow, answers non-200 or sends more than :data:`MAX_BODY_BYTES`
 yields a :class:`~axonize.sidecar.errors.TargetError` for that target only. The
 request asks for the text format (``Accept: text/plain;version=0.0.4``) and gzip.
 Parsing happens afterwards, outside the deadlines (:mod:`axonize.sidecar.normalize`),
-so one target's CPU time never pushes another past its timeout.
+so one target's CPU time never pushes another past its timeout. A ``file://`` target is
+read from disk (in a worker thread, within the same deadline and size limit); a missing or
+unreadable file is a ``connect`` error naming it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import Optional, Sequence
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
@@ -49,23 +52,14 @@ def new_session() -> aiohttp.ClientSession:
 
 
 async def fetch(session: aiohttp.ClientSession, target: Target, timeout: float) -> Fetched:
-    """GET ``target.url`` within ``timeout`` seconds (connect, headers and body together)."""
+    """GET ``target.url`` (or read a ``file://`` capture) within ``timeout`` seconds (connect, headers and body together)."""
     start = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
-            async with session.get(target.url, allow_redirects=True) as response:
-                if response.status != 200:
-                    reason = response.reason or ""
-                    raise TargetError("http", f"HTTP {response.status} {reason}".rstrip())
-                if response.content_length is not None and response.content_length > MAX_BODY_BYTES:
-                    raise TargetError("http", f"a body of {response.content_length} bytes is over {MAX_BODY_BYTES}")
-                chunks, size = [], 0
-                async for chunk in response.content.iter_chunked(1 << 16):
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise TargetError("http", f"a body over {MAX_BODY_BYTES} bytes")
-                    chunks.append(chunk)
-                body = b"".join(chunks)
+            if target.url.startswith("file:"):
+                body = await asyncio.to_thread(_read_file, unquote(urlsplit(target.url).path))
+            else:
+                body = await _get(session, target)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -79,6 +73,32 @@ async def fetch(session: aiohttp.ClientSession, target: Target, timeout: float) 
     except (aiohttp.ClientError, OSError) as exc:
         message = str(exc) or type(exc).__name__
         return Fetched(target, None, TargetError("connect", message), time.monotonic() - start)
+
+
+def _read_file(path: str) -> bytes:
+    """A capture's bytes; an OSError names the file (``[Errno 2] No such file or directory: '...'``)."""
+    with open(path, "rb") as fh:
+        body = fh.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise TargetError("parse", f"{path} is over {MAX_BODY_BYTES} bytes: not a /metrics capture")
+    return body
+
+
+async def _get(session: aiohttp.ClientSession, target: Target) -> bytes:
+    """The body of a 200 answer to GET ``target.url``; TargetError otherwise."""
+    async with session.get(target.url, allow_redirects=True) as response:
+        if response.status != 200:
+            reason = response.reason or ""
+            raise TargetError("http", f"HTTP {response.status} {reason}".rstrip())
+        if response.content_length is not None and response.content_length > MAX_BODY_BYTES:
+            raise TargetError("http", f"a body of {response.content_length} bytes is over {MAX_BODY_BYTES}")
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise TargetError("http", f"a body over {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 async def fetch_all(session: aiohttp.ClientSession, targets: Sequence[Target], timeout: float) -> list[Fetched]:

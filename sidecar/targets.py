@@ -11,7 +11,9 @@ A target is written either as a string, ``URL`` or ``URL#ENGINE``
         model: meta-llama/Llama-3.1-8B-Instruct  # for engines without a model label (TGI, llama.cpp)
         gpus: [GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1]   # axonize_inference_server_gpu_info
 
-A URL without a path scrapes ``/metrics``. Errors are ``ValueError`` naming the
+A URL without a path scrapes ``/metrics``. A ``file://`` URL (an absolute path: ``file:///captures/vllm.prom``)
+is read instead of fetched, each cycle: a saved /metrics capture served as if live (demo, replay, tests);
+its ``server`` defaults to the file's name. Errors are ``ValueError`` naming the
 target and key (``target 'http://gpu-2:8080': key 'gpuz' is not one of url, engine,
 server, model, gpus``); :mod:`axonize.config` prefixes the file and ``targets``.
 """
@@ -52,6 +54,10 @@ def _url(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"url {value!r} is not a URL like http://host:8000/metrics")
     parts = urlsplit(value.strip())
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ValueError(f"url {value!r} is not a file URL with an absolute path, like file:///captures/vllm.prom")
+        return urlunsplit(("file", "", parts.path, "", ""))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"url {value!r} is not an http(s) URL with a host, like http://host:8000/metrics")
     try:
@@ -63,7 +69,8 @@ def _url(value: Any) -> str:
 
 
 def _server_of(url: str) -> str:
-    return urlsplit(url).netloc
+    parts = urlsplit(url)
+    return parts.netloc or parts.path.rsplit("/", 1)[-1]
 
 
 def parse_target(value: Any) -> Target:

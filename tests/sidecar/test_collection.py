@@ -184,3 +184,23 @@ def test_a_body_that_is_not_utf8_or_too_large_is_that_targets_error(engines, mon
     assert latin1.error.kind == "parse" and latin1.error.line == 2 and "not UTF-8" in str(latin1.error)
     assert big.error.kind == "http" and "over" in str(big.error)
     assert small.up
+
+
+def test_a_file_target_serves_a_saved_capture_and_a_missing_file_is_that_targets_error(tmp_path):
+    capture = INFERENCE / "vllm-0.32.0-cpu-real-workload.prom"
+    good = parse_target(f"file://{capture}#vllm")
+    missing = parse_target({"url": f"file://{tmp_path}/gone.prom", "engine": "vllm", "server": "gone"})
+    assert good.server == capture.name and good.url == f"file://{capture}"
+    loop, exposition = loop_for([good, missing], timeout=2.0)
+    snapshot = loop.collect_once()
+    assert [r.up for r in snapshot.results] == [True, False]
+    assert snapshot.results[1].error.kind == "connect" and "gone.prom" in str(snapshot.results[1].error)
+    parsed = samples(exposition.latest.body)
+    assert value(parsed, "axonize_inference_generation_tokens_total", server=capture.name) == 256.0  # 8 x 32, as captured
+    assert value(parsed, "axonize_inference_target_up", server="gone") == 0.0
+
+
+@pytest.mark.parametrize("url", ["file://relative/x.prom", "file://otherhost/x.prom"])
+def test_file_targets_need_an_absolute_local_path(url):
+    with pytest.raises(ValueError, match="absolute path"):
+        parse_target(url)
