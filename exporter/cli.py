@@ -30,8 +30,10 @@ from axonize.config import (
 )
 from axonize import web_config_file
 from axonize.http import Exposition, serve_loop
+from axonize.rules import pricing
 
 from .collection import CollectionLoop
+from .prices import PricedSource
 from .replay import ReplaySource
 
 DEFAULT_PORT = 9947
@@ -61,6 +63,14 @@ OPTIONS = (
     Option("--collect.gpu-timeout", "2s", "how long a cycle waits for one GPU before reporting it timed out (NVML)", parse_duration, metavar="DURATION"),
     Option("--collect.processes", False, "also export per-PID GPU memory series (default: aggregated per container)", kind="bool"),
     Option("--collect.processes.max-series", 500, "cap on per-PID series; the rest are counted as dropped", parse_positive_int, metavar="N"),
+    Option(
+        "--cost.config",
+        "",
+        "rules configuration whose 'prices' table gives each GPU's $ per hour (default: the packaged rules/config.yml)",
+        str,
+        metavar="FILE",
+        yaml_key="cost.config",
+    ),
     Option("--print", False, "collect one snapshot, print the exposition to stdout and exit", kind="bool"),
     LOG_LEVEL_OPTION,
 )
@@ -116,7 +126,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         settings = resolve(OPTIONS, args)
         web_config = web_config_file.load(settings["web_config_file"]) if settings["web_config_file"] else None
+        prices = pricing.load(settings["cost_config"] or None)
         source = make_source(settings)
+        if settings["metrics_format"] != "dcgm":  # only the axonize_* format has price series
+            source = PricedSource(source, prices)
     except ConfigError as exc:
         print(f"axonize-exporter: {exc}", file=sys.stderr)
         return 2

@@ -56,7 +56,7 @@ SELF_METRICS = (
         "counter",
         "",
         ("source", "kind"),
-        "Problems met while collecting, by source (replay, topology, nvml) and kind (parse, value, mismatch, io, unavailable, internal).",
+        "Problems met while collecting, by source (replay, topology, nvml, pricing) and kind (parse, value, mismatch, io, unavailable, internal).",
     ),
 )
 

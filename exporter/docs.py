@@ -92,6 +92,8 @@ def render() -> str:
         'axonize_gpu_peer_path_info{path="SYS"}',
         "# GPUs whose clocks are held down by a thermal or power reason right now",
         'axonize_gpu_clock_event_reason_active{reason=~"hw_.*|sw_thermal_slowdown|sw_power_cap"} == 1',
+        "# what each host's GPUs cost per hour, in US dollars (rules/config.yml prices, or --cost.config)",
+        "sum by (instance) (axonize_gpu_price_dollars_per_hour)",
         "```",
         "",
     ]

@@ -192,6 +192,42 @@ def _mig_memory(part: str) -> Callable[[Snapshot], Iterator[Sample]]:
     return samples
 
 
+# --- prices (set on the snapshot by prices.apply_prices; absent when no table was applied) ---------
+
+
+def _gpu_price(snap: Snapshot) -> Iterator[Sample]:
+    """``axonize_gpu_price_dollars_per_hour{gpu="0",uuid="GPU-..."} 6.88``"""
+    for gpu in snap.gpus:
+        if gpu.price is not None:
+            yield _gpu_key(gpu), gpu.price.dollars_per_hour
+
+
+def _gpu_price_info(snap: Snapshot) -> Iterator[Sample]:
+    """``axonize_gpu_price_info{gpu="0",uuid="GPU-...",source="AWS p5.48xlarge ...",date="2025-06",rule="gpus[1]"} 1``"""
+    for gpu in snap.gpus:
+        if gpu.price is not None:
+            yield _gpu_key(gpu) + (gpu.price.source, gpu.price.date, gpu.price.rule), 1.0
+
+
+def _mig_price(part: str) -> Callable[[Snapshot], Iterator[Sample]]:
+    """Once per GPU instance: ``axonize_mig_price_dollars_per_hour{gpu="0",uuid="GPU-...",gpu_instance_id="2"} 3.39``
+    (7.91 x 3/7 for a 3g.71gb instance of an H200) and ``axonize_mig_price_share_ratio{...} 0.428571``."""
+
+    def samples(snap: Snapshot) -> Iterator[Sample]:
+        for gpu in snap.gpus:
+            if gpu.price is None:
+                continue
+            seen: set[int] = set()
+            for dev in gpu.mig_devices:
+                if dev.price_share_ratio is None or dev.gpu_instance_id in seen:
+                    continue
+                seen.add(dev.gpu_instance_id)
+                value = dev.price_share_ratio * (gpu.price.dollars_per_hour if part == "dollars" else 1.0)
+                yield _gpu_key(gpu) + (str(dev.gpu_instance_id),), value
+
+    return samples
+
+
 def _process_memory(snap: Snapshot) -> Iterator[Sample]:
     for gpu in snap.gpus:
         for proc in gpu.processes:
@@ -357,6 +393,14 @@ _REASON_COUNTER_SOURCE = (
 _ECC_SOURCE = "nvidia-smi -q `ECC Errors › {scope}`; -q -x `ecc_errors/{scope}` (SRAM Uncorrectable Parity and SEC-DED are summed)"
 _TOPO_SOURCE = "nvidia-smi topo -m"
 _NVML_SOURCE = "NVML"
+_PRICE_SOURCE = (
+    "rules/config.yml `prices` (or the --cost.config file): the first `hosts` row whose `hostname` matches, "
+    "else the first `gpus` row whose `match` is found in the model name, else `default`"
+)
+_MIG_SHARE_SOURCE = (
+    "the MIG profile's GPU-instance slices (nvidia-smi -L or NVML device name, `3g` of `3g.40gb` or `1c.3g.71gb`) over the GPU's "
+    "(7 on A100, H100, H20, H200, GH200, B200, GB200; 4 on A30), as in the NVIDIA MIG User Guide's profile tables"
+)
 _GPM_SOURCE = "NVML GPM `{metric}` (Hopper and later; percent over the collection interval); absent in replays"
 #: GPM activity kinds: (snapshot key, NVML GPM metric, help)
 _ACTIVITY = (
@@ -693,6 +737,42 @@ METRICS: tuple[Metric, ...] = (
             ("used", "Memory in use in the MIG GPU instance."),
             ("free", "Memory free in the MIG GPU instance."),
         )
+    ),
+    Metric(
+        "axonize_gpu_price_dollars_per_hour",
+        "gauge",
+        "dollars_per_hour",
+        GPU_LABELS,
+        "What an hour of the GPU costs, in US dollars: the price table row that applies to its host and model (axonize_gpu_price_info says which).",
+        _PRICE_SOURCE,
+        _gpu_price,
+    ),
+    Metric(
+        "axonize_gpu_price_info",
+        "info",
+        "",
+        GPU_LABELS + ("source", "date", "rule"),
+        "Where the GPU's price comes from: the row's source and date, and rule default, gpus[i] or hosts[i] (the row of the table that applied); value 1.",
+        _PRICE_SOURCE,
+        _gpu_price_info,
+    ),
+    Metric(
+        "axonize_mig_price_dollars_per_hour",
+        "gauge",
+        "dollars_per_hour",
+        GPU_LABELS + ("gpu_instance_id",),
+        "What an hour of the MIG GPU instance costs, in US dollars: the GPU's price times axonize_mig_price_share_ratio.",
+        _PRICE_SOURCE + "; " + _MIG_SHARE_SOURCE,
+        _mig_price("dollars"),
+    ),
+    Metric(
+        "axonize_mig_price_share_ratio",
+        "gauge",
+        "ratio",
+        GPU_LABELS + ("gpu_instance_id",),
+        "Share of the GPU's price the MIG GPU instance costs, 0-1: its compute slices over the GPU's (3g.40gb on an H100: 3/7); absent when the profile is unknown.",
+        _MIG_SHARE_SOURCE,
+        _mig_price("share"),
     ),
     Metric(
         "axonize_gpu_container_memory_used_bytes",

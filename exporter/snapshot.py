@@ -90,10 +90,27 @@ class MigDevice:
     memory_reserved_bytes: Optional[float] = None
     # GPM activity of the MIG instance (Hopper and later), 0..1
     activity: dict[str, float] = field(default_factory=dict)
+    # share of the GPU's price its GPU instance costs (compute slices / the GPU's), 0..1; same on every CI of a GI
+    price_share_ratio: Optional[float] = None
 
 
 #: GPM activity kinds (NVML GPM metrics; the names dcgm-exporter's DCGM_FI_PROF_* fields use in words).
 ACTIVITY_KINDS = ("sm_active", "sm_occupancy", "tensor_active", "dram_active", "graphics_engine_active", "fp64_active", "fp32_active", "fp16_active")
+
+
+@dataclass(frozen=True)
+class GpuPrice:
+    """What an hour of the GPU costs, from the price table (``--cost.config``, rules/config.yml ``prices``).
+
+    ``dollars_per_hour`` is USD per GPU-hour; ``source`` and ``date`` say where
+    the figure comes from; ``rule`` names the table row that applied
+    (``"default"``, ``"gpus[1]"``, ``"hosts[0]"``).
+    """
+
+    dollars_per_hour: float
+    source: str
+    date: str
+    rule: str
 
 
 @dataclass
@@ -208,6 +225,8 @@ class Gpu:
     xid_errors: dict[int, float] = field(default_factory=dict)
     xid_last_seen_seconds: dict[int, float] = field(default_factory=dict)
     nvlinks: list[NvLink] = field(default_factory=list)
+    # the price that applies to the GPU (set after collection from the price table), else None
+    price: Optional[GpuPrice] = None
     # None when readable; else the fault kind ("gpu_lost", "timeout", ...) that isolated the GPU this cycle
     fault: Optional[str] = None
     # layers below the physical GPU

@@ -13,9 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from axonize.exporter.collection import CollectionLoop
 from axonize.exporter.exposition import Options, families
 from axonize.exporter.nvml import NvmlSource
+from axonize.exporter.prices import PricedSource
 from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
 from axonize.processes import ManagedProcess, free_port, wait_http
+from axonize.rules import pricing
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA
 from tests.exporter.test_exposition import CAPTURE_SETS as EXPOSITION_SETS
 from tests.fake_nvml import FakeNvml, scenario_env
@@ -60,12 +62,14 @@ def test_same_exposition_as_the_replay(name):
     replay = ReplaySource(paths, hostname="gpu-host")
     fake = FakeNvml(replay.collect())
     source = nvml_source(fake, hostname="gpu-host")
+    prices = pricing.load()  # as the CLI serves it: price series compared too
     try:
-        ours, theirs = sample_set(render(source)), sample_set(render(replay))
+        ours, theirs = sample_set(render(PricedSource(source, prices))), sample_set(render(PricedSource(replay, prices)))
     finally:
         source.close()
     assert ours - theirs == set() and theirs - ours == set()
     assert len(ours) > 40
+    assert any(name == "axonize_gpu_price_dollars_per_hour" for name, _, _ in ours)
 
 
 def test_units_are_converted_from_nvml_units():
