@@ -159,9 +159,10 @@ class PrometheusServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def query(self, promql: str) -> list[dict]:
-        """Instant query; returns the ``result`` list of a vector (raises on an error answer)."""
-        r = requests.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
+    def query(self, promql: str, at: Optional[float] = None) -> list[dict]:
+        """Instant query (at Unix time ``at``, default now); returns the ``result`` list of a vector (raises on an error answer)."""
+        params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+        r = requests.get(f"{self.url}/api/v1/query", params=params, timeout=10)
         body = r.json()
         if body.get("status") != "success":
             raise RuntimeError(f"PromQL {promql!r} failed: {body.get('errorType')}: {body.get('error')}")

@@ -4,10 +4,8 @@ The series joins inference metrics to the exporter's GPU metrics (docs/gpu-join.
 example)::
 
     axonize_inference_server_gpu_info{server="gpu-1:8000",model="meta-llama/Llama-3.1-8B-Instruct",uuid="GPU-b42dd28e-..."} 1
-    # time to first token p99 per GPU model:
-    histogram_quantile(0.99, sum by (le, name) (rate(axonize_inference_time_to_first_token_seconds_bucket[5m])
-      * on (server) group_left (uuid) axonize_inference_server_gpu_info
-      * on (uuid) group_left (name) axonize_gpu_info))
+    # which GPU each model runs on (the GPU's own `model` label is the GPU model: list only what you need):
+    axonize_inference_server_gpu_info * on (uuid) group_left (gpu) axonize_gpu_info
 
 Two sources, per target; the first that knows wins:
 
