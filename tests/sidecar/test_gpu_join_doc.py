@@ -29,20 +29,10 @@ DOC = ROOT / "docs" / "gpu-join.md"
 H200_MIG = [NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-mig_drv590_nvidia-smi-L.txt"]
 MIG_UUID = "MIG-00000001-0000-0000-0000-000000000001"  # GPU instance 2, compute instance 1 of the capture
 H100 = "NVIDIA H100 80GB HBM3"
-_CUMULATIVE = re.compile(r"^(\S+?(?:_total|_bucket|_count|_sum)(?:\{.*\})?) (\S+)$")
 
 
 def promql_blocks() -> list[str]:
     return re.findall(r"```promql\n(.*?)```", DOC.read_text(), flags=re.S)
-
-
-def scaled(text: str, factor: int) -> str:
-    """The capture with every counter, bucket, _count and _sum multiplied by ``factor`` (gauges and _created kept)."""
-    out = []
-    for line in text.splitlines():
-        m = _CUMULATIVE.match(line)
-        out.append(f"{m.group(1)} {float(m.group(2)) * factor!r}" if m and not line.startswith("#") else line)
-    return "\n".join(out) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +43,13 @@ def stack(tmp_path_factory):
     started: list = []
     stop = threading.Event()
     with FakeEngines() as engines:
-        url = engines.serve("/live", scaled(capture, 1))
+        url = engines.serve("/live", demo.scaled(capture, 1))
 
         def advance() -> None:
             step = 1
             while not stop.wait(0.5):
                 step += 1
-                engines.serve("/live", scaled(capture, step))
+                engines.serve("/live", demo.scaled(capture, step))
 
         ticker = threading.Thread(target=advance, daemon=True)
         ticker.start()
@@ -137,4 +127,4 @@ def test_every_query_in_the_document_runs_and_returns_what_it_says(stack):
 
 def test_scaled_keeps_gauges_and_multiplies_cumulative_samples():
     text = '# TYPE a_total counter\na_total{m="x"} 2.0\nb 3.0\nc_bucket{le="1.0"} 4.0\nc_created 5.0\n'
-    assert scaled(text, 3) == '# TYPE a_total counter\na_total{m="x"} 6.0\nb 3.0\nc_bucket{le="1.0"} 12.0\nc_created 5.0\n'
+    assert demo.scaled(text, 3) == '# TYPE a_total counter\na_total{m="x"} 6.0\nb 3.0\nc_bucket{le="1.0"} 12.0\nc_created 5.0\n'
