@@ -1,0 +1,112 @@
+"""rules/config.yml is loaded whole and every section validated; errors name the file and the key."""
+from fractions import Fraction
+
+import pytest
+import yaml
+
+from axonize.config import ConfigError
+from axonize.rules import config as rules_config
+from tests.conftest import ROOT
+
+PACKAGED = ROOT / "rules" / "config.yml"
+
+
+def _doc() -> dict:
+    return yaml.safe_load(PACKAGED.read_text())
+
+
+def _error(doc: dict) -> str:
+    with pytest.raises(ConfigError) as exc:
+        rules_config.parse(doc, "my-rules.yml")
+    return str(exc.value)
+
+
+def test_packaged_configuration_loads():
+    cfg = rules_config.load()
+    assert cfg.where == "rules/config.yml"
+    assert cfg.selectors.exporter == 'job="axonize-exporter"'
+    assert cfg.host_labels == ("instance",) and cfg.fleet_labels == ()
+    assert cfg.rate_window == "5m"
+    assert cfg.efficiency.utilization_weight == Fraction(2, 5)  # the decimal written, not the nearest float
+    assert cfg.efficiency.weights == {"gpu": Fraction(3, 5), "numa": Fraction(1, 5), "io": Fraction(1, 5)}
+    assert [letter for letter, _ in cfg.grades] == ["A", "B", "C", "D", "F"]
+    assert [low for _, low in cfg.grades] == [90, 75, 60, 40, 0]
+    assert cfg.hours_per_month == 730
+    assert cfg.quantiles == (Fraction(1, 2), Fraction(95, 100), Fraction(99, 100))
+    assert cfg.prices.default.dollars_per_hour == 0.95  # the prices section goes through rules.pricing
+    assert cfg.dollars_per_kwh is None
+
+
+def test_loading_a_file_names_it(tmp_path):
+    path = tmp_path / "rules.yml"
+    doc = _doc()
+    doc["windows"]["rate"] = "five minutes"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match=rf"^{path}: windows.rate: must be a Prometheus duration"):
+        rules_config.load(str(path))
+
+
+def test_unreadable_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        rules_config.load(str(tmp_path / "missing.yml"))
+    bad = tmp_path / "bad.yml"
+    bad.write_text("selectors: [\n")
+    with pytest.raises(ConfigError, match=rf"^{bad}:\d+: not valid YAML"):
+        rules_config.load(str(bad))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.update(alerts={}), "my-rules.yml: alerts: unknown section; known sections: prices, electricity"),
+        (lambda d: d.pop("grades"), "my-rules.yml: grades: missing"),
+        (lambda d: d["selectors"].update(exporter="job=axonize"), "my-rules.yml: selectors.exporter: not PromQL label matchers"),
+        (lambda d: d["selectors"].update(sidecar='job="a" env="b"'), "my-rules.yml: selectors.sidecar: expected ',' between matchers"),
+        (lambda d: d["selectors"].pop("dcgm"), "my-rules.yml: selectors.dcgm: missing"),
+        (lambda d: d["selectors"].update(node="x"), "my-rules.yml: selectors.node: unknown key"),
+        (lambda d: d["levels"].update(host=[]), "my-rules.yml: levels.host: must name at least one label"),
+        (lambda d: d["levels"].update(fleet=["cluster-name"]), "my-rules.yml: levels.fleet: must be a list of label names"),
+        (lambda d: d["levels"].update(fleet=["model"]), "my-rules.yml: levels.fleet: 'model' is a label the rules set"),
+        (lambda d: d["windows"].update(queue_growth=300), "my-rules.yml: windows.queue_growth: must be a Prometheus duration"),
+        (lambda d: d["efficiency"]["gpu_score"].update(memory_weight="0.3"), "my-rules.yml: efficiency.gpu_score.memory_weight: must be a number >= 0"),
+        (lambda d: d["efficiency"]["weights"].update(io=-0.2), "my-rules.yml: efficiency.weights.io: must be a number >= 0"),
+        (lambda d: d["efficiency"]["weights"].update(gpu=0, numa=0, io=0), "my-rules.yml: efficiency.weights: the weights must not all be 0"),
+        (lambda d: d["efficiency"]["numa"].update(mismatch=1.5), "my-rules.yml: efficiency.numa.mismatch: must be a number >= 0 and <= 1"),
+        (lambda d: d["efficiency"]["io"].update(busy_utilization_above=1), "my-rules.yml: efficiency.io.busy_utilization_above: must be below 1"),
+        (lambda d: d["grades"].update(B=95), "my-rules.yml: grades.B: must be below grades.A (90), got 95"),
+        (lambda d: d["grades"].update(F=10), "my-rules.yml: grades.F: must be 0"),
+        (lambda d: d["grades"].update(A=101), "my-rules.yml: grades.A: must be a number >= 0 and <= 100"),
+        (lambda d: d["cost"].update(hours_per_month=0), "my-rules.yml: cost.hours_per_month: must be a number > 0"),
+        (lambda d: d["cost"].update(container_split="pods"), "my-rules.yml: cost.container_split: must be one of memory, even"),
+        (lambda d: d["inference"].update(quantiles=[]), "my-rules.yml: inference.quantiles: must be a non-empty list"),
+        (lambda d: d["inference"].update(quantiles=[0.5, 1]), "my-rules.yml: inference.quantiles: a quantile must be below 1"),
+        (lambda d: d["inference"].update(quantiles=[0.5, 0.5]), "my-rules.yml: inference.quantiles: repeats a quantile"),
+        # the prices and electricity sections are validated by axonize.rules.pricing, with the same file name
+        (lambda d: d["prices"]["gpus"][0].update(dollars_per_hour="cheap"), "my-rules.yml: prices.gpus[0].dollars_per_hour: must be a number >= 0"),
+        (lambda d: d["electricity"].update(dollars_per_kwh=0.12), "my-rules.yml: electricity.source: must be a non-empty string"),
+    ],
+)
+def test_errors_name_the_file_and_key(change, message):
+    doc = _doc()
+    change(doc)
+    assert _error(doc).startswith(message)
+
+
+def test_top_level_must_be_a_mapping():
+    assert _error([]).startswith("my-rules.yml: top level: must be a mapping")
+
+
+def test_selectors_are_normalised_and_may_be_empty():
+    doc = _doc()
+    doc["selectors"].update(exporter=' job=~"gpu-.*" ,cluster!="lab"', sidecar="", dcgm=None)
+    cfg = rules_config.parse(doc, "my-rules.yml")
+    assert cfg.selectors.exporter == 'job=~"gpu-.*", cluster!="lab"'
+    assert cfg.selectors.sidecar == "" and cfg.selectors.dcgm == ""
+
+
+def test_fleet_labels_lead_the_host_labels():
+    doc = _doc()
+    doc["levels"].update(host=["instance"], fleet=["cluster", "instance"])
+    cfg = rules_config.parse(doc, "my-rules.yml")
+    assert cfg.host_labels == ("cluster", "instance")
+    assert cfg.fleet_labels == ("cluster", "instance")
