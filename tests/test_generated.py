@@ -1,12 +1,22 @@
 """Generated files are committed and up to date: regenerate with `make generate`."""
+import yaml
+
 from axonize.exporter import docs
+from axonize.rules import docs as rules_docs
+from axonize.rules import render as rules_render
 from axonize.sidecar import docs as sidecar_docs
 from tests.conftest import ROOT
 
 
 def test_docs_metrics_md_is_up_to_date():
     committed = (ROOT / "docs" / "metrics.md").read_text()
-    assert committed == docs.render() + sidecar_docs.render(), "docs/metrics.md is stale: run `make generate` and commit it"
+    assert committed == docs.render() + sidecar_docs.render() + rules_docs.render(), "docs/metrics.md is stale: run `make generate` and commit it"
+
+
+def test_recording_rules_are_up_to_date():
+    rules_dir = ROOT / "rules"
+    problems = rules_render.stale(rules_dir, rules_render.render())
+    assert not problems, "rules/*.rules.yml are stale (run `make generate` and commit them): " + "; ".join(problems)
 
 
 def test_every_metric_is_documented():
@@ -29,3 +39,11 @@ def test_every_sidecar_metric_and_engine_family_is_documented():
         names += [rule.source for rule in adapter.rules] + list(adapter.unmapped)
     for name in names:
         assert f"`{name}" in text, name
+
+
+def test_every_recording_rule_is_documented():
+    text = (ROOT / "docs" / "metrics.md").read_text()
+    for path in sorted((ROOT / "rules").glob("*.rules.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                assert f"| `{rule['record']}`" in text, rule["record"]
