@@ -51,10 +51,11 @@ generate: $(STAMP)
 	$(PY) -m axonize.rules.render
 	($(PY) -m axonize.exporter.docs && $(PY) -m axonize.sidecar.docs && $(PY) -m axonize.rules.docs) > docs/metrics.md
 
-bench: $(STAMP)
+bench: $(STAMP) servers
 	$(PY) benchmarks/exporter_scrape.py
 	$(PY) benchmarks/exporter_nvml.py
 	$(PY) benchmarks/sidecar_normalize.py
+	$(PY) benchmarks/rules_fleet.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
