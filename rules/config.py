@@ -22,14 +22,11 @@ Errors are :class:`axonize.config.ConfigError` naming the file and the key, e.g.
 """
 from __future__ import annotations
 
-import importlib.resources
 import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Optional
-
-import yaml
 
 from axonize.config import ConfigError
 from axonize.rules import pricing
@@ -269,23 +266,4 @@ def load(path: Optional[str] = None) -> RulesConfig:
 
     Raises :class:`ConfigError` for an unreadable file, invalid YAML (with its line) or a bad section.
     """
-    if path is None:
-        where = PACKAGED
-        try:
-            text = importlib.resources.files("axonize.rules").joinpath("config.yml").read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot read the packaged file: {exc.strerror or exc}") from None
-    else:
-        where = str(path)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{where}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{where}:{mark.line + 1}" if mark else where
-        raise ConfigError(f"{at}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    return parse(doc, where)
+    return parse(*pricing.read_document(path))

@@ -219,11 +219,9 @@ def parse(doc: Any, where: str) -> PriceTable:
     return PriceTable(where, currency, default, tuple(gpus), tuple(hosts), electricity)
 
 
-def load(path: Optional[str] = None) -> PriceTable:
-    """Read and :func:`parse` a rules configuration file; ``None`` reads the packaged ``rules/config.yml``.
-
-    Raises :class:`ConfigError` for an unreadable file, invalid YAML (with its
-    line) or a bad ``prices`` / ``electricity`` section.
+def read_document(path: Optional[str] = None) -> tuple[Any, str]:
+    """The parsed YAML of a rules configuration file and the name errors use for it; ``None`` reads the
+    packaged ``rules/config.yml``. Raises :class:`ConfigError` for an unreadable file or invalid YAML (with its line).
     """
     if path is None:
         where = PACKAGED
@@ -239,12 +237,19 @@ def load(path: Optional[str] = None) -> PriceTable:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{where}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        doc = yaml.safe_load(text)
+        return yaml.safe_load(text), where
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"{where}:{mark.line + 1}" if mark else where
         raise ConfigError(f"{at}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    return parse(doc, where)
+
+
+def load(path: Optional[str] = None) -> PriceTable:
+    """Read (:func:`read_document`) and :func:`parse` a rules configuration file; ``None`` reads the packaged
+    ``rules/config.yml``. Raises :class:`ConfigError` as :func:`read_document` does, or for a bad ``prices`` /
+    ``electricity`` section.
+    """
+    return parse(*read_document(path))
 
 
 # --- applying ------------------------------------------------------------------------------
