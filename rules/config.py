@@ -97,12 +97,8 @@ class RulesConfig:
         return self.prices.electricity.dollars_per_kwh
 
 
-class _Reader:
-    def __init__(self, where: str):
-        self.where = where
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.where}: {key}: {message}")
+class _Reader(pricing._Reader):
+    """The price table's reader, plus what the rules' sections need; here every known key is required."""
 
     def section(self, doc: dict, key: str, known: tuple[str, ...]) -> dict:
         if key not in doc:
@@ -110,11 +106,7 @@ class _Reader:
         return self.mapping(doc[key], key, known)
 
     def mapping(self, value: Any, key: str, known: tuple[str, ...]) -> dict:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a mapping, got {_shown(value)}")
-        for name in value:
-            if name not in known:
-                raise self.fail(f"{key}.{name}", f"unknown key; known keys: {', '.join(known)}")
+        super().mapping(value, key, known)
         for name in known:
             if name not in value:
                 raise self.fail(f"{key}.{name}", "missing")
@@ -166,8 +158,7 @@ class _Reader:
         return value.strip()
 
 
-def _shown(value: Any) -> str:
-    return "nothing" if value is None else repr(value)
+_shown = pricing._shown
 
 
 def parse(doc: Any, where: str) -> RulesConfig:
