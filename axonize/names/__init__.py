@@ -1,0 +1,111 @@
+"""The names registry: every metric family and recorded rule name of the bundle, as Python data.
+
+One place says what each name is: the exporter's families, the sidecar's
+normalized inference families and its own self-metrics, and the recording
+rules' recorded names. The exporter and sidecar expose from these rows, the
+rule templates (and later the alerts and dashboards) take their names from
+them, and docs/metrics.md is generated from them, so a renamed metric fails the
+build instead of passing every test (tests/axonize/test_names.py scans rules/
+for names that are not here).
+
+A :class:`Name` is ``(name, type, unit, labels, help, component)``:
+
+* ``type``: ``gauge`` | ``counter`` | ``histogram`` | ``info`` (an info metric
+  is exposed as a gauge of value 1, Prometheus style);
+* ``unit``: the base unit (``seconds``, ``bytes``, ``ratio`` 0-1, ``watts``,
+  ``joules``, ``celsius``, ``hertz``, ``dollars_per_hour``, ``tokens``,
+  ``requests``) or ``""`` for counts, states and info metrics;
+* ``labels``: the labels the component writes, in exposition order; a
+  recorded name lists the labels it keeps (before Prometheus adds target labels);
+* ``component``: ``exporter`` | ``sidecar`` | ``rules``.
+
+Lookups: :func:`get` (KeyError naming the unknown name), :data:`REGISTRY`
+(name -> :class:`Name`), :func:`of_component`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+TYPES = ("gauge", "counter", "histogram", "info")
+COMPONENTS = ("exporter", "sidecar", "rules")
+
+
+@dataclass(frozen=True)
+class Name:
+    """One metric family or recorded name; see the module docstring for the fields."""
+
+    name: str
+    type: str
+    unit: str
+    labels: tuple[str, ...]
+    help: str
+    component: str
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"{self.name}: type {self.type!r} is not one of {', '.join(TYPES)}")
+        if self.component not in COMPONENTS:
+            raise ValueError(f"{self.name}: component {self.component!r} is not one of {', '.join(COMPONENTS)}")
+        if self.type == "counter" and self.component != "rules" and not self.name.endswith("_total"):
+            raise ValueError(f"{self.name}: a counter's name ends in _total")
+
+
+def _modules() -> Iterator[Iterable[Name]]:
+    """Every topic module's ``NAMES`` tuple, in docs order."""
+    from . import exporter, recorded, sidecar
+
+    yield from exporter.TOPICS
+    yield sidecar.NAMES
+    yield recorded.NAMES
+
+
+def _build() -> dict[str, Name]:
+    out: dict[str, Name] = {}
+    for names in _modules():
+        for row in names:
+            if row.name in out:
+                raise ValueError(f"{row.name} is registered twice")
+            out[row.name] = row
+    return out
+
+
+REGISTRY: dict[str, Name] = _build()
+
+
+def get(name: str) -> Name:
+    """The registry row of ``name``; KeyError naming it when the bundle has no such metric or recorded name."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not in the names registry (axonize/names)") from None
+
+
+def of_component(component: str) -> tuple[Name, ...]:
+    """The rows of one component (``exporter``, ``sidecar`` or ``rules``), in registry order."""
+    return tuple(n for n in REGISTRY.values() if n.component == component)
+
+
+#: A metric or recorded name of this bundle inside PromQL or YAML text: ``axonize_...`` or ``level:axonize_...:ops``.
+NAME_PATTERN = re.compile(r"(?<![A-Za-z0-9_:])(?:[a-z_]+:)?axonize_[a-z0-9_]+(?::[a-z0-9_]+)?(?![A-Za-z0-9_:])")
+
+#: Suffixes Prometheus adds to a histogram's family name.
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def family_of(sample_name: str) -> str:
+    """The registered family a sample name belongs to (``..._seconds_bucket`` -> ``..._seconds``), else the name itself."""
+    if sample_name in REGISTRY:
+        return sample_name
+    for suffix in HISTOGRAM_SUFFIXES:
+        base = sample_name[: -len(suffix)]
+        if sample_name.endswith(suffix) and REGISTRY.get(base, None) is not None and REGISTRY[base].type == "histogram":
+            return base
+    return sample_name
+
+
+def unknown_names(text: str) -> list[str]:
+    """The ``axonize_*`` and recorded names used in ``text`` that are not registered, sorted, each once."""
+    return sorted({m for m in NAME_PATTERN.findall(text) if family_of(m) not in REGISTRY})

@@ -1,0 +1,7 @@
+"""The GPU exporter's families in the names registry, one module per topic (docs order)."""
+
+from __future__ import annotations
+
+from . import identity, memory_power_thermal, activity, pcie_ecc_xid, topology, mig, containers_numa, prices, self_metrics
+
+TOPICS = (identity.NAMES, memory_power_thermal.NAMES, activity.NAMES, pcie_ecc_xid.NAMES, topology.NAMES, mig.NAMES, containers_numa.NAMES, prices.NAMES, self_metrics.NAMES,)

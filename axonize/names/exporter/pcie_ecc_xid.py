@@ -1,0 +1,28 @@
+"""PCIe link and traffic, ECC errors, row remapping, retired pages and XID errors.
+
+Rows of the names registry (:mod:`axonize.names`); the exporter binds each to the snapshot values it exposes.
+"""
+
+from __future__ import annotations
+
+from axonize.names import Name
+
+
+NAMES: tuple[Name, ...] = (
+    Name('axonize_gpu_pcie_tx_bytes_per_second', 'gauge', 'bytes_per_second', ('gpu', 'uuid'), 'PCIe transmit throughput, sampled by the driver (KB/s taken as 1000 B/s).', 'exporter'),
+    Name('axonize_gpu_pcie_rx_bytes_per_second', 'gauge', 'bytes_per_second', ('gpu', 'uuid'), 'PCIe receive throughput, sampled by the driver (KB/s taken as 1000 B/s).', 'exporter'),
+    Name('axonize_gpu_pcie_replays_total', 'counter', '', ('gpu', 'uuid'), 'PCIe replays since the GPU was reset (link errors retried).', 'exporter'),
+    Name('axonize_gpu_pcie_link_generation', 'gauge', '', ('gpu', 'uuid'), 'Current PCIe link generation (drops at idle to save power).', 'exporter'),
+    Name('axonize_gpu_pcie_link_max_generation', 'gauge', '', ('gpu', 'uuid'), 'Maximum PCIe link generation of the GPU and slot.', 'exporter'),
+    Name('axonize_gpu_pcie_link_width_lanes', 'gauge', 'lanes', ('gpu', 'uuid'), 'Current PCIe link width.', 'exporter'),
+    Name('axonize_gpu_pcie_link_max_width_lanes', 'gauge', 'lanes', ('gpu', 'uuid'), 'Maximum PCIe link width.', 'exporter'),
+    Name('axonize_gpu_ecc_enabled', 'gauge', '', ('gpu', 'uuid'), '1 when ECC is enabled on the GPU memory, else 0.', 'exporter'),
+    Name('axonize_gpu_ecc_errors_total', 'counter', '', ('gpu', 'uuid', 'memory', 'type'), 'ECC errors since the driver was loaded (volatile counts), by memory (sram, dram) and type (correctable, uncorrectable).', 'exporter'),
+    Name('axonize_gpu_ecc_aggregate_errors_total', 'counter', '', ('gpu', 'uuid', 'memory', 'type'), "ECC errors over the GPU's lifetime (aggregate counts, kept in the InfoROM), by memory and type.", 'exporter'),
+    Name('axonize_gpu_remapped_rows', 'gauge', '', ('gpu', 'uuid', 'cause'), 'Memory rows remapped, by the error that caused it (correctable, uncorrectable).', 'exporter'),
+    Name('axonize_gpu_remapped_rows_pending', 'gauge', '', ('gpu', 'uuid'), '1 when a row remap is pending (takes effect at the next GPU reset).', 'exporter'),
+    Name('axonize_gpu_remapped_rows_failure', 'gauge', '', ('gpu', 'uuid'), '1 when a row remap has failed (the GPU should be serviced).', 'exporter'),
+    Name('axonize_gpu_retired_pages', 'gauge', '', ('gpu', 'uuid', 'cause'), 'Memory pages retired (pre-Ampere GPUs), by cause (single_bit, double_bit).', 'exporter'),
+    Name('axonize_gpu_xid_errors_total', 'counter', '', ('gpu', 'uuid', 'xid'), 'XID errors reported by the driver since the exporter started, by XID code (e.g. 79 GPU fell off the bus, 48 double-bit ECC).', 'exporter'),
+    Name('axonize_gpu_xid_last_seen_timestamp_seconds', 'gauge', 'seconds', ('gpu', 'uuid', 'xid'), 'Unix time the XID code was last reported on the GPU.', 'exporter'),
+)
