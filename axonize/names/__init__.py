@@ -20,7 +20,8 @@ A :class:`Name` is ``(name, type, unit, labels, help, component)``:
 * ``component``: ``exporter`` | ``sidecar`` | ``rules``.
 
 Lookups: :func:`get` (KeyError naming the unknown name), :data:`REGISTRY`
-(name -> :class:`Name`), :func:`of_component`.
+(name -> :class:`Name`), :func:`of_component`, :func:`recorded_name` (a ``{window}``
+filled in), :func:`unknown_names` (the unregistered names in a text: rules, alerts, dashboards).
 """
 
 from __future__ import annotations
@@ -75,12 +76,38 @@ def _build() -> dict[str, Name]:
 REGISTRY: dict[str, Name] = _build()
 
 
+#: What a ``{window}`` placeholder in a recorded name stands for: a Prometheus range such as ``5m`` or ``1h30m``.
+WINDOW = r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+"
+_TEMPLATED = {
+    re.compile(re.escape(n).replace(re.escape("{window}"), WINDOW)): row for n, row in REGISTRY.items() if "{window}" in n
+}
+
+
 def get(name: str) -> Name:
-    """The registry row of ``name``; KeyError naming it when the bundle has no such metric or recorded name."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"{name!r} is not in the names registry (axonize/names)") from None
+    """The registry row of ``name``; KeyError naming it when the bundle has no such metric or recorded name.
+
+    A recorded name with a window (``model:...:rate5m``) finds its row (``model:...:rate{window}``).
+    """
+    row = REGISTRY.get(name)
+    if row is not None:
+        return row
+    for pattern, row in _TEMPLATED.items():
+        if pattern.fullmatch(name):
+            return row
+    raise KeyError(f"{name!r} is not in the names registry (axonize/names)")
+
+
+def recorded_name(name: str, window: str = "") -> str:
+    """A registered recorded name with its ``{window}`` filled in: ``recorded_name("model:x:rate{window}", "5m")``.
+
+    KeyError when ``name`` is not registered; ValueError when the window is not a Prometheus range.
+    """
+    get(name)
+    if "{window}" not in name:
+        return name
+    if not re.fullmatch(WINDOW, window):
+        raise ValueError(f"{name}: window {window!r} is not a Prometheus range such as '5m'")
+    return name.replace("{window}", window)
 
 
 def of_component(component: str) -> tuple[Name, ...]:
@@ -89,23 +116,31 @@ def of_component(component: str) -> tuple[Name, ...]:
 
 
 #: A metric or recorded name of this bundle inside PromQL or YAML text: ``axonize_...`` or ``level:axonize_...:ops``.
-NAME_PATTERN = re.compile(r"(?<![A-Za-z0-9_:])(?:[a-z_]+:)?axonize_[a-z0-9_]+(?::[a-z0-9_]+)?(?![A-Za-z0-9_:])")
+NAME_PATTERN = re.compile(r"(?<![A-Za-z0-9_:])(?:[a-z_]+:)?axonize_[a-z0-9_]+(?::[a-z0-9_]+)?(?![A-Za-z0-9_:*])")
 
 #: Suffixes Prometheus adds to a histogram's family name.
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
+def _registered(name: str) -> bool:
+    try:
+        get(name)
+    except KeyError:
+        return False
+    return True
+
+
 def family_of(sample_name: str) -> str:
     """The registered family a sample name belongs to (``..._seconds_bucket`` -> ``..._seconds``), else the name itself."""
-    if sample_name in REGISTRY:
+    if _registered(sample_name):
         return sample_name
     for suffix in HISTOGRAM_SUFFIXES:
         base = sample_name[: -len(suffix)]
-        if sample_name.endswith(suffix) and REGISTRY.get(base, None) is not None and REGISTRY[base].type == "histogram":
+        if sample_name.endswith(suffix) and base in REGISTRY and REGISTRY[base].type == "histogram":
             return base
     return sample_name
 
 
 def unknown_names(text: str) -> list[str]:
     """The ``axonize_*`` and recorded names used in ``text`` that are not registered, sorted, each once."""
-    return sorted({m for m in NAME_PATTERN.findall(text) if family_of(m) not in REGISTRY})
+    return sorted({m for m in NAME_PATTERN.findall(text) if not _registered(family_of(m))})
