@@ -35,19 +35,19 @@ import ipaddress
 import logging
 import socket
 import time
-from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterable, Mapping, Optional, Protocol, Sequence
 from urllib.parse import urlsplit
 
 import psutil
 
+from axonize.gpu_processes import gpu_uuids_by_pid
+from axonize.host import host_pid_namespace
+from axonize.nvml import NvmlUnavailable, load
+
 from .targets import Target
 
 log = logging.getLogger(__name__)
-
-NO_ID = 0xFFFFFFFF  # NVML's gpuInstanceId / computeInstanceId outside MIG
-
 
 class GpuAttribution(Protocol):
     def resolve(self, targets: Sequence[Target]) -> dict[str, tuple[str, ...]]:
@@ -129,57 +129,6 @@ def parent_tree(pid: int) -> list[int]:
     return process_tree(parent) if parent > 1 else []
 
 
-def gpu_processes(nvml: ModuleType) -> dict[int, set[str]]:
-    """``{PID: UUIDs}`` of every compute process on every GPU (MIG device UUIDs on MIG GPUs).
-
-    A GPU whose reads fail is skipped with a debug log (the exporter reports GPU faults); NVML
-    functions named as in the NVML API reference (nvml.h).
-    """
-    out: dict[int, set[str]] = {}
-    for index in range(nvml.nvmlDeviceGetCount()):
-        try:
-            handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            uuid = _text(nvml.nvmlDeviceGetUUID(handle))
-            mig = _mig_uuids(nvml, handle)
-            for entry in nvml.nvmlDeviceGetComputeRunningProcesses(handle) or ():
-                gi, ci = getattr(entry, "gpuInstanceId", NO_ID), getattr(entry, "computeInstanceId", NO_ID)
-                out.setdefault(int(entry.pid), set()).add(mig.get((gi, ci), uuid) if mig else uuid)
-        except nvml.NVMLError as exc:
-            log.debug("GPU %d: skipped for attribution: %s", index, exc)
-    return out
-
-
-def _mig_uuids(nvml: ModuleType, handle) -> dict[tuple[int, int], str]:
-    """``{(GPU instance id, compute instance id): MIG UUID}`` of a GPU in MIG mode; empty otherwise."""
-    try:
-        current, _ = nvml.nvmlDeviceGetMigMode(handle)
-    except nvml.NVMLError:
-        return {}
-    if not current:
-        return {}
-    out: dict[tuple[int, int], str] = {}
-    for slot in range(nvml.nvmlDeviceGetMaxMigDeviceCount(handle)):
-        try:
-            dev = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, slot)
-            key = (int(nvml.nvmlDeviceGetGpuInstanceId(dev)), int(nvml.nvmlDeviceGetComputeInstanceId(dev)))
-            out[key] = _text(nvml.nvmlDeviceGetUUID(dev))
-        except nvml.NVMLError:  # an empty slot
-            continue
-    return out
-
-
-def _text(value) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
-def host_pid_namespace(procfs: str = "/proc") -> bool:
-    """Whether this process sees the host's PIDs: only there is ``kthreadd`` PID 2 (as the exporter checks)."""
-    try:
-        return (Path(procfs) / "2" / "comm").read_text().strip() == "kthreadd"
-    except OSError:
-        return False
-
-
 class ProcessGpus:
     """Automatic resolution: port → PID tree (psutil) → GPUs (NVML), refreshed at most every ``refresh`` seconds.
 
@@ -212,8 +161,6 @@ class ProcessGpus:
     def _load(self) -> Optional[ModuleType]:
         if self._nvml is not None:
             return self._nvml
-        from axonize.exporter.nvml.library import NvmlUnavailable, load
-
         try:
             self._nvml = load()
         except NvmlUnavailable as exc:
@@ -239,7 +186,7 @@ class ProcessGpus:
         if not local:
             return {}
         listeners = listening_pids(local.values())
-        on_gpu = gpu_processes(nvml)
+        on_gpu = gpu_uuids_by_pid(nvml)
         out: dict[str, tuple[str, ...]] = {}
         for server, port in local.items():
             pid = listeners.get(port)
@@ -250,7 +197,7 @@ class ProcessGpus:
 
 
 def uuids_of(pids: Iterable[int], on_gpu: Mapping[int, set[str]]) -> tuple[str, ...]:
-    """The sorted UUIDs that any of ``pids`` uses according to ``on_gpu`` (:func:`gpu_processes`)."""
+    """The sorted UUIDs that any of ``pids`` uses according to ``on_gpu`` (:func:`axonize.gpu_processes.gpu_uuids_by_pid`)."""
     return tuple(sorted(set().union(*(on_gpu.get(pid, set()) for pid in pids))))
 
 

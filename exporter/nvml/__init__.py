@@ -3,7 +3,8 @@
 :class:`~.source.NvmlSource` is a collection :class:`Source` like the replay
 backend and fills the same :class:`~axonize.exporter.snapshot.Snapshot`.
 """
-from .library import NvmlUnavailable
+from axonize.nvml import NvmlUnavailable
+
 from .source import NvmlSource
 
 __all__ = ["NvmlSource", "NvmlUnavailable"]

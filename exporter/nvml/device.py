@@ -5,15 +5,16 @@ millijoules, clocks in MHz, utilization and fan speed in percent, PCIe
 throughput in KB/s (taken as 1000 B/s, as for the replay) and temperatures
 in degrees C; the snapshot holds base units (W, J, Hz, ratios 0..1). Each
 reading is one NVML call (nvml.h, "Device Queries"); an unsupported one
-leaves the field ``None`` (no series), see :mod:`.library`.
+leaves the field ``None`` (no series), see :mod:`axonize.nvml`.
 """
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Optional
 
+from axonize.nvml import Caller, GpuFault, text
+
 from ..snapshot import Gpu
-from .library import Caller, GpuFault, text
 
 #: nvmlBrandType_t -> the word nvidia-smi prints for it (``Product Brand``)
 BRANDS = {
@@ -106,7 +107,7 @@ def read_gpu(call: Caller, handle, index: int, cpu_count: int) -> Gpu:
     """Read every physical-GPU field of :class:`Gpu` except MIG devices, processes, links and activity.
 
     ``cpu_count`` sizes the CPU-affinity bitmask (64 CPUs a word). Raises
-    :class:`~.library.GpuFault` when the GPU is lost or NVML must be re-initialised.
+    :class:`~axonize.nvml.GpuFault` when the GPU is lost or NVML must be re-initialised.
     """
     nvml: ModuleType = call.nvml
     uuid = call(nvml.nvmlDeviceGetUUID, handle)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .library import Caller
+from axonize.nvml import Caller
 
 #: snapshot activity kind -> NVML_GPM_METRIC_* id
 METRICS = {

@@ -9,9 +9,10 @@ instance's (shared by its compute instances); SMs from
 """
 from __future__ import annotations
 
+from axonize.nvml import Caller, text
+
 from ..snapshot import MigDevice
 from .device import read_memory
-from .library import Caller, text
 
 
 def profile_of(name: str) -> str | None:

@@ -1,8 +1,7 @@
 """GPU processes from NVML -> :class:`~axonize.exporter.snapshot.Process`.
 
-``nvmlDeviceGetComputeRunningProcesses`` / ``...GraphicsRunningProcesses``
-(v3 structs: ``pid``, ``usedGpuMemory`` bytes, ``gpuInstanceId``,
-``computeInstanceId``; the ids are 0xFFFFFFFF outside MIG). The name comes
+The compute and graphics process lists come from :func:`axonize.gpu_processes.running_processes`
+(PID, used memory in bytes, MIG GPU/compute instance ids). The name comes
 from ``nvmlSystemGetProcessName`` (the executable path, as nvidia-smi prints
 it; never the arguments or environment). Per-process SM and memory
 utilization come from ``nvmlDeviceGetProcessUtilization`` samples newer than
@@ -10,32 +9,26 @@ the previous cycle's (percent -> ratio; the latest sample per PID wins).
 """
 from __future__ import annotations
 
-from ..snapshot import Process
-from .library import Caller, text
+from axonize.gpu_processes import running_processes
+from axonize.nvml import Caller, text
 
-NO_ID = 0xFFFFFFFF
-UNKNOWN_MEMORY = 0xFFFFFFFFFFFFFFFF  # NVML_VALUE_NOT_AVAILABLE (e.g. under WDDM or without permission)
+from ..snapshot import Process
 
 
 def read_processes(call: Caller, handle, mig_mode: bool, last_seen_us: int) -> tuple[list[Process], int]:
     """Processes on one GPU and the newest utilization sample time (µs) to pass next cycle."""
     nvml = call.nvml
     by_pid: dict[tuple[int, int | None, int | None], Process] = {}
-    for fn, kind in ((nvml.nvmlDeviceGetComputeRunningProcesses, "C"), (nvml.nvmlDeviceGetGraphicsRunningProcesses, "G")):
-        for entry in call(fn, handle) or ():
-            gi = getattr(entry, "gpuInstanceId", NO_ID)
-            ci = getattr(entry, "computeInstanceId", NO_ID)
-            gi = None if gi in (None, NO_ID) or not mig_mode else int(gi)
-            ci = None if ci in (None, NO_ID) or not mig_mode else int(ci)
-            key = (int(entry.pid), gi, ci)
-            memory = entry.usedGpuMemory
-            used = None if memory is None or memory == UNKNOWN_MEMORY else float(memory)
+    for graphics, kind in ((False, "C"), (True, "G")):
+        for entry in running_processes(nvml, handle, mig_mode, graphics=graphics, call=call):
+            key = (entry.pid, entry.gpu_instance_id, entry.compute_instance_id)
             if key in by_pid:  # both compute and graphics: nvidia-smi's "C+G"
                 by_pid[key].type = "C+G"
                 continue
-            name = call(nvml.nvmlSystemGetProcessName, int(entry.pid))
-            by_pid[key] = Process(pid=int(entry.pid), name=text(name) if name is not None else "", type=kind,
-                                  used_memory_bytes=used, gpu_instance_id=gi, compute_instance_id=ci)
+            name = call(nvml.nvmlSystemGetProcessName, entry.pid)
+            by_pid[key] = Process(pid=entry.pid, name=text(name) if name is not None else "", type=kind,
+                                  used_memory_bytes=entry.used_memory_bytes, gpu_instance_id=entry.gpu_instance_id,
+                                  compute_instance_id=entry.compute_instance_id)
     newest = last_seen_us
     if by_pid and not mig_mode:  # per-process samples are not kept per MIG instance
         latest: dict[int, tuple[int, float, float]] = {}

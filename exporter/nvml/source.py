@@ -22,11 +22,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import ModuleType
 from typing import Callable, Optional
 
+from axonize.nvml import Caller, GpuFault, NvmlUnavailable, kind_of, load, text
+
 from ..snapshot import CollectionError, Gpu, Link, NvLink, Snapshot
-from . import library
 from .device import read_gpu
 from .gpm import GpmSampler
-from .library import Caller, GpuFault, NvmlUnavailable, text
 from .mig import read_mig_devices
 from .processes import read_processes
 from .topology import bus_key, read_links, read_nvlinks
@@ -56,7 +56,7 @@ class NvmlSource:
         enrich: Optional[Callable[[Snapshot], None]] = None,
         xid_events: bool = True,
     ):
-        self.nvml = library.load(nvml)
+        self.nvml = load(nvml)
         self.hostname = hostname or socket.gethostname()
         self.gpu_timeout = gpu_timeout
         self.reinit_interval = reinit_interval
@@ -94,7 +94,7 @@ class NvmlSource:
             try:
                 self.handles[index] = nvml.nvmlDeviceGetHandleByIndex(index)
             except nvml.NVMLError as exc:  # one GPU that cannot be opened does not hide the others
-                self._init_errors.append(CollectionError("nvml", f"GPU {index}", library.kind_of(exc), f"nvmlDeviceGetHandleByIndex: {exc}"))
+                self._init_errors.append(CollectionError("nvml", f"GPU {index}", kind_of(exc), f"nvmlDeviceGetHandleByIndex: {exc}"))
         self.bus_index: dict[str, int] = {}
         for index, handle in self.handles.items():
             try:
@@ -123,7 +123,7 @@ class NvmlSource:
             try:
                 self.xid = XidWatcher(nvml, list(self.handles.values()))
             except nvml.NVMLError as exc:
-                self._init_errors.append(CollectionError("nvml", "XID events", library.kind_of(exc), f"nvmlEventSetCreate: {exc}"))
+                self._init_errors.append(CollectionError("nvml", "XID events", kind_of(exc), f"nvmlEventSetCreate: {exc}"))
         if previous is not None:
             previous.stop()
             if self.xid is not None:
@@ -142,7 +142,7 @@ class NvmlSource:
             self.gpm.reset()
             self._open()
         except self.nvml.NVMLError as exc:
-            return CollectionError("nvml", "nvmlInit", library.kind_of(exc), f"re-initialising NVML failed: {exc}")
+            return CollectionError("nvml", "nvmlInit", kind_of(exc), f"re-initialising NVML failed: {exc}")
         self._reinit_due = False
         return None
 

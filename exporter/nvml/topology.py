@@ -15,9 +15,10 @@ and the cumulative data throughput field values
 """
 from __future__ import annotations
 
+from axonize.nvml import Caller, text
+
 from ..snapshot import Link, NvLink
 from .device import field_values
-from .library import Caller, text
 
 #: nvmlGpuTopologyLevel_t -> topo -m's word
 ANCESTORS = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}

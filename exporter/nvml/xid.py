@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from types import ModuleType
 
-from .library import error_code, kind_of, text
+from axonize.nvml import error_code, kind_of, text
 
 log = logging.getLogger(__name__)
 EVENT_XID = 0x8  # nvmlEventTypeXidCriticalError

@@ -190,12 +190,12 @@ def test_outside_the_host_pid_namespace_it_switches_off_once_and_says_why(caplog
 
 
 def test_without_nvml_it_switches_off_and_the_configuration_stands_in(monkeypatch):
-    from axonize.exporter.nvml import library
+    from axonize.nvml import NvmlUnavailable
 
     def no_driver(module=None):
-        raise library.NvmlUnavailable("nvmlInit failed: Driver Not Loaded")
+        raise NvmlUnavailable("nvmlInit failed: Driver Not Loaded")
 
-    monkeypatch.setattr(library, "load", no_driver)
+    monkeypatch.setattr(attribution, "load", no_driver)
     resolver = ProcessGpus(host_pids=True)
     configured = target(1, gpus=("GPU-a",))
     assert Attribution(resolver).resolve([configured, target(2)]) == {"127.0.0.1:1": ("GPU-a",), "127.0.0.1:2": ()}

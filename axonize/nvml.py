@@ -1,9 +1,9 @@
-"""Loading NVML and classifying its errors.
+"""Loading NVML and classifying its errors, for every component that reads GPUs.
 
 ``pynvml`` comes from NVIDIA's ``nvidia-ml-py`` distribution; it loads
-``libnvidia-ml.so.1`` on ``nvmlInit``. Every NVML call in the backend goes
-through :func:`call`, which turns an ``NVMLError`` into one of three
-outcomes:
+``libnvidia-ml.so.1`` on ``nvmlInit`` (:func:`load`). The exporter's NVML
+backend makes every call through a :class:`Caller`, which turns an
+``NVMLError`` into one of three outcomes:
 
 * *unsupported* (``NOT_SUPPORTED``, ``NO_DATA``, ``FUNCTION_NOT_FOUND``,
   ``NOT_FOUND``, ``INVALID_ARGUMENT``): the reading is absent, not an error;
@@ -46,8 +46,6 @@ ERROR_KINDS = {
 UNSUPPORTED = frozenset({2, 3, 6, 13, 21})
 #: errors after which the GPU cannot be read this cycle (and NVML may need re-initialising)
 GPU_FAULTS = frozenset({1, 9, 15, 16, 18, 28})
-#: errors after which NVML itself must be shut down and initialised again
-REINIT = frozenset({1, 9, 18})
 
 
 class NvmlUnavailable(RuntimeError):
@@ -70,6 +68,7 @@ def error_code(exc: BaseException) -> Optional[int]:
 
 
 def kind_of(exc: BaseException) -> str:
+    """The :data:`ERROR_KINDS` name of an ``NVMLError`` (``nvml_<code>`` when unnamed); ``internal`` for other exceptions."""
     code = error_code(exc)
     return ERROR_KINDS.get(code, f"nvml_{code}") if code is not None else "internal"
 
