@@ -9,7 +9,12 @@ rendering). Endpoints, following Prometheus' own conventions:
 * ``/-/ready``: 200 once the first collection has finished;
 * ``/``: a small landing page linking the above.
 
-:func:`serve` applies an exporter-toolkit web configuration
+:func:`serve_loop` binds the listen address first, then starts collection
+(in a thread, so a first collection that hangs leaves the endpoints
+answering 503), and guards the server against clients that hold connections
+open (:mod:`axonize.http_limits`); /metrics is gzip-coded when the client's
+``Accept-Encoding`` accepts it (:mod:`axonize.http_encoding`) and always
+carries ``Vary: Accept-Encoding``. It applies an exporter-toolkit web configuration
 (:mod:`axonize.web_config_file`, ``--web.config.file``): TLS, extra response
 headers, and basic auth on every path (401 with ``WWW-Authenticate: Basic``).
 The file is read once at start-up; a scrape with credentials verified before
@@ -20,13 +25,18 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from html import escape
 
 from aiohttp import BasicAuth, web
 
+from axonize import http_limits
+from axonize.http_encoding import wants_gzip
+from axonize.http_listen import GuardedSite, bind_error_reason, format_address
 from axonize.web_config_file import WebConfig
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -41,7 +51,7 @@ class Rendering:
     gzipped: bytes = field(default=b"")
 
     @classmethod
-    def of(cls, body: bytes) -> "Rendering":
+    def of(cls, body: bytes) -> Rendering:
         return cls(body, gzip.compress(body, compresslevel=6, mtime=0))
 
 
@@ -53,7 +63,7 @@ class Exposition:
     """
 
     def __init__(self) -> None:
-        self._latest: Optional[Rendering] = None
+        self._latest: Rendering | None = None
         self.ready = threading.Event()
 
     def publish(self, body: bytes) -> None:
@@ -61,8 +71,21 @@ class Exposition:
         self.ready.set()
 
     @property
-    def latest(self) -> Optional[Rendering]:
+    def latest(self) -> Rendering | None:
         return self._latest
+
+
+RESERVED_PATHS = ("/", "/-/healthy", "/-/ready")
+
+
+def check_telemetry_path(path: str) -> None:
+    """Raise ValueError unless ``path`` can be served literally: starts with '/', no whitespace, ``?`` or ``#``, not reserved."""
+    if not path.startswith("/"):
+        raise ValueError(f"telemetry path {path!r} must start with '/'")
+    if any(c.isspace() or not c.isprintable() for c in path) or "?" in path or "#" in path:
+        raise ValueError(f"telemetry path {path!r} must not contain whitespace, control characters, '?' or '#'")
+    if path in RESERVED_PATHS:
+        raise ValueError(f"telemetry path {path!r} clashes with {', '.join(RESERVED_PATHS)}")
 
 
 def make_app(
@@ -71,21 +94,29 @@ def make_app(
     health: Callable[[], tuple[bool, str]],
     title: str,
 ) -> web.Application:
-    """Build the aiohttp application. ``health()`` returns (healthy, reason)."""
-    if not telemetry_path.startswith("/") or telemetry_path in ("/", "/-/healthy", "/-/ready"):
-        raise ValueError(f"telemetry path {telemetry_path!r} must start with '/' and not clash with / or /-/*")
+    """Build the aiohttp application. ``health()`` returns (healthy, reason); if it raises, /-/healthy is 503 with the error.
+
+    ``telemetry_path`` is matched literally (``/{x}`` is that path, not a route
+    pattern); ValueError when :func:`check_telemetry_path` refuses it.
+    """
+    check_telemetry_path(telemetry_path)
 
     async def metrics(request: web.Request) -> web.StreamResponse:
         latest = exposition.latest
         if latest is None:
             return web.Response(status=503, text="no collection has finished yet\n")
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
-            return web.Response(body=latest.gzipped, headers={"Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"})
-        return web.Response(body=latest.body, headers={"Content-Type": CONTENT_TYPE})
+        headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
+        if wants_gzip(request.headers.get("Accept-Encoding")):
+            return web.Response(body=latest.gzipped, headers={**headers, "Content-Encoding": "gzip"})
+        return web.Response(body=latest.body, headers=headers)
 
     async def healthy(request: web.Request) -> web.Response:
-        ok, reason = health()
-        return web.Response(status=200 if ok else 503, text=(reason or "OK") + "\n")
+        try:
+            ok, reason = health()
+        except Exception as exc:  # the loop's health check failed: that is the answer, not a 500
+            log.warning("health check raised %s: %s", type(exc).__name__, exc)
+            ok, reason = False, f"health check failed: {type(exc).__name__}: {exc}"
+        return web.Response(status=200 if ok else 503, text=(reason or ("OK" if ok else "unhealthy")) + "\n")
 
     async def ready(request: web.Request) -> web.Response:
         if exposition.ready.is_set():
@@ -94,13 +125,16 @@ def make_app(
 
     async def index(request: web.Request) -> web.Response:
         html = (
-            f"<html><head><title>{title}</title></head><body><h1>{title}</h1>"
-            f'<p><a href="{telemetry_path}">Metrics</a> · <a href="/-/healthy">Health</a></p></body></html>'
+            f"<html><head><title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>"
+            f'<p><a href="{escape(telemetry_path)}">Metrics</a> · <a href="/-/healthy">Health</a></p></body></html>'
         )
         return web.Response(text=html, content_type="text/html")
 
     app = web.Application()
-    app.router.add_get(telemetry_path, metrics)
+    resource = web.PlainResource(telemetry_path)  # literal: add_get() would read braces as a pattern
+    app.router.register_resource(resource)
+    resource.add_route("HEAD", metrics)
+    resource.add_route("GET", metrics)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_get("/", index)
@@ -136,21 +170,21 @@ def apply_web_config(app: web.Application, web_config: WebConfig) -> None:
     app.middlewares.append(basic_auth)
 
 
-def serve(app: web.Application, host: str, port: int, web_config: Optional[WebConfig] = None) -> None:
-    """Run until SIGINT/SIGTERM; HTTPS, headers and basic auth as ``web_config`` says (None: plain HTTP)."""
-    ssl_context = None
-    if web_config is not None:
-        apply_web_config(app, web_config)
-        ssl_context = web_config.ssl_context()
-    log.info("listening on %s://%s:%d", "https" if ssl_context else "http", host, port)
-    web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=None, access_log=None, handle_signals=True)
-
-
 def serve_loop(program: str, title: str, exposition: Exposition, loop, settings: dict, web_config=None) -> int:
-    """Serve ``exposition`` while ``loop`` (``start()``, ``stop()``, ``health()``) collects; the shared tail of every CLI.
+    """Bind, then collect, then serve until SIGINT/SIGTERM; the shared tail of every CLI. Returns the exit code.
 
-    ``settings`` carries ``web_listen_address`` and ``web_telemetry_path``. Returns the exit
-    code: 2 for a bad telemetry path (message on stderr naming the flag), 0 after SIGINT/SIGTERM.
+    ``loop`` has ``start()``, ``stop()`` and ``health()``; ``settings`` carries
+    ``web_listen_address`` ((host, port); port 0 picks a free one) and
+    ``web_telemetry_path``. The order is what keeps a stuck first collection
+    from hiding the process: the address is bound first, then ``loop.start()``
+    runs in a thread of its own (it may block, e.g. on a hung mount), and
+    meanwhile /metrics and /-/ready answer 503 and /-/healthy says what
+    ``loop.health()`` says. Exit codes, each with one line on stderr naming the flag:
+
+    * 2: a bad ``--web.telemetry-path``;
+    * 1: ``--web.listen-address`` cannot be bound (in use, not an address of this
+      host, privileged port), or ``loop.start()`` raised;
+    * 0: after SIGINT/SIGTERM.
     """
     host, port = settings["web_listen_address"]
     try:
@@ -158,9 +192,61 @@ def serve_loop(program: str, title: str, exposition: Exposition, loop, settings:
     except ValueError as exc:
         print(f"{program}: flag --web.telemetry-path: {exc}", file=sys.stderr)
         return 2
-    loop.start()
+    ssl_context = None
+    if web_config is not None:
+        apply_web_config(app, web_config)
+        ssl_context = web_config.ssl_context()
+    open_files = http_limits.raise_open_files_limit()
     try:
-        serve(app, host, port, web_config=web_config)
+        return asyncio.run(_serve(program, app, host, port, ssl_context, loop, open_files))
     finally:
         loop.stop()
-    return 0
+
+
+async def _serve(program: str, app: web.Application, host: str, port: int, ssl_context, loop, open_files: tuple[int, str]) -> int:
+    aio = asyncio.get_running_loop()
+    aio.set_exception_handler(http_limits.LoopErrorLog())
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=http_limits.IDLE_TIMEOUT_SECONDS)
+    await runner.setup()
+    try:
+        cap = http_limits.connection_cap(open_files[0])
+        guard = http_limits.ConnectionGuard(runner.server, cap, http_limits.HEADER_TIMEOUT_SECONDS)
+        site = GuardedSite(runner, host, port, guard, ssl_context=ssl_context, handshake_timeout=http_limits.HEADER_TIMEOUT_SECONDS)
+        try:
+            await site.start()
+        except OSError as exc:
+            print(f"{program}: flag --web.listen-address: {bind_error_reason(exc, host, port)}", file=sys.stderr)
+            return 1
+        scheme = "https" if ssl_context else "http"
+        log.info("%s", open_files[1])
+        log.info("listening on %s (at most %d connections)", ", ".join(f"{scheme}://{format_address(*a)}" for a in site.addresses), cap)
+
+        done = asyncio.Event()
+        failure: list[BaseException] = []
+
+        def stop(exc: BaseException | None = None) -> None:
+            if exc is not None:
+                failure.append(exc)
+            done.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                aio.add_signal_handler(sig, stop)
+            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread: the caller stops us
+                pass
+
+        def start_collection() -> None:  # may block (first collection); never on the event loop
+            try:
+                loop.start()
+            except Exception as exc:
+                aio.call_soon_threadsafe(stop, exc)
+
+        threading.Thread(target=start_collection, name="axonize-collection-start", daemon=True).start()
+        await done.wait()
+        if failure:
+            exc = failure[0]
+            print(f"{program}: collection could not start: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await runner.cleanup()
