@@ -1,9 +1,17 @@
 """The collection loop: source -> snapshot -> rendered exposition, on its own interval.
 
 Scrapes never wait on a source. Every ``interval`` seconds the loop asks the
-backend for a :class:`~axonize.exporter.snapshot.Snapshot`, renders it with
-the ``axonize_*`` families plus the exporter's self-metrics, and publishes
-the bytes to :class:`axonize.http.Exposition`.
+backend for a :class:`~axonize.exporter.snapshot.Snapshot`, fills the values
+derived from it (:func:`~axonize.exporter.runtime_context.summarize`), renders
+it with the ``axonize_*`` (or ``DCGM_FI_*``) families plus the exporter's
+self-metrics, and publishes the bytes to :class:`axonize.http.Exposition`.
+
+Nothing a source, an enrichment step or a family does can stop the loop: an
+exception in any of them is caught in that cycle, counted in
+``axonize_exporter_collection_errors_total{source,kind}``, logged the first
+cycle its (source, kind) appears, and the next cycle runs. A source that
+raises has its GPU series withdrawn (not frozen); a family that cannot be
+rendered is left out and the others are published.
 
 Self-metrics (sample)::
 
@@ -19,18 +27,23 @@ import platform
 import threading
 import time
 from collections import Counter
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Protocol, Union
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
-from axonize import __version__
+from axonize import __version__, exposition_text, names
 from axonize.http import Exposition
+from axonize.names.exporter import self_metrics
 
 from . import exposition as axonize_format
-from .snapshot import Snapshot
+from .runtime_context import summarize
+from .snapshot import CollectionError, Snapshot
 
 log = logging.getLogger(__name__)
+
+#: What a render function may return: prometheus_client families or the core writer's.
+Family = Union[Metric, exposition_text.Family]
 
 
 class Source(Protocol):
@@ -39,26 +52,12 @@ class Source(Protocol):
     def collect(self) -> Snapshot: ...
 
 
-#: The self-metrics, for docs/metrics.md: (name, type, unit, labels, help).
-SELF_METRICS = (
-    ("axonize_exporter_build_info", "info", "", ("version", "python_version"), "Version of the exporter; value 1."),
-    ("axonize_exporter_collection_duration_seconds", "gauge", "seconds", (), "Wall time of the last collection cycle (source read and rendering)."),
-    ("axonize_exporter_collections_total", "counter", "", (), "Collection cycles run."),
-    (
-        "axonize_exporter_last_collection_success_timestamp_seconds",
-        "gauge",
-        "seconds",
-        (),
-        "Unix time of the last cycle that produced a snapshot; alert when it falls behind.",
-    ),
-    (
-        "axonize_exporter_collection_errors_total",
-        "counter",
-        "",
-        ("source", "kind"),
-        "Problems met while collecting, by source (replay, topology, nvml, pricing) and kind (parse, value, mismatch, io, unavailable, internal).",
-    ),
-)
+#: The loop's self-metrics as (name, type, unit, labels, help), from their registry rows
+#: (:mod:`axonize.names.exporter.self_metrics`; the per-PID drop count is the exposition's).
+SELF_METRICS = tuple((r.name, r.type, r.unit, r.labels, r.help) for r in self_metrics.NAMES if r.name != axonize_format.DROPPED)
+
+#: Healthy while the last successful cycle is at most this many intervals old.
+HEALTHY_INTERVALS = 3
 
 
 class _Families:
@@ -71,12 +70,20 @@ class _Families:
         return self._families
 
 
+def serialize(family: Family) -> bytes:
+    """One family in the text format: the core writer's own, prometheus_client's through ``generate_latest``."""
+    if isinstance(family, exposition_text.Family):
+        return exposition_text.render([family])
+    return generate_latest(_Families([family]))
+
+
 class CollectionLoop:
     """Runs ``source.collect()`` every ``interval`` seconds and publishes the rendering.
 
-    ``render`` turns a snapshot into metric families (the axonize format by
-    default). Exceptions from the source are caught, logged and counted; the
-    previous rendering keeps being served with its self-metrics updated.
+    ``render`` turns a snapshot into families (the axonize format by default).
+    A cycle succeeds when the source gave a snapshot with a readable GPU (or an
+    empty host without errors) and the render ran; :meth:`health` is False when
+    the last success is older than :data:`HEALTHY_INTERVALS` intervals.
     """
 
     def __init__(
@@ -84,7 +91,7 @@ class CollectionLoop:
         source: Source,
         interval: float,
         exposition: Exposition,
-        render: Callable[[Snapshot], list[Metric]] = axonize_format.families,
+        render: Callable[[Snapshot], list[Family]] = axonize_format.families,
     ):
         self.source = source
         self.interval = interval
@@ -94,50 +101,75 @@ class CollectionLoop:
         self.errors: Counter[tuple[str, str]] = Counter()
         self.last_duration = 0.0
         self.last_success = 0.0
-        self.last_snapshot: Snapshot | None = None
-        self._last_error_text: list[str] = []
+        self._kinds_last_cycle: set[tuple[str, str]] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- one cycle ------------------------------------------------------------------
     def collect_once(self) -> Snapshot:
+        """One cycle: collect, summarize, render, count, publish. Returns the snapshot (its ``errors`` say what went wrong)."""
         start = time.monotonic()
-        try:
-            snapshot = self.source.collect()
-        except Exception:  # a backend bug must not stop the exporter
-            log.exception("collection from %s failed", self.source.name)
-            # withdraw the GPU series rather than freeze them; the error counter and /-/healthy say why
-            snapshot = Snapshot(backend=self.source.name)
-            self.errors[(self.source.name, "internal")] += 1
-            ok = False
-        else:
-            for err in snapshot.errors:
-                self.errors[(err.source, err.kind)] += 1
-            self._log_errors(snapshot)
-            # healthy while at least one GPU reads (a lost GPU shows in axonize_gpu_up, not as a dead exporter)
-            ok = any(not gpu.fault for gpu in snapshot.gpus) or (not snapshot.gpus and not snapshot.errors)
-            self.last_snapshot = snapshot
+        snapshot, ok = self._collect()
+        body, rendered = self._render(snapshot)
+        self._count(snapshot.errors)
         self.collections += 1
-        if ok:
+        if ok and rendered:
             self.last_success = time.time()
-        families = self.render(snapshot)
         self.last_duration = time.monotonic() - start
-        self.exposition.publish(generate_latest(_Families(families + self._self_metrics())))
+        self.exposition.publish(body + generate_latest(_Families(self._self_metrics())))
         return snapshot
 
-    def _log_errors(self, snapshot: Snapshot) -> None:
-        text = [str(e) for e in snapshot.errors]
-        if text != self._last_error_text:  # log when the set changes, not every cycle
-            for line in text:
-                log.warning("%s", line)
-            self._last_error_text = text
+    def _collect(self) -> tuple[Snapshot, bool]:
+        try:
+            snapshot = self.source.collect()
+        except Exception as exc:  # a backend bug must not stop the exporter
+            log.debug("collection from %s failed", self.source.name, exc_info=True)
+            # withdraw the GPU series rather than freeze them; the error counter and /-/healthy say why
+            snapshot = Snapshot(backend=self.source.name)
+            snapshot.errors.append(CollectionError(self.source.name, self.source.name, "internal", f"collection failed: {type(exc).__name__}: {exc}"))
+            return snapshot, False
+        try:
+            summarize(snapshot)
+        except Exception as exc:
+            snapshot.errors.append(CollectionError("exporter", "summarize", "internal", f"{type(exc).__name__}: {exc}"))
+        # healthy while at least one GPU reads (a lost GPU shows in axonize_gpu_up, not as a dead exporter)
+        ok = any(not gpu.fault for gpu in snapshot.gpus) or (not snapshot.gpus and not snapshot.errors)
+        return snapshot, ok
+
+    def _render(self, snapshot: Snapshot) -> tuple[bytes, bool]:
+        try:
+            families = self.render(snapshot)
+        except Exception as exc:  # publish the self-metrics with the GPU series withdrawn, and count it
+            log.debug("rendering failed", exc_info=True)
+            snapshot.errors.append(CollectionError("exposition", "render", "internal", f"GPU series withdrawn: {type(exc).__name__}: {exc}"))
+            return b"", False
+        parts = []
+        for family in families:
+            try:
+                parts.append(serialize(family))
+            except Exception as exc:  # one family that cannot be written does not cost the others
+                name = getattr(family, "name", "?")
+                snapshot.errors.append(CollectionError("exposition", name, "internal", f"family left out: {type(exc).__name__}: {exc}"))
+        return b"".join(parts), True
+
+    def _count(self, errors: list[CollectionError]) -> None:
+        """Count every error; log the first of each (source, kind) that the previous cycle did not have."""
+        kinds: set[tuple[str, str]] = set()
+        for err in errors:
+            key = (err.source, err.kind)
+            self.errors[key] += 1
+            if key not in kinds and key not in self._kinds_last_cycle:
+                log.warning("%s (%s %s; while it recurs it is counted in axonize_exporter_collection_errors_total, not logged)", err, err.source, err.kind)
+            kinds.add(key)
+        self._kinds_last_cycle = kinds
 
     def _self_metrics(self) -> list[Metric]:
         help = {name: text for name, _, _, _, text in SELF_METRICS}
-        build = GaugeMetricFamily("axonize_exporter_build_info", help["axonize_exporter_build_info"], labels=("version", "python_version"))
+        row = names.get("axonize_exporter_build_info")
+        build = GaugeMetricFamily(row.name, row.help, labels=row.labels)
         build.add_metric([__version__, platform.python_version()], 1.0)
-        name = "axonize_exporter_collection_errors_total"
-        errors = CounterMetricFamily(name, help[name], labels=("source", "kind"))
+        row = names.get("axonize_exporter_collection_errors_total")
+        errors = CounterMetricFamily(row.name, row.help, labels=row.labels)
         for (source, kind), count in sorted(self.errors.items()):
             errors.add_metric([source, kind], float(count))
         name = "axonize_exporter_collection_duration_seconds"
@@ -151,24 +183,36 @@ class CollectionLoop:
         return out
 
     def health(self) -> tuple[bool, str]:
-        """Healthy while a cycle succeeded within the last three intervals (at least 30 s)."""
+        """Healthy while a cycle succeeded within the last :data:`HEALTHY_INTERVALS` intervals.
+
+        No floor: an interval is the operator's promise of freshness, and a cycle that takes longer
+        than three of them (a hung source) is exactly what the health check must report.
+        """
         if not self.last_success:
             return False, "no successful collection yet"
         age = time.time() - self.last_success
-        if age > max(3 * self.interval, 30.0):
-            return False, f"last successful collection {age:.0f}s ago"
+        if age > HEALTHY_INTERVALS * self.interval:
+            return False, f"last successful collection {age:.0f}s ago (more than {HEALTHY_INTERVALS} intervals of {self.interval:g}s)"
         return True, "OK"
 
     # -- the loop --------------------------------------------------------------------
     def start(self) -> None:
-        self.collect_once()
+        """Start the loop's thread and return at once; the first cycle runs in that thread."""
         self._thread = threading.Thread(target=self._run, name="axonize-collection", daemon=True)
         self._thread.start()
 
+    def _cycle(self) -> None:
+        try:
+            self.collect_once()
+        except Exception:  # a bug in the loop itself: count it, keep the thread alive
+            log.exception("collection cycle failed")
+            self.errors[("collection", "internal")] += 1
+
     def _run(self) -> None:
+        self._cycle()
         next_at = time.monotonic() + self.interval
         while not self._stop.wait(max(0.0, next_at - time.monotonic())):
-            self.collect_once()
+            self._cycle()
             next_at += self.interval
             if next_at < time.monotonic():  # fell behind (slow source): skip, never pile up
                 next_at = time.monotonic() + self.interval

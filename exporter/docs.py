@@ -1,15 +1,57 @@
-"""Write docs/metrics.md from the metric tables in the code (``make generate``).
+"""Write docs/metrics.md's exporter part from the names registry and the exposition's rows (``make generate``).
 
 ``python -m axonize.exporter.docs > docs/metrics.md``; a test fails when the
-committed file differs from what this prints.
+committed file differs from what this prints. Name, type, unit, labels and
+meaning come from the registry (:mod:`axonize.names.exporter`); the source
+column from the exposition's rows, and for a row that reads a field the
+replay maps (``Metric.attr``), from the replay's field tables, so the
+nvidia-smi paths written here are the ones the parser follows.
 """
 from __future__ import annotations
 
 import sys
+from typing import Optional
+
+from axonize.names.exporter import self_metrics
 
 from . import dcgm
-from .collection import SELF_METRICS
-from .exposition import METRICS
+from .exposition import DROPPED, METRICS, Metric
+from .replay.gpu_fields import CLOCK_EVENT_COUNTERS, CLOCK_EVENT_REASONS, KEYED, SCALARS
+
+_REASON_SOURCE = (
+    "nvidia-smi -q `Clocks Event Reasons` (`Clocks Throttle Reasons` before driver 530); "
+    "-q -x `clocks_event_reasons` / `clocks_throttle_reasons`; reasons: " + ", ".join(CLOCK_EVENT_REASONS)
+)
+_REASON_COUNTER_SOURCE = (
+    "nvidia-smi -q `Clocks Event Reasons Counters` (driver >= 550, microseconds); -q -x "
+    "`clocks_event_reasons_counters`; reasons: " + ", ".join(CLOCK_EVENT_COUNTERS)
+)
+_SPECIAL_SOURCES = {"clock_event_reasons": _REASON_SOURCE, "clock_event_seconds": _REASON_COUNTER_SOURCE}
+
+
+def _describe(text: tuple[str, ...], xml: tuple[str, ...]) -> str:
+    return "nvidia-smi -q `" + "` or `".join(p.replace("/", " › ") for p in text) + "`; -q -x `" + "` or `".join(xml) + "`"
+
+
+def _field_source(attr: str, key: Optional[str] = None) -> str:
+    for f in SCALARS:
+        if f.attr == attr:
+            return _describe(f.text, f.xml)
+    for a, k, f in KEYED:
+        if a == attr and (key is None or k == key):
+            return _describe(f.text, f.xml)
+    raise KeyError(f"{attr!r} is in no replay field table (exporter/replay/gpu_fields.py)")
+
+
+def source(metric: Metric) -> str:
+    """The docs' source column of an exposition row: its own text, else the replay tables' paths for its ``attr``."""
+    if metric.source:
+        return metric.source
+    if metric.attr in _SPECIAL_SOURCES:
+        return _SPECIAL_SOURCES[metric.attr]
+    if any(f.attr == metric.attr for f in SCALARS):
+        return _field_source(metric.attr)
+    return "; ".join(f"{k}: " + _field_source(a, k) for a, k, _ in KEYED if a == metric.attr)
 
 
 def _row(name: str, type: str, unit: str, labels: tuple[str, ...], help: str, source: str) -> str:
@@ -68,7 +110,7 @@ def render() -> str:
         "|---|---|---|---|---|---|",
     ]
     for m in METRICS:
-        out.append(_row(m.name, m.type, m.unit, m.labels, m.help, m.source))
+        out.append(_row(m.name, m.type, m.unit, m.labels, m.help, source(m)))
     out += [
         "",
         "## Exporter self-metrics",
@@ -76,8 +118,9 @@ def render() -> str:
         "| Metric | Type | Unit | Labels | Meaning | Source |",
         "|---|---|---|---|---|---|",
     ]
-    for name, type, unit, labels, help in SELF_METRICS:
-        out.append(_row(name, type, unit, labels, help, "the collection loop"))
+    for row in self_metrics.NAMES:
+        origin = "the exposition, with --collect.processes" if row.name == DROPPED else "the collection loop"
+        out.append(_row(row.name, row.type, row.unit, row.labels, row.help, origin))
     out += _dcgm_section()
     out += [
         "",

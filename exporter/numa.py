@@ -293,17 +293,25 @@ def read_cpus_allowed(procfs: str, pid: int) -> frozenset[int]:
     raise ProcFormatError(0, "no Cpus_allowed_list line (a kernel older than 2.6.26?)")
 
 
+def pci_device_dir(sysfs: str, pci_bus_id: str) -> Optional[Path]:
+    """``<sysfs>/bus/pci/devices/<domain:bus:device.function>`` of a bus id as NVML, nvidia-smi or sysfs write it; None when it is no bus id."""
+    domain, _, rest = pci_bus_id.strip().lower().partition(":")
+    if not rest:
+        return None
+    return Path(sysfs) / "bus" / "pci" / "devices" / f"{domain[-4:].rjust(4, '0')}:{rest}"
+
+
 def pci_numa(sysfs: str, pci_bus_id: str) -> tuple[Optional[int], Optional[str]]:
     """(CPU-side NUMA node, local cpulist) of a PCI device from ``bus/pci/devices/<bus id>/``.
 
     ``pci_bus_id`` as NVML or nvidia-smi print it (``00000000:3B:00.0``) or as sysfs names it
     (``0000:3b:00.0``). The node is None when the file is missing, unreadable or ``-1`` (the firmware
-    gave no NUMA information); the cpulist is None when missing. Never raises.
+    gave no NUMA information); the cpulist is None when missing, and returned as read (the caller
+    validates it with :func:`parse_cpulist`). Never raises.
     """
-    domain, _, rest = pci_bus_id.strip().lower().partition(":")
-    if not rest:
+    device = pci_device_dir(sysfs, pci_bus_id)
+    if device is None:
         return None, None
-    device = Path(sysfs) / "bus" / "pci" / "devices" / f"{domain[-4:].rjust(4, '0')}:{rest}"
     node: Optional[int] = None
     cpulist: Optional[str] = None
     try:
@@ -312,7 +320,7 @@ def pci_numa(sysfs: str, pci_bus_id: str) -> tuple[Optional[int], Optional[str]]
     except (OSError, ValueError):
         pass
     try:
-        cpulist = (device / "local_cpulist").read_text().strip() or None
+        cpulist = (device / "local_cpulist").read_text(errors="replace").strip() or None
     except OSError:
         pass
     return node, cpulist

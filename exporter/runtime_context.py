@@ -29,13 +29,12 @@ error per process naming the file and line.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
 from .containers import CgroupFormatError, RuntimeState, identity_from_cgroup
-from .numa import HostNuma, NumaTopology, ProcFormatError, pci_numa, read_cpus_allowed
-from .snapshot import CollectionError, Container, Gpu, Process, Snapshot
+from .numa import PLACEMENTS, pci_device_dir, HostNuma, NumaTopology, ProcFormatError, numa_placement, parse_cpulist, pci_numa, read_cpus_allowed
+from .snapshot import CollectionError, Container, ContainerUsage, Gpu, Process, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +75,28 @@ class RuntimeContext:
         raises for one process, and one bad process never keeps the others from being filled.
         """
         errors = snapshot.errors
-        topology, snapshot.numa_nodes = self.numa.read(errors)
+        try:
+            topology, snapshot.numa_nodes = self.numa.read(errors)
+        except Exception as exc:  # a bug in one step must not cost the snapshot its GPUs or the other steps
+            self._internal(errors, self.sysfs, "NUMA nodes", exc)
+            topology, snapshot.numa_nodes = NumaTopology({}), []
         for gpu in snapshot.gpus:
-            self._place_gpu(gpu, topology)
+            try:
+                self._place_gpu(gpu, topology, errors)
+            except Exception as exc:
+                self._internal(errors, f"GPU {gpu.index} ({gpu.uuid})", "GPU placement", exc)
+        try:
+            self._enrich_processes(snapshot, topology)
+        except Exception as exc:
+            self._internal(errors, self.procfs, "GPU processes", exc)
+
+    @staticmethod
+    def _internal(errors: list[CollectionError], location: str, step: str, exc: Exception) -> None:
+        log.debug("runtime context: %s failed", step, exc_info=True)  # the loop logs each error kind once
+        errors.append(CollectionError("runtime_context", location, "internal", f"{step}: {type(exc).__name__}: {exc}"))
+
+    def _enrich_processes(self, snapshot: Snapshot, topology: NumaTopology) -> None:
+        errors = snapshot.errors
         self.sees_host_pids = self.host_pids if self.host_pids is not None else self._detect_host_pids()
         if not self.sees_host_pids:
             if not self._warned and any(gpu.processes for gpu in snapshot.gpus):
@@ -163,13 +181,18 @@ class RuntimeContext:
         except OSError:
             return False
 
-    def _place_gpu(self, gpu: Gpu, topology: NumaTopology) -> None:
+    def _place_gpu(self, gpu: Gpu, topology: NumaTopology, errors: list[CollectionError]) -> None:
         if (gpu.numa_node is None or gpu.cpu_affinity is None) and gpu.pci_bus_id:
             node, cpulist = pci_numa(self.sysfs, gpu.pci_bus_id)
             if gpu.numa_node is None:
                 gpu.numa_node = node
             if gpu.cpu_affinity is None and cpulist is not None:
-                gpu.cpu_affinity = cpulist
+                try:
+                    parse_cpulist(cpulist)
+                except ValueError as exc:  # a bad value is this GPU's counted error, never an exception later
+                    errors.append(CollectionError("sysfs", f"{pci_device_dir(self.sysfs, gpu.pci_bus_id)}/local_cpulist", "value", f"GPU {gpu.index}: {exc}"))
+                else:
+                    gpu.cpu_affinity = cpulist
         if gpu.numa_node is None and len(topology.cpu_nodes) == 1:
             gpu.numa_node = topology.cpu_nodes[0]
 
@@ -187,33 +210,36 @@ def _pid_list(pids: Iterable[int]) -> str:
     return shown + (f" and {len(pids) - _LISTED_PIDS} more" if len(pids) > _LISTED_PIDS else "")
 
 
-@dataclass(frozen=True)
-class ContainerUsage:
-    """The processes of one container on one GPU (or one MIG instance of it).
+def summarize(snapshot: Snapshot) -> None:
+    """Fill the fields the exposition reads but no backend sets, once per cycle, for every backend.
 
-    ``container`` None groups the processes whose container is unknown (not visible, or a malformed
-    cgroup file). ``processes`` counts them; ``used_memory_bytes`` sums the memory of those that
-    report it (None when none does). ``sm_utilization_ratio`` / ``memory_utilization_ratio`` sum the
-    processes' NVML utilization samples, each the process's share of the GPU's (or MIG instance's)
-    time over the sample window, so the sum is the container's share; capped at 1.0, which
-    overlapping samples of concurrent processes (MPS) can otherwise exceed. None when no process
-    reports it.
+    ``Gpu.cpu_affinity_cpus`` counts the CPUs of ``Gpu.cpu_affinity`` (``"0-51,104-155"`` -> 104);
+    a malformed cpulist is one ``value`` error for that GPU (source ``"topology"``), and the GPU's
+    affinity is withdrawn rather than exported half-understood. ``Gpu.containers`` is
+    :func:`aggregate_by_container`. Never raises for one GPU: a bug there is an ``internal`` error
+    and the other GPUs are still summarized.
     """
-
-    container: Optional[Container]
-    gpu_instance_id: Optional[int]
-    compute_instance_id: Optional[int]
-    processes: int
-    used_memory_bytes: Optional[float]
-    sm_utilization_ratio: Optional[float]
-    memory_utilization_ratio: Optional[float]
+    for gpu in snapshot.gpus:
+        try:
+            if gpu.cpu_affinity is not None:
+                try:
+                    gpu.cpu_affinity_cpus = len(parse_cpulist(gpu.cpu_affinity))
+                except ValueError as exc:
+                    snapshot.errors.append(CollectionError("topology", f"GPU {gpu.index} ({gpu.uuid})", "value", f"CPU affinity: {exc}; not exported"))
+                    gpu.cpu_affinity = gpu.cpu_affinity_cpus = None
+            gpu.containers = aggregate_by_container(gpu)
+        except Exception as exc:  # a bug must not cost the other GPUs their series
+            log.exception("summarizing GPU %d", gpu.index)
+            snapshot.errors.append(CollectionError("exporter", f"GPU {gpu.index} ({gpu.uuid})", "internal", f"{type(exc).__name__}: {exc}"))
 
 
 def aggregate_by_container(gpu: Gpu) -> list[ContainerUsage]:
     """Group ``gpu.processes`` by (container, gpu_instance_id, compute_instance_id); see :class:`ContainerUsage`.
 
-    Sorted: known containers by (runtime, namespace, pod, name, id, systemd unit), the unknown group
-    last, then by MIG instance ids (whole-GPU processes first).
+    ``placement`` is the worst (local < unpinned < remote) :func:`~.numa.numa_placement` of the
+    group's processes against ``gpu.numa_node``. Sorted: known containers by (runtime, namespace,
+    pod, name, id, systemd unit), the unknown group last, then by MIG instance ids (whole-GPU
+    processes first).
     """
     groups: dict[tuple[Optional[Container], Optional[int], Optional[int]], list[Process]] = {}
     for process in gpu.processes:
@@ -227,10 +253,16 @@ def aggregate_by_container(gpu: Gpu) -> list[ContainerUsage]:
             used_memory_bytes=_sum(p.used_memory_bytes for p in members),
             sm_utilization_ratio=_capped(_sum(p.sm_utilization_ratio for p in members)),
             memory_utilization_ratio=_capped(_sum(p.memory_utilization_ratio for p in members)),
+            placement=_worst_placement(members, gpu.numa_node),
         )
         for (container, gi, ci), members in groups.items()
     ]
     return sorted(rows, key=_order)
+
+
+def _worst_placement(members: list[Process], gpu_node: Optional[int]) -> Optional[str]:
+    known = [x for x in (numa_placement(p.cpu_numa_nodes, gpu_node) for p in members) if x is not None]
+    return max(known, key=PLACEMENTS.index) if known else None
 
 
 def _sum(values: Iterable[Optional[float]]) -> Optional[float]:

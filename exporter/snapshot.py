@@ -1,12 +1,14 @@
 """The snapshot: what the machine looks like at one instant, as plain data.
 
-Axonize's identity model (the Axonize pitch, ../shared/seeds) has three layers:
+Axonize's identity model has three layers:
 
     Physical GPU  ->  Compute resource (whole GPU, or MIG GPU instance / compute instance)
                   ->  Runtime context (processes, later containers and pods)
 
 Every backend (nvidia-smi replay, NVML) fills these classes and nothing else;
-the exposition reads them and nothing else. Data flows one way:
+the collection loop adds the per-cycle derived fields (``Gpu.cpu_affinity_cpus``,
+``Gpu.containers``: :func:`axonize.exporter.runtime_context.summarize`), and the
+exposition reads them and nothing else. Data flows one way:
 source -> :class:`Snapshot` -> exposition. No class here does I/O.
 
 Units are base units throughout: bytes, watts, hertz, celsius, seconds, joules,
@@ -94,6 +96,30 @@ class MigDevice:
     price_share_ratio: Optional[float] = None
 
 
+@dataclass(frozen=True)
+class ContainerUsage:
+    """The processes of one container on one GPU (or one MIG instance of it), summed once per cycle.
+
+    ``container`` None groups the processes whose container is unknown (not visible, or a malformed
+    cgroup file). ``processes`` counts them; ``used_memory_bytes`` sums the memory of those that
+    report it (None when none does). ``sm_utilization_ratio`` / ``memory_utilization_ratio`` sum the
+    processes' NVML utilization samples, each the process's share of the GPU's (or MIG instance's)
+    time over the sample window, so the sum is the container's share; capped at 1.0, which
+    overlapping samples of concurrent processes (MPS) can otherwise exceed. None when no process
+    reports it. ``placement`` is the NUMA placement (``local``, ``unpinned``, ``remote``) of the
+    group's worst-placed process against the GPU's node, None when no process's is known.
+    """
+
+    container: Optional[Container]
+    gpu_instance_id: Optional[int]
+    compute_instance_id: Optional[int]
+    processes: int
+    used_memory_bytes: Optional[float]
+    sm_utilization_ratio: Optional[float]
+    memory_utilization_ratio: Optional[float]
+    placement: Optional[str] = None
+
+
 #: GPM activity kinds (NVML GPM metrics; the names dcgm-exporter's DCGM_FI_PROF_* fields use in words).
 ACTIVITY_KINDS = ("sm_active", "sm_occupancy", "tensor_active", "dram_active", "graphics_engine_active", "fp64_active", "fp32_active", "fp16_active")
 
@@ -173,6 +199,7 @@ class Gpu:
     numa_node: Optional[int] = None
     memory_numa_node: Optional[int] = None
     cpu_affinity: Optional[str] = None  # cpulist syntax, e.g. "0-51,104-155"
+    cpu_affinity_cpus: Optional[int] = None  # CPUs in cpu_affinity (derived once per cycle)
     # memory
     memory_total_bytes: Optional[float] = None
     memory_used_bytes: Optional[float] = None
@@ -232,6 +259,8 @@ class Gpu:
     # layers below the physical GPU
     mig_devices: list[MigDevice] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
+    # processes grouped by container and MIG instance (derived once per cycle from processes)
+    containers: list[ContainerUsage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

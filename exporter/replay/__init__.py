@@ -189,6 +189,8 @@ class ReplaySource:
                 )
             )
             return
+        for line, message in topo.errors:
+            snap.errors.append(CollectionError("topology", f"{path}:{line}", "value", message))
         known = {g.index for g in snap.gpus}
         snap.links = [link for link in topo.links if link.gpu in known and link.peer_gpu in known]
         for gpu in snap.gpus:

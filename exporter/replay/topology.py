@@ -1,6 +1,6 @@
 """Read ``nvidia-smi topo -m`` (the GPU/NIC connection matrix) into links and per-GPU placement.
 
-Shape of the input (../shared/fixtures/nvidia/h200-x8-hgx_topo-m_nics.txt, TAB-separated,
+Shape of the input (axonize/demo_data/h200-x8-hgx_topo-m_nics.txt, TAB-separated,
 header underlined with ANSI escapes)::
 
     \\tGPU0\\tGPU1\\t...\\tNIC0\\t...\\tCPU Affinity\\tNUMA Affinity\\tGPU NUMA ID
@@ -15,7 +15,10 @@ GPU-to-GPU links are kept. The legend after the matrix is skipped.
 
 Errors: :class:`~.errors.CaptureError` naming the file and line for an empty
 file, a missing header, a row whose cells do not match the header, and a cell
-that is no known connection type.
+that is no known connection type. A malformed ``CPU Affinity`` cell is not a
+reason to refuse the matrix: that GPU's affinity is left out and the problem is
+listed in :attr:`Topology.errors` as ``(line, message)`` (a counted ``value``
+error for that GPU).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..numa import parse_cpulist
 from ..snapshot import PCIE_PATH_TYPES, Link
 from .errors import CaptureError
 
@@ -47,6 +51,8 @@ class GpuPlacement:
 class Topology:
     links: list[Link] = field(default_factory=list)
     placement: dict[int, GpuPlacement] = field(default_factory=dict)
+    #: bad values that left a GPU's placement incomplete: (line, message)
+    errors: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def gpu_count(self) -> int:
@@ -115,13 +121,13 @@ def parse(text: str, path: str) -> Topology:
                 topo.links.append(Link(gpu, int(peer.group(1)), "NVLINK", int(nv.group(1))))
             else:
                 topo.links.append(Link(gpu, int(peer.group(1)), "SYS" if cell == "SOC" else cell, 0))
-        topo.placement[gpu] = _placement(cells[1 + len(devices) :], extra, path, lineno)
+        topo.placement[gpu] = _placement(cells[1 + len(devices) :], extra, path, lineno, topo.errors)
     if not topo.placement:
         raise CaptureError(path, header_at + 1, "no GPU rows under the header")
     return topo
 
 
-def _placement(rest: list[str], names: list[str], path: str, lineno: int) -> GpuPlacement:
+def _placement(rest: list[str], names: list[str], path: str, lineno: int, errors: list[tuple[int, str]]) -> GpuPlacement:
     # Real output (driver 590) can leave an empty cell before "GPU NUMA ID"; drop empties
     # only between the columns we know, keeping the order of the header.
     values = [v for v in rest]
@@ -131,9 +137,12 @@ def _placement(rest: list[str], names: list[str], path: str, lineno: int) -> Gpu
     place = GpuPlacement()
     cpus = got.get("cpu affinity", "")
     if cpus and cpus.upper() != "N/A":
-        if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", cpus):
-            raise CaptureError(path, lineno, f"CPU affinity {cpus!r} is not a CPU list like '0-51,104-155'")
-        place.cpu_affinity = cpus
+        try:
+            parse_cpulist(cpus)
+        except ValueError as exc:
+            errors.append((lineno, f"CPU affinity {cpus!r} is not a CPU list like '0-51,104-155' ({exc}); not applied"))
+        else:
+            place.cpu_affinity = cpus
     place.numa_node = _int_or_none(got.get("numa affinity", ""), "NUMA affinity", path, lineno)
     place.memory_numa_node = _int_or_none(got.get("gpu numa id", ""), "GPU NUMA ID", path, lineno)
     return place
@@ -149,12 +158,3 @@ def _int_or_none(value: str, what: str, path: str, lineno: int) -> Optional[int]
             raise CaptureError(path, lineno, f"{what} {value!r} is not a NUMA node number")
         return int(m.group(1))
     return int(value)
-
-
-def cpulist_count(cpulist: str) -> int:
-    """Number of CPUs in a cpulist (``"0-51,104-155"`` -> 104)."""
-    total = 0
-    for part in cpulist.split(","):
-        lo, _, hi = part.partition("-")
-        total += (int(hi) - int(lo) + 1) if hi else 1
-    return total

@@ -336,8 +336,8 @@ def test_aggregation_of_the_fixture_host_sums_the_vllm_workers():
     RuntimeContext(PROC, SYS, ROOT).enrich(snapshot)
     rows = aggregate_by_container(snapshot.gpus[0])
     assert rows == [
-        ContainerUsage(EXPECTED[2101], None, None, processes=2, used_memory_bytes=3.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None),
-        ContainerUsage(EXPECTED[1101], None, None, processes=1, used_memory_bytes=3.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None),
+        ContainerUsage(EXPECTED[2101], None, None, processes=2, used_memory_bytes=3.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None, placement="local"),
+        ContainerUsage(EXPECTED[1101], None, None, processes=1, used_memory_bytes=3.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None, placement="local"),
         ContainerUsage(None, None, None, processes=1, used_memory_bytes=4.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None),
     ]
 
@@ -358,6 +358,19 @@ def test_aggregation_groups_by_container_and_mig_instance():
         ContainerUsage(vllm, 2, 0, processes=1, used_memory_bytes=None, sm_utilization_ratio=0.125, memory_utilization_ratio=None),
         ContainerUsage(tei, 2, 0, processes=2, used_memory_bytes=30.0, sm_utilization_ratio=None, memory_utilization_ratio=None),
     ]
+
+
+def test_a_group_is_placed_by_its_worst_placed_process():
+    gpu = Gpu(index=0, uuid="GPU-x", numa_node=1, processes=[
+        Process(10, used_memory_bytes=1.0, cpu_numa_nodes=(1,)),
+        Process(11, used_memory_bytes=1.0, cpu_numa_nodes=(0, 1)),
+        Process(12, used_memory_bytes=1.0),  # not visible: does not count
+    ])
+    assert [row.placement for row in aggregate_by_container(gpu)] == ["unpinned"]
+    gpu.processes.append(Process(13, cpu_numa_nodes=(0,)))
+    assert [row.placement for row in aggregate_by_container(gpu)] == ["remote"]
+    gpu.numa_node = None
+    assert [row.placement for row in aggregate_by_container(gpu)] == [None]
 
 
 def test_aggregation_of_no_processes_is_empty():

@@ -154,3 +154,24 @@ def test_label_values_are_escaped_per_the_exposition_format(promtool):
     assert got["axonize_gpu_info"][0].labels["model"] == nasty
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rows_are_the_registry_in_its_order():
+    """Name, type, unit, labels and help are the registry's; the exposition renders its families in registry order."""
+    from axonize import names
+    from axonize.exporter.exposition import DROPPED
+
+    registered = [row.name for row in names.of_component("exporter") if not row.name.startswith("axonize_exporter_")]
+    assert [m.name for m in METRICS] == registered
+    assert names.get(DROPPED).component == "exporter"
+
+
+def test_the_exposition_reads_only_the_snapshot():
+    """No parser, /proc or /sys reader is imported by the exposition: derived values are on the snapshot."""
+    import subprocess
+    import sys
+
+    code = "import sys, axonize.exporter.exposition; print(sorted(m for m in sys.modules if m.startswith('axonize.exporter')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for forbidden in ("replay", "numa", "runtime_context", "containers", "nvml"):
+        assert f"axonize.exporter.{forbidden}'" not in loaded and f"axonize.exporter.{forbidden}." not in loaded, loaded

@@ -145,7 +145,16 @@ def test_topology_tab_separated_hgx():
     assert topo.placement[0].cpu_affinity == "0-63,128-191" and topo.placement[0].numa_node == 0
     assert topo.placement[7].cpu_affinity == "64-127,192-255" and topo.placement[7].numa_node == 1
     assert topo.placement[3].memory_numa_node is None  # N/A on x86
-    assert topology.cpulist_count("0-63,128-191") == 128
+    assert topo.errors == []
+
+
+def test_a_bad_cpu_affinity_is_a_value_error_for_that_gpu_not_a_refused_matrix():
+    text = DEMO_TOPO.read_text().replace("0-63,128-191", "0-3,x-y", 1)
+    topo = topology.parse(text, "topo.txt")
+    assert topo.placement[0].cpu_affinity is None and topo.placement[0].numa_node == 0
+    assert topo.placement[1].cpu_affinity == "0-63,128-191"
+    ((line, message),) = topo.errors
+    assert "'0-3,x-y'" in message and text.splitlines()[line - 1].startswith("GPU0")
 
 
 def test_topology_merged_into_snapshot():
