@@ -17,11 +17,16 @@ counter reset. :func:`cap` then bounds a target's series.
 
 Errors are :class:`~axonize.sidecar.errors.TargetError`: "parse" from the text,
 "mismatch" when a mapped family has the wrong shape, "engine" when the engine is
-unknown or none of its families are present.
+unknown or none of its families are present, "timeout" when the ``deadline`` passes.
+A normalized family whose source values break its type's rules (a NaN, infinite or
+negative counter; cumulative bucket counts that decrease; a ``_count`` other than the
+``+Inf`` bucket) is left out alone: an "invalid" TargetError for it goes to ``problems``
+and the other families are kept (see :mod:`axonize.sidecar.errors`).
 """
 from __future__ import annotations
 
 import math
+import time
 from functools import lru_cache
 from typing import Iterable, Optional
 
@@ -37,8 +42,13 @@ _SCALAR_TYPES = ("counter", "gauge", "unknown", "untyped")
 Key = tuple  # (model, engine_index, *family label values)
 
 
-def normalize(text: str, target: Target) -> tuple[Adapter, list[Series]]:
-    """The adapter used and the target's normalized series, in :data:`FAMILIES` order."""
+def normalize(text: str, target: Target, deadline: Optional[float] = None,
+              problems: Optional[list[TargetError]] = None) -> tuple[Adapter, list[Series]]:
+    """The adapter used and the target's normalized series, in :data:`FAMILIES` order.
+
+    ``deadline``: ``time.monotonic()`` seconds after which the work stops with a "timeout" error.
+    ``problems`` receives an "invalid" TargetError per family left out (see the module docstring).
+    """
     if target.engine:
         adapter = ADAPTERS[target.engine]
     else:
@@ -46,10 +56,10 @@ def normalize(text: str, target: Target) -> tuple[Adapter, list[Series]]:
         if adapter is None:
             prefixes = ", ".join(a.prefix for a in ADAPTERS.values())
             raise TargetError("engine", f"no metrics of a known engine in the exposition (prefixes {prefixes}); set the target's engine")
-    parsed = read(text, *_names(adapter.engine))
+    parsed = read(text, *_names(adapter.engine), deadline=deadline)
     if not any(parsed.get(rule.source) for rule in adapter.rules):
         raise TargetError("engine", f"none of {adapter.title}'s mapped families ({adapter.prefix}...) is in the exposition")
-    return adapter, apply(parsed, adapter, target)
+    return adapter, apply(parsed, adapter, target, deadline, problems)
 
 
 @lru_cache(maxsize=None)
@@ -65,7 +75,12 @@ def _rules_by_family(engine: str) -> dict[str, tuple[Rule, ...]]:
     return {name: tuple(rs) for name, rs in rules.items()}
 
 
-def apply(parsed: Parsed, adapter: Adapter, target: Target) -> list[Series]:
+class _Invalid(Exception):
+    """A value that breaks its family's type rules; leaves that family out (see the module docstring)."""
+
+
+def apply(parsed: Parsed, adapter: Adapter, target: Target, deadline: Optional[float] = None,
+          problems: Optional[list[TargetError]] = None) -> list[Series]:
     """Apply ``adapter``'s rules to a parsed exposition (see the module docstring)."""
     by_family = _rules_by_family(adapter.engine)
     out: list[Series] = []
@@ -73,27 +88,47 @@ def apply(parsed: Parsed, adapter: Adapter, target: Target) -> list[Series]:
         rules = by_family.get(family.name)
         if not rules:
             continue
+        if deadline is not None and time.monotonic() > deadline:
+            raise TargetError("timeout", f"normalizing was cut at the deadline, before {family.name}")
         acc: dict[Key, object] = {}
-        for rule in rules:
-            if rule.replaced_by and _has_samples(parsed.get(rule.replaced_by)):
-                continue
-            source = parsed.get(rule.source)
-            if not _has_samples(source):
-                continue
-            labels = {**adapter.labels, **rule.labels}
-            if family.type == "histogram" and rule.count_from:
-                _sum_count(parsed, source, rule, family, labels, target, acc)
-            elif family.type == "histogram":
-                _check_type(parsed, source, rule, "histogram")
-                _histogram(parsed, source, rule, family, labels, target, acc)
-            elif rule.part == "sum":
-                _check_type(parsed, source, rule, "histogram")
-                _scalar(source, source.name + "_sum", rule, family, labels, target, acc)
-            else:
-                _check_type(parsed, source, rule, "scalar")
-                _scalar(source, None, rule, family, labels, target, acc)
+        try:
+            for rule in rules:
+                _apply_rule(parsed, adapter, rule, family, target, acc)
+        except _Invalid as exc:
+            if problems is not None:
+                problems.append(TargetError("invalid", f"{family.name} left out: {exc.args[0]}", exc.args[1]))
+            continue
         out.extend(_series(family, adapter, target, acc))
     return out
+
+
+def _apply_rule(parsed: Parsed, adapter: Adapter, rule: Rule, family: Family, target: Target, acc: dict) -> None:
+    if rule.replaced_by and _has_samples(parsed.get(rule.replaced_by)):
+        return
+    source = parsed.get(rule.source)
+    if not _has_samples(source):
+        return
+    labels = {**adapter.labels, **rule.labels}
+    if family.type == "histogram" and rule.count_from:
+        _sum_count(parsed, source, rule, family, labels, target, acc)
+    elif family.type == "histogram":
+        _check_type(parsed, source, rule, "histogram")
+        _histogram(parsed, source, rule, family, labels, target, acc)
+    elif rule.part == "sum":
+        _check_type(parsed, source, rule, "histogram")
+        _scalar(parsed, source, source.name + "_sum", rule, family, labels, target, acc)
+    else:
+        _check_type(parsed, source, rule, "scalar")
+        _scalar(parsed, source, None, rule, family, labels, target, acc)
+
+
+def _bad_count(value: float) -> bool:
+    """Whether a counter value or a histogram count cannot be one: NaN, infinite or negative."""
+    return not (0.0 <= value < math.inf)
+
+
+def _invalid(parsed: Parsed, name: str, labels: Iterable[tuple[str, str]], what: str) -> _Invalid:
+    return _Invalid(f"{name}{_show_labels(labels)} {what}", parsed.line_of(name))
 
 
 def _has_samples(fam: Optional[ParsedFamily]) -> bool:
@@ -140,12 +175,15 @@ def _key(labels: dict[str, str], mapping: dict[str, str], family: Family, target
     return (model or target.model, index, *extras.values())
 
 
-def _scalar(source: ParsedFamily, sample_name: Optional[str], rule: Rule, family: Family,
+def _scalar(parsed: Parsed, source: ParsedFamily, sample_name: Optional[str], rule: Rule, family: Family,
             mapping: dict[str, str], target: Target, acc: dict) -> None:
     combine_max = family.combine == "max"
+    counter = family.type == "counter"
     for s in source.samples:
         if sample_name is not None and s.name != sample_name:
             continue
+        if counter and _bad_count(s.value):
+            raise _invalid(parsed, s.name, s.labels.items(), f"is {s.value:g}: a counter is finite and not negative")
         key = _key(s.labels, mapping, family, target)
         value = _scaled(float(s.value), rule.scale)
         if key in acc:
@@ -194,8 +232,9 @@ def _histogram(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
             raise TargetError("mismatch", f"{source.name}{_show_labels(group)} has no le=\"+Inf\" bucket", parsed.line_of(source.name))
         if h.sum is None:
             raise TargetError("mismatch", f"{source.name}{_show_labels(group)} has buckets but no {sum_name}", parsed.line_of(source.name))
-        count = h.count if h.count is not None else h.buckets[math.inf]
         buckets = tuple(sorted(h.buckets.items()))
+        _check_buckets(parsed, source.name, group, buckets, h.count)
+        count = h.count if h.count is not None else h.buckets[math.inf]
         key = _key(dict(group), mapping, family, target)
         have = acc.get(key)
         if have is None:
@@ -223,6 +262,8 @@ def _sum_count(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
     counts: dict[Key, float] = {}
     for fam, into, scale in ((source, sums, rule.scale), (counts_family, counts, 1.0)):
         for s in fam.samples:
+            if _bad_count(s.value):
+                raise _invalid(parsed, s.name, s.labels.items(), f"is {s.value:g}: a counter is finite and not negative")
             key = _key(s.labels, mapping, family, target)
             into[key] = into.get(key, 0.0) + _scaled(float(s.value), scale)
     for key, total in sums.items():
@@ -233,6 +274,25 @@ def _sum_count(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
             acc[key] = (((math.inf, counts[key]),), total, counts[key])
         else:
             acc[key] = (((math.inf, have[2] + counts[key]),), have[1] + total, have[2] + counts[key])
+
+
+def _check_buckets(parsed: Parsed, name: str, group: Iterable[tuple[str, str]],
+                   buckets: tuple[tuple[float, float], ...], count: Optional[float]) -> None:
+    """Cumulative bucket counts finite, not negative and not decreasing; ``_count`` (when given) equal to +Inf's."""
+    previous = 0.0
+    for bound, n in buckets:
+        if _bad_count(n):
+            raise _invalid(parsed, name + "_bucket", (*group, ("le", _le(bound))), f"is {n:g}: a bucket count is finite and not negative")
+        if n < previous:
+            raise _invalid(parsed, name + "_bucket", (*group, ("le", _le(bound))),
+                           f"is {n:g}, below the previous bucket's {previous:g}: bucket counts are cumulative")
+        previous = n
+    if count is not None and count != buckets[-1][1]:
+        raise _invalid(parsed, name + "_count", group, f"is {count:g} but the +Inf bucket is {buckets[-1][1]:g}")
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else f"{bound:g}"
 
 
 def _show_labels(group: Iterable[tuple[str, str]]) -> str:

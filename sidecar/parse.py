@@ -13,19 +13,32 @@ comment and does not start with a metric name (``...`` in an excerpt, a stray
 word) is refused even in a family nobody maps, since it means the body is not an
 exposition at all; a mapped line the parser refuses is located by parsing the
 kept lines one by one. Other lines of unmapped families are not checked.
+
+Like Prometheus, a series (sample name and label set) that appears twice among the
+mapped lines fails the scrape ("parse", naming the second line) rather than being summed.
+
+The body arrives as bytes (:func:`decode`): UTF-8, except that a comment with a bad byte
+(a HELP text in Latin-1) is read with U+FFFD in its place; a bad byte in a sample line is a
+"parse" error naming the line. :func:`read` takes a ``deadline`` (``time.monotonic()``
+seconds): the parser checks it every :data:`CHECK_EVERY` lines and gives up with a
+"timeout" error, so the worker thread that parses a huge body stops soon after its
+target's deadline instead of holding the GIL for seconds.
 """
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Iterator, Optional
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.parser import text_fd_to_metric_families, text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from .errors import TargetError
 
 _SHOWN = 120  # characters of an offending line quoted in an error
+CHECK_EVERY = 1024  # lines parsed between two looks at the deadline (about 10 ms of parsing)
 
 
 @dataclass
@@ -103,21 +116,56 @@ def _selector(samples: frozenset[str], types: frozenset[str]) -> re.Pattern:
 _NOT_A_LINE = re.compile(r"^[^#a-zA-Z_:{\s].*$", re.MULTILINE)
 
 
-def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset()) -> Parsed:
+def decode(body: bytes) -> str:
+    """A scraped body as text: UTF-8, comments with bad bytes replaced (U+FFFD).
+
+    Raises :class:`TargetError` ("parse") naming the first sample line that is not UTF-8.
+    """
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = body.split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        try:
+            lines[number - 1] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if raw.lstrip().startswith(b"#"):
+                lines[number - 1] = raw.decode("utf-8", errors="replace")
+                continue
+            shown = _shown(raw.decode("utf-8", errors="replace"))
+            raise TargetError("parse", f"not UTF-8 (byte {exc.start + 1} of the line): {shown!r}", number) from None
+    return "\n".join(lines)
+
+
+def _until(lines: list[str], deadline: Optional[float]) -> Iterator[str]:
+    """``lines``, raising a "timeout" TargetError once ``deadline`` (monotonic seconds) has passed."""
+    if deadline is None:
+        yield from lines
+        return
+    for start in range(0, len(lines), CHECK_EVERY):
+        if time.monotonic() > deadline:
+            raise TargetError("timeout", f"parsing was cut at the deadline, line {start} of {len(lines)} kept lines")
+        yield from lines[start:start + CHECK_EVERY]
+
+
+def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset(),
+         deadline: Optional[float] = None) -> Parsed:
     """Parse the sample lines of ``text`` named in ``samples`` (``x_total``, ``x_bucket``, ``x_sum``, ...)
     and the TYPE lines of the families in ``types``. Samples without a kept TYPE line come out
     untyped, one family per name.
 
-    Raises :class:`TargetError` (kind "parse") naming the line for text that is not
-    the exposition format.
+    Raises :class:`TargetError`: kind "parse" naming the line for text that is not the exposition
+    format or that repeats a series; kind "timeout" once ``deadline`` (``time.monotonic()``) passes.
     """
     bad = _NOT_A_LINE.search(text)
     if bad is not None:
         raise TargetError("parse", f"not a metric sample or comment: {_shown(bad.group())!r}", _line_at(text, bad.start()))
-    kept = _selector(samples, types).findall(text)
+    selector = _selector(samples, types)
+    kept = selector.findall(text)
     families: dict[str, Family] = {}
     try:
-        for metric in text_string_to_metric_families("\n".join(kept)):
+        for metric in text_fd_to_metric_families(_until(kept, deadline)):
             fam = families.get(metric.name)
             if fam is None:
                 families[metric.name] = Family(metric.name, metric.type, list(metric.samples))
@@ -125,9 +173,41 @@ def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset()
                 fam.samples.extend(metric.samples)
                 if fam.type == "unknown":
                     fam.type = metric.type
+    except TargetError:
+        raise
     except Exception as exc:  # the parser raises ValueError, and IndexError on some truncated lines
-        raise _locate(text, _selector(samples, types), exc) from None
+        raise _locate(text, selector, exc) from None
+    _refuse_duplicates(text, selector, families)
     return Parsed(families, text)
+
+
+def _refuse_duplicates(text: str, selector: re.Pattern, families: dict[str, Family]) -> None:
+    """A "parse" TargetError naming the second line of the first series (name and labels) seen twice."""
+    for fam in families.values():
+        seen: set[tuple[str, frozenset]] = set()
+        for s in fam.samples:
+            key = (s.name, frozenset(s.labels.items()))
+            if key in seen:
+                line = _second_line(text, selector, s)
+                shown = s.name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items())) + "}"
+                raise TargetError("parse", f"duplicate series {shown}: a series may appear once per scrape", line)
+            seen.add(key)
+
+
+def _second_line(text: str, selector: re.Pattern, sample: Sample) -> int:
+    """The line of the second kept sample line that reads as ``sample``'s series; 0 if not found."""
+    names = {sample.name, sample.name[:-6]} if sample.name.endswith("_total") else {sample.name}
+    found = 0
+    for m in selector.finditer(text):
+        line = m.group()
+        if line.startswith("#") or line.split("{", 1)[0].split()[0] not in names:
+            continue
+        for fam in text_string_to_metric_families(line):
+            if any(s.labels == sample.labels for s in fam.samples):
+                found += 1
+                if found == 2:
+                    return _line_at(text, m.start())
+    return 0
 
 
 def _locate(text: str, selector: re.Pattern, exc: Exception) -> TargetError:

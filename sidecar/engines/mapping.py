@@ -94,8 +94,8 @@ class Adapter:
     @property
     def sample_names(self) -> frozenset[str]:
         """The sample names the rules read, for :func:`axonize.sidecar.parse.read`: a counter's or gauge's
-        own name (``vllm:prompt_tokens_total``, ``tgi_request_count``), a histogram's ``_bucket`` and
-        ``_sum`` (its ``_count`` is the ``+Inf`` bucket), only ``_sum`` for ``part="sum"``. A histogram's
+        own name (``vllm:prompt_tokens_total``, ``tgi_request_count``), a histogram's ``_bucket``, ``_sum``
+        and ``_count`` (checked against the ``+Inf`` bucket), only ``_sum`` for ``part="sum"``. A histogram's
         bare name is read too: no valid line has it, so a line that does is reported as malformed
         (Triton's documented example writes its buckets without ``_bucket``)."""
         names = set()
@@ -105,7 +105,7 @@ class Adapter:
             elif rule.part == "sum":
                 names.add(rule.source + "_sum")
             else:
-                names.update((rule.source, rule.source + "_bucket", rule.source + "_sum"))
+                names.update((rule.source, rule.source + "_bucket", rule.source + "_sum", rule.source + "_count"))
         return frozenset(names)
 
     @property

@@ -421,3 +421,90 @@ def test_detection_prefers_the_llm_engine_when_triton_serves_vllm_metrics():
     assert detect(both).engine == "vllm"
     adapter, series = normalize(both, Target(url="http://x/metrics", server="x", engine="triton"))
     assert adapter.engine == "triton" and {dict(s.labels)["engine"] for s in series} == {"triton"}
+
+
+# -- what Prometheus would not ingest -------------------------------------------------------------------
+
+
+def with_line(name: str, line: str, after: str) -> tuple[str, int]:
+    """The fixture with ``line`` inserted after the first line starting with ``after``; its 1-based line."""
+    body = text(name).splitlines()
+    at = next(i for i, x in enumerate(body) if x.startswith(after)) + 1
+    return "\n".join(body[:at] + [line] + body[at:]) + "\n", at + 1
+
+
+def test_a_duplicated_series_fails_the_scrape_naming_its_second_line_instead_of_being_summed():
+    body = text("vllm-0.33.0-v1.synthetic.prom").splitlines()
+    first = next(x for x in body if x.startswith("vllm:prompt_tokens_total{"))
+    doubled, line = with_line("vllm-0.33.0-v1.synthetic.prom", first, first)
+    with pytest.raises(TargetError) as err:
+        normalize(doubled, TARGET)
+    assert (err.value.kind, err.value.line) == ("parse", line)
+    assert "duplicate series vllm:prompt_tokens_total{" in str(err.value)
+    bucket = next(x for x in body if x.startswith("vllm:time_to_first_token_seconds_bucket{"))
+    doubled, line = with_line("vllm-0.33.0-v1.synthetic.prom", bucket, bucket)
+    with pytest.raises(TargetError) as err:
+        normalize(doubled, TARGET)
+    assert (err.value.kind, err.value.line) == ("parse", line)
+
+
+@pytest.mark.parametrize("bad", ["NaN", "+Inf", "-3"])
+def test_a_counter_that_cannot_be_one_leaves_its_family_out_and_the_rest_is_kept(bad):
+    body = "\n".join(
+        line.rsplit(" ", 1)[0] + " " + bad if line.startswith("vllm:generation_tokens_total{") else line
+        for line in text("vllm-0.33.0-v1.synthetic.prom").splitlines()
+    )
+    problems: list[TargetError] = []
+    _, series = normalize(body, TARGET, problems=problems)
+    _, good = normalize(text("vllm-0.33.0-v1.synthetic.prom"), TARGET)
+    assert {s.family for s in good} - {s.family for s in series} == {T + "generation_tokens_total"}
+    assert [p.kind for p in problems] == ["invalid"]
+    assert "generation_tokens_total left out" in str(problems[0]) and "a counter is finite and not negative" in str(problems[0])
+    assert problems[0].line > 0
+
+
+def histogram(buckets: list[tuple[str, str]], count: str) -> str:
+    lines = ["# TYPE vllm:time_to_first_token_seconds histogram"]
+    lines += [f'vllm:time_to_first_token_seconds_bucket{{model_name="m",le="{le}"}} {n}' for le, n in buckets]
+    lines += ['vllm:time_to_first_token_seconds_sum{model_name="m"} 1.5', f'vllm:time_to_first_token_seconds_count{{model_name="m"}} {count}']
+    lines += ["# TYPE vllm:num_requests_running gauge", 'vllm:num_requests_running{model_name="m"} 2']
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("buckets", "count", "words"),
+    [
+        ([("0.1", "3"), ("1.0", "2"), ("+Inf", "3")], "3", 'le="1",model_name="m"} is 2, below the previous bucket\'s 3'),
+        ([("0.1", "1"), ("1.0", "2"), ("+Inf", "3")], "4", "_count{model_name=\"m\"} is 4 but the +Inf bucket is 3"),
+        ([("0.1", "NaN"), ("1.0", "2"), ("+Inf", "3")], "3", "a bucket count is finite and not negative"),
+    ],
+)
+def test_histogram_buckets_that_are_not_cumulative_leave_the_family_out(buckets, count, words):
+    problems: list[TargetError] = []
+    _, series = normalize(histogram(buckets, count), TARGET, problems=problems)
+    assert [s.family for s in series] == [T + "requests_running"]
+    assert [p.kind for p in problems] == ["invalid"] and words in str(problems[0]), str(problems[0])
+    _, fine = normalize(histogram([("0.1", "1"), ("1.0", "2"), ("+Inf", "3")], "3"), TARGET, problems=problems)
+    assert len(fine) == 2 and len(problems) == 1
+
+
+def test_a_bad_byte_in_a_comment_is_replaced_and_in_a_sample_line_is_a_parse_error_naming_it():
+    from axonize.sidecar.parse import decode
+
+    good = text("vllm-0.33.0-v1.synthetic.prom").encode()
+    latin1 = b"# HELP vllm:num_requests_running Caf\xe9 requests\n" + good
+    _, series = normalize(decode(latin1), TARGET)
+    assert series == normalize(good.decode(), TARGET)[1]
+    with pytest.raises(TargetError) as err:
+        decode(good + b'vllm:num_requests_running{model_name="caf\xe9"} 1\n')
+    assert (err.value.kind, err.value.line) == ("parse", good.count(b"\n") + 1) and "not UTF-8" in str(err.value)
+
+
+def test_the_work_stops_at_the_deadline():
+    import time
+
+    huge = "".join(f'vllm:prompt_tokens_total{{model_name="m{i}"}} {i}\n' for i in range(50_000))
+    start = time.monotonic()
+    with pytest.raises(TargetError) as err:
+        normalize(huge, TARGET, deadline=time.monotonic() + 0.05)
+    assert err.value.kind == "timeout" and time.monotonic() - start < 0.5
