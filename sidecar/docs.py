@@ -1,7 +1,8 @@
-"""Write the sidecar's part of docs/metrics.md from its tables (``make generate``).
+"""Write the sidecar's part of docs/metrics.md from the names registry and the engines' tables (``make generate``).
 
 ``python -m axonize.sidecar.docs`` prints the sidecar section: the normalized
-families, the per-target and self-metrics series, and for each engine the mapping
+families, the per-target and self-metrics series (name, type, unit, labels and help
+from :mod:`axonize.names.sidecar`), and for each engine the mapping
 from its families to the normalized ones (unit scale, labels, notes) plus the
 families left out and why. ``make generate`` appends it to the exporter's part;
 tests/test_generated.py fails when the committed file differs.
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import sys
 
-from .collection import SELF_METRICS
+from axonize import names
+
 from .engines import ADAPTERS
 from .engines.mapping import Adapter, Rule
-from .normalized import COMMON_LABELS, ENGINE_INDEX, FAMILIES, TARGET_SERIES
+from .normalized import COMMON_LABELS, ENGINE_INDEX, FAMILIES
 
 
 def _cells(*cells: str) -> str:
@@ -98,8 +100,11 @@ def render() -> str:
     for f in FAMILIES:
         labels = COMMON_LABELS + (f"{ENGINE_INDEX}?",) + f.labels
         out.append(_cells(f"`{f.name}`", f.type, f.unit, _labels(labels), f.help))
-    for name, type, unit, labels, help in TARGET_SERIES:
-        out.append(_cells(f"`{name}`", type, unit or "-", _labels(labels), help))
+    normalized = {f.name for f in FAMILIES}
+    others = [row for row in names.of_component("sidecar") if row.name not in normalized]
+    for row in others:
+        if not row.name.startswith("axonize_sidecar_"):
+            out.append(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help))
     out += [
         "",
         "### Sidecar self-metrics",
@@ -107,8 +112,9 @@ def render() -> str:
         "| Metric | Type | Unit | Labels | Meaning |",
         "|---|---|---|---|---|",
     ]
-    for name, type, unit, labels, help in SELF_METRICS:
-        out.append(_cells(f"`{name}`", type, unit or "-", _labels(labels), help))
+    for row in others:
+        if row.name.startswith("axonize_sidecar_"):
+            out.append(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help))
     out += [
         "",
         "### Which engine family feeds which name",

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from axonize import names
+
 #: Labels every normalized series carries, in exposition order (``engine_index`` only where the engine has one).
 COMMON_LABELS = ("engine", "model", "server")
 ENGINE_INDEX = "engine_index"
@@ -32,7 +34,7 @@ ENGINE_INDEX = "engine_index"
 
 @dataclass(frozen=True)
 class Family:
-    """One normalized family.
+    """One normalized family: the names registry's row (:mod:`axonize.names.sidecar`) plus how to merge.
 
     ``type`` is "counter", "gauge" or "histogram"; ``unit`` the base unit
     ("seconds", "tokens", "ratio", "requests"); ``labels`` the labels beyond
@@ -50,106 +52,46 @@ class Family:
     combine: str = "sum"
 
 
+def _family(name: str, combine: str = "sum") -> Family:
+    """The registry's row of ``name`` as a :class:`Family`; KeyError when it is not registered."""
+    row = names.get(name)
+    extra = tuple(label for label in row.labels if label not in COMMON_LABELS)
+    return Family(row.name, row.type, row.unit, row.help, extra, combine)
+
+
+_T = "axonize_inference_"
+
+#: The normalized families in exposition order: latency histograms (buckets as the engine scraped them, bounds
+#: scaled to seconds), token and request counters, state gauges. Name, type, unit, help and labels are the registry's.
 FAMILIES: tuple[Family, ...] = (
-    # -- latency histograms (buckets as the engine scraped them, bounds scaled to seconds) ---------------
-    Family(
-        "axonize_inference_time_to_first_token_seconds", "histogram", "seconds",
-        "Time from request arrival to the first output token (server side), per request.",
-    ),
-    Family(
-        "axonize_inference_inter_token_latency_seconds", "histogram", "seconds",
-        "Time between consecutive output tokens of a request (one observation per decode step).",
-    ),
-    Family(
-        "axonize_inference_time_per_output_token_seconds", "histogram", "seconds",
-        "Per request: decode time divided by (output tokens - 1), the first token excluded (TPOT).",
-    ),
-    Family(
-        "axonize_inference_time_per_output_token_estimated_seconds", "histogram", "seconds",
-        "Per request: an estimate of TPOT where the engine has none; TGI: inference time divided by "
-        "generated tokens, prefill included, so it reads high by the prefill's share.",
-    ),
-    Family(
-        "axonize_inference_e2e_request_latency_seconds", "histogram", "seconds",
-        "Time from request arrival to its last output token, per request.",
-    ),
-    Family(
-        "axonize_inference_queue_time_seconds", "histogram", "seconds",
-        "Time a request waited in the engine's queue before it was scheduled.",
-    ),
-    Family(
-        "axonize_inference_prefill_time_seconds", "histogram", "seconds",
-        "Time from scheduling a request to its first token (prompt processing).",
-    ),
-    Family(
-        "axonize_inference_decode_time_seconds", "histogram", "seconds",
-        "Time from a request's first token to its last (generation).",
-    ),
-    Family(
-        "axonize_inference_inference_time_seconds", "histogram", "seconds",
-        "Time a request spent being computed: prefill plus decode, queueing excluded.",
-    ),
-    # -- token and request counters -------------------------------------------------------------------
-    Family(
-        "axonize_inference_prompt_tokens_total", "counter", "tokens",
-        "Prompt (prefill) tokens processed.",
-    ),
-    Family(
-        "axonize_inference_generation_tokens_total", "counter", "tokens",
-        "Output tokens generated.",
-    ),
-    Family(
-        "axonize_inference_requests_finished_total", "counter", "requests",
-        "Requests that finished, by the engine's finish reason (stop, length, abort, ...); "
-        "empty reason where the engine does not report one.",
-        labels=("reason",),
-    ),
-    Family(
-        "axonize_inference_request_errors_total", "counter", "requests",
-        "Requests that failed or were rejected before they ran, by the engine's reason.",
-        labels=("reason",),
-    ),
-    Family(
-        "axonize_inference_preemptions_total", "counter", "requests",
-        "Times a running request was preempted (vLLM) or retracted (SGLang) to free KV cache.",
-    ),
-    Family(
-        "axonize_inference_prefix_cache_queries_total", "counter", "tokens",
-        "Prompt tokens looked up in the prefix cache.",
-    ),
-    Family(
-        "axonize_inference_prefix_cache_hits_total", "counter", "tokens",
-        "Prompt tokens found in the prefix cache (not recomputed).",
-    ),
-    # -- state gauges -----------------------------------------------------------------------------------
-    Family(
-        "axonize_inference_requests_running", "gauge", "requests",
-        "Requests in the running batch now.",
-    ),
-    Family(
-        "axonize_inference_requests_waiting", "gauge", "requests",
-        "Requests queued, not yet scheduled, now.",
-    ),
-    Family(
-        "axonize_inference_kv_cache_usage_ratio", "gauge", "ratio",
-        "Share of the KV cache in use now, 0-1.",
-        combine="max",
-    ),
+    _family(_T + "time_to_first_token_seconds"),
+    _family(_T + "inter_token_latency_seconds"),
+    _family(_T + "time_per_output_token_seconds"),
+    _family(_T + "time_per_output_token_estimated_seconds"),
+    _family(_T + "e2e_request_latency_seconds"),
+    _family(_T + "queue_time_seconds"),
+    _family(_T + "prefill_time_seconds"),
+    _family(_T + "decode_time_seconds"),
+    _family(_T + "inference_time_seconds"),
+    _family(_T + "prompt_tokens_total"),
+    _family(_T + "generation_tokens_total"),
+    _family(_T + "requests_finished_total"),
+    _family(_T + "request_errors_total"),
+    _family(_T + "preemptions_total"),
+    _family(_T + "prefix_cache_queries_total"),
+    _family(_T + "prefix_cache_hits_total"),
+    _family(_T + "requests_running"),
+    _family(_T + "requests_waiting"),
+    _family(_T + "kv_cache_usage_ratio", combine="max"),
 )
 
 BY_NAME: dict[str, Family] = {f.name: f for f in FAMILIES}
 
-#: Series the sidecar adds per target, beside the engine's: (name, type, unit, labels, help).
-TARGET_SERIES = (
-    (
-        "axonize_inference_target_up", "gauge", "", ("server",),
-        "1 when the last scrape of the target succeeded and its exposition was read; 0 otherwise "
-        "(down, slow, HTTP error, malformed text, unknown engine). Its normalized series are then withdrawn.",
-    ),
-    (
-        "axonize_inference_server_gpu_info", "info", "", ("server", "model", "uuid"),
-        "The GPUs a target's engine runs on, value 1: join inference series to GPU series "
-        "(on (uuid) with axonize_gpu_info). From the configuration's targets[].gpus, else from the processes "
-        "listening on the target's port and their descendants, as NVML sees them (--attribution.source).",
-    ),
-)
+
+def rows(*family_names: str) -> tuple[tuple[str, str, str, tuple[str, ...], str], ...]:
+    """``(name, type, unit, labels, help)`` of registered families, for docs and tests."""
+    return tuple((r.name, r.type, r.unit, r.labels, r.help) for r in map(names.get, family_names))
+
+
+#: Series the sidecar adds per target, beside the engine's: (name, type, unit, labels, help) from the registry.
+TARGET_SERIES = rows("axonize_inference_target_up", "axonize_inference_server_gpu_info")

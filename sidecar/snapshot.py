@@ -40,8 +40,10 @@ class Series:
 class TargetResult:
     """One target's cycle. ``up`` when the scrape and its normalization succeeded; then
     ``series`` holds its normalized series (at most the cap; ``dropped`` counts the
-    exposition lines left out). ``engine`` is the adapter used (configured or detected),
-    None when unknown. ``seconds`` is wall time: HTTP plus parsing and normalizing."""
+    exposition lines left out, the join series' included). ``engine`` is the adapter used
+    (configured or detected), None when unknown. ``seconds`` is wall time: HTTP plus parsing
+    and normalizing. ``problems``: "invalid" errors of families left out of a good scrape.
+    ``gpu_info``: the ``(model, uuid)`` rows of ``axonize_inference_server_gpu_info``, within the cap."""
 
     target: Target
     engine: Optional[str] = None
@@ -49,6 +51,8 @@ class TargetResult:
     error: Optional[TargetError] = None
     seconds: float = 0.0
     dropped: int = 0
+    problems: list[TargetError] = field(default_factory=list)
+    gpu_info: tuple[tuple[str, str], ...] = ()
 
     @property
     def up(self) -> bool:

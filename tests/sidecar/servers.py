@@ -1,7 +1,7 @@
 """Real aiohttp HTTP servers on loopback that play inference servers for the sidecar's tests.
 
 :class:`FakeEngines` serves paths set by the test: a fixture's text, an HTTP
-status, a delay before answering (a slow target), raw bytes. It runs its own
+status and headers (a redirect), a delay before answering (a slow target), raw bytes. It runs its own
 event loop in a thread, so the sidecar under test (its own loop, or a subprocess)
 talks to it over real sockets.
 """
@@ -20,6 +20,7 @@ class Route:
     body: bytes = b""
     status: int = 200
     delay: float = 0.0
+    headers: Optional[dict[str, str]] = None
 
 
 class FakeEngines:
@@ -33,10 +34,11 @@ class FakeEngines:
         self._runner: Optional[web.AppRunner] = None
         self._thread: Optional[threading.Thread] = None
 
-    def serve(self, path: str, text: str | bytes, status: int = 200, delay: float = 0.0) -> str:
-        """Answer GET ``path`` with ``text`` (and ``status``, after ``delay`` seconds); returns its URL."""
+    def serve(self, path: str, text: str | bytes, status: int = 200, delay: float = 0.0,
+              headers: Optional[dict[str, str]] = None) -> str:
+        """Answer GET ``path`` with ``text`` (and ``status`` and ``headers``, after ``delay`` seconds); returns its URL."""
         body = text.encode() if isinstance(text, str) else text
-        self.routes[path] = Route(body, status, delay)
+        self.routes[path] = Route(body, status, delay, headers)
         return self.url(path)
 
     def url(self, path: str) -> str:
@@ -49,7 +51,8 @@ class FakeEngines:
             return web.Response(status=404, text="not found\n")
         if route.delay:
             await asyncio.sleep(route.delay)
-        return web.Response(status=route.status, body=route.body, content_type="text/plain", charset="utf-8")
+        return web.Response(status=route.status, body=route.body, content_type="text/plain", charset="utf-8",
+                            headers=route.headers)
 
     def __enter__(self) -> "FakeEngines":
         ready = threading.Event()

@@ -6,7 +6,7 @@ import math
 from prometheus_client.parser import text_string_to_metric_families
 
 from axonize.sidecar.errors import TargetError
-from axonize.sidecar.exposition import render, target_families
+from axonize.sidecar.exposition import gpu_info_rows, render, target_families
 from axonize.sidecar.normalize import normalize
 from axonize.sidecar.snapshot import Series, Snapshot, TargetResult
 from axonize.sidecar.targets import Target
@@ -68,7 +68,44 @@ def test_down_targets_contribute_only_their_up_series_and_configured_gpus():
     )
     text = render(snapshot)
     assert 'server="a"' in text and 'server="b"' not in text
-    up, info = target_families(snapshot)
+    assert gpu_info_rows(snapshot, "a") == [] and gpu_info_rows(snapshot, "b") == [("m", "GPU-1")]
+    for result in snapshot.results:  # the collection loop fills them, within the series cap
+        result.gpu_info = tuple(gpu_info_rows(snapshot, result.target.server))
+    families = parsed(write_text(target_families(snapshot)))
+    (up,), (info,) = families["axonize_inference_target_up"], families["axonize_inference_server_gpu_info"]
     assert [(x.labels["server"], x.value) for x in up.samples] == [("a", 1.0), ("b", 0.0)]
     assert [(x.labels, x.value) for x in info.samples] == [({"server": "b", "model": "m", "uuid": "GPU-1"}, 1.0)]
     assert render(Snapshot([])) == ""
+
+
+def write_text(families) -> str:
+    from axonize import exposition_text
+
+    return exposition_text.render(families).decode()
+
+
+def test_the_core_writer_gives_the_bytes_the_hand_written_renderer_gave():
+    """Rendered before the switch to axonize.exposition_text (commit a980914's sidecar/exposition.py), byte for byte."""
+    target = Target(url="http://a:1/metrics", server="a")
+    labels = (("engine", "vllm"), ("model", 'q"\\'), ("server", "a"), ("engine_index", "0"))
+    series = [
+        Series(T + "time_to_first_token_seconds", labels, buckets=((0.001, 0.0), (0.5, 3.0), (math.inf, 4.0)), sum=1.25, count=4.0),
+        Series(T + "prompt_tokens_total", labels, value=1e10),
+        Series(T + "kv_cache_usage_ratio", labels, value=0.5),
+    ]
+    lab = 'engine="vllm",model="q\\"\\\\",server="a",engine_index="0"'
+    assert render(Snapshot([TargetResult(target, "vllm", series)])) == (
+        f"# HELP {T}time_to_first_token_seconds Time from request arrival to the first output token (server side), per request.\n"
+        f"# TYPE {T}time_to_first_token_seconds histogram\n"
+        f'{T}time_to_first_token_seconds_bucket{{{lab},le="0.001"}} 0.0\n'
+        f'{T}time_to_first_token_seconds_bucket{{{lab},le="0.5"}} 3.0\n'
+        f'{T}time_to_first_token_seconds_bucket{{{lab},le="+Inf"}} 4.0\n'
+        f"{T}time_to_first_token_seconds_sum{{{lab}}} 1.25\n"
+        f"{T}time_to_first_token_seconds_count{{{lab}}} 4.0\n"
+        f"# HELP {T}prompt_tokens_total Prompt (prefill) tokens processed.\n"
+        f"# TYPE {T}prompt_tokens_total counter\n"
+        f"{T}prompt_tokens_total{{{lab}}} 1e+10\n"
+        f"# HELP {T}kv_cache_usage_ratio Share of the KV cache in use now, 0-1.\n"
+        f"# TYPE {T}kv_cache_usage_ratio gauge\n"
+        f"{T}kv_cache_usage_ratio{{{lab}}} 0.5\n"
+    )
