@@ -14,9 +14,10 @@ exporter's :class:`axonize.nvml.Caller`, which turns unsupported readings into N
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Optional
+from typing import Any
 
 from .nvml import text
 
@@ -39,9 +40,9 @@ class RunningProcess:
     """
 
     pid: int
-    used_memory_bytes: Optional[float]
-    gpu_instance_id: Optional[int]
-    compute_instance_id: Optional[int]
+    used_memory_bytes: float | None
+    gpu_instance_id: int | None
+    compute_instance_id: int | None
 
 
 def running_processes(nvml: ModuleType, handle: object, mig_mode: bool, graphics: bool = False,

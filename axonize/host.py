@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 
-def host_pid_namespace(procfs: Union[str, Path] = "/proc") -> bool:
+def host_pid_namespace(procfs: str | Path = "/proc") -> bool:
     """Whether ``procfs`` shows the host's PID namespace, where NVML's PIDs can be looked up.
 
     Kernel threads are visible only there, and ``kthreadd`` is always PID 2 (``<procfs>/2/comm``).

@@ -17,8 +17,9 @@ Error codes are NVML's ``nvmlReturn_t`` (nvml.h; ``pynvml.NVML_ERROR_*``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable, Optional
+from typing import Any
 
 #: nvmlReturn_t -> the ``kind`` label of axonize_exporter_collection_errors_total
 ERROR_KINDS = {
@@ -61,7 +62,7 @@ class GpuFault(Exception):
         self.call = call
 
 
-def error_code(exc: BaseException) -> Optional[int]:
+def error_code(exc: BaseException) -> int | None:
     """The ``nvmlReturn_t`` of an ``NVMLError``, else None."""
     value = getattr(exc, "value", None)
     return value if isinstance(value, int) else None
@@ -73,7 +74,7 @@ def kind_of(exc: BaseException) -> str:
     return ERROR_KINDS.get(code, f"nvml_{code}") if code is not None else "internal"
 
 
-def load(module: Optional[ModuleType] = None) -> ModuleType:
+def load(module: ModuleType | None = None) -> ModuleType:
     """Import ``pynvml`` (or use ``module``) and ``nvmlInit()`` it.
 
     Raises :class:`NvmlUnavailable` with the reason when the package, the

@@ -44,8 +44,8 @@ import platform
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Optional, Sequence
 
 from axonize import __version__, names
 from axonize import exposition_text as text
@@ -87,8 +87,8 @@ class CollectionLoop:
         timeout: float,
         exposition: Exposition,
         max_series: int = 5000,
-        attribution: Optional[GpuAttribution] = None,
-        max_body_bytes: Optional[int] = None,
+        attribution: GpuAttribution | None = None,
+        max_body_bytes: int | None = None,
     ):
         self.targets = list(targets)
         self.interval = interval
@@ -99,7 +99,7 @@ class CollectionLoop:
         self.attribution = attribution or Attribution()
         self.collections = 0
         self.last_duration = 0.0
-        self.last_published: Optional[float] = None  # time.monotonic() of the last complete rendering published
+        self.last_published: float | None = None  # time.monotonic() of the last complete rendering published
         self.errors: Counter[tuple[str, str]] = Counter()
         self.loop_errors: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
@@ -110,10 +110,10 @@ class CollectionLoop:
         self._failing: set[str] = set()  # servers whose last scrape failed
         self._gpus: dict[str, tuple[str, ...]] = {}
         self._attributor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="axonize-attribution")
-        self._attributing: Optional[Future] = None
-        self._thread: Optional[threading.Thread] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._wake: Optional[asyncio.Event] = None
+        self._attributing: Future | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
         self._stopping = threading.Event()
 
     # -- one cycle --------------------------------------------------------------------

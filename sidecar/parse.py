@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator, Optional
 
 from prometheus_client.parser import text_fd_to_metric_families, text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -138,7 +138,7 @@ def decode(body: bytes) -> str:
     return "\n".join(lines)
 
 
-def _until(lines: list[str], deadline: Optional[float]) -> Iterator[str]:
+def _until(lines: list[str], deadline: float | None) -> Iterator[str]:
     """``lines``, raising a "timeout" TargetError once ``deadline`` (monotonic seconds) has passed."""
     if deadline is None:
         yield from lines
@@ -150,7 +150,7 @@ def _until(lines: list[str], deadline: Optional[float]) -> Iterator[str]:
 
 
 def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset(),
-         deadline: Optional[float] = None) -> Parsed:
+         deadline: float | None = None) -> Parsed:
     """Parse the sample lines of ``text`` named in ``samples`` (``x_total``, ``x_bucket``, ``x_sum``, ...)
     and the TYPE lines of the families in ``types``. Samples without a kept TYPE line come out
     untyped, one family per name.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -43,8 +42,8 @@ class Fetched:
     """One target's answer: the body's bytes, or the error; ``seconds`` of wall time for the GET."""
 
     target: Target
-    body: Optional[bytes]
-    error: Optional[TargetError]
+    body: bytes | None
+    error: TargetError | None
     seconds: float
 
 
@@ -57,7 +56,7 @@ def new_session() -> aiohttp.ClientSession:
     )
 
 
-async def fetch(session: aiohttp.ClientSession, target: Target, timeout: float, max_bytes: Optional[int] = None) -> Fetched:
+async def fetch(session: aiohttp.ClientSession, target: Target, timeout: float, max_bytes: int | None = None) -> Fetched:
     """GET ``target.url`` (or read a ``file://`` capture) within ``timeout`` seconds (connect, headers and body together).
 
     ``max_bytes``: the body limit, :data:`MAX_BODY_BYTES` when None.

@@ -7,7 +7,6 @@ counter that restarts at 0 reaches Prometheus as a reset.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from .errors import TargetError
 from .targets import Target
@@ -46,9 +45,9 @@ class TargetResult:
     ``gpu_info``: the ``(model, uuid)`` rows of ``axonize_inference_server_gpu_info``, within the cap."""
 
     target: Target
-    engine: Optional[str] = None
+    engine: str | None = None
     series: list[Series] = field(default_factory=list)
-    error: Optional[TargetError] = None
+    error: TargetError | None = None
     seconds: float = 0.0
     dropped: int = 0
     problems: list[TargetError] = field(default_factory=list)
