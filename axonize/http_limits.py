@@ -11,14 +11,16 @@ in 30 s). The defences, in the order a connection meets them:
 * :class:`ConnectionGuard`, wrapped around aiohttp's protocol factory: at most
   :data:`MAX_CONNECTIONS` connections (and never more than the open-files limit
   less :data:`FD_RESERVE`). At the cap, the oldest connection still waiting for
-  its first request headers is dropped to make room; when every connection is
-  busy with a request, the new one is closed at once;
+  request headers is dropped to make room, else the longest-idle kept-alive
+  one; when every connection is busy with a request, the new one is closed at once;
 * a connection that has not sent complete request headers within
-  :data:`HEADER_TIMEOUT_SECONDS` of being accepted is dropped. The guard keeps
-  this deadline itself (it watches for the blank line that ends the headers)
-  because aiohttp's ``keepalive_timeout`` only covers a connection that never
-  sent a byte from aiohttp 3.10 on; between requests of a kept-alive
-  connection, aiohttp's ``keepalive_timeout`` (:data:`IDLE_TIMEOUT_SECONDS`) applies;
+  :data:`HEADER_TIMEOUT_SECONDS` of being accepted, or of the first byte of its
+  next request, is dropped. The guard keeps this deadline itself (it watches for
+  the blank line that ends the headers): aiohttp has no header-read timeout, and
+  its ``keepalive_timeout`` (here :data:`IDLE_TIMEOUT_SECONDS`, for kept-alive
+  connections that send nothing) is not reset by partial headers but covers the
+  time before the first request only in recent releases (the installed 3.14 arms
+  it at accept);
 * :class:`LoopErrorLog`, the event loop's exception handler: a failed accept
   (EMFILE, ENFILE, ENOBUFS, ENOMEM) is one log line per
   :data:`ERROR_LOG_INTERVAL_SECONDS`, with the count of the ones not logged; any
@@ -96,17 +98,24 @@ class ConnectionGuard:
         return GuardedConnection(self)
 
     def admit(self, conn: GuardedConnection) -> bool:
+        """Count ``conn`` in, making room at the cap; False: every connection is busy, close ``conn``."""
         if len(self.live) >= self.cap:
-            if not self.waiting:
+            victim = self._victim()
+            if victim is None:
                 self.rejected += 1
                 return False
-            victim, _ = self.waiting.popitem(last=False)
             self.evicted += 1
             victim.drop()
         self.accepted += 1
         self.live.add(conn)
-        self.waiting[conn] = None
         return True
+
+    def _victim(self) -> GuardedConnection | None:
+        """The oldest connection waiting for request headers, else the longest-idle kept-alive one, else None."""
+        if self.waiting:
+            return next(iter(self.waiting))
+        idle = [c for c in self.live if c.idle_between_requests()]
+        return min(idle, key=lambda c: c.last_request) if idle else None
 
     def release(self, conn: GuardedConnection) -> None:
         self.live.discard(conn)
@@ -122,17 +131,20 @@ class GuardedConnection(asyncio.Protocol):
         self._transport: asyncio.BaseTransport | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._tail = b""
+        self.last_request = 0.0  # loop time when the last request's headers were complete
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         if not self._guard.admit(self):
             transport.abort()
             return
-        self._deadline = asyncio.get_running_loop().call_later(self._guard.header_timeout, self._header_deadline)
+        self._await_headers()
         self._inner = self._guard.factory()
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self._inner is not None:
+            self._await_headers()  # the next request on a kept-alive connection: the same deadline
         if self._deadline is not None:
             seen = self._tail + data
             if b"\n\n" in seen or b"\n\r\n" in seen:  # the blank line that ends the headers (CRLF or bare LF)
@@ -141,6 +153,15 @@ class GuardedConnection(asyncio.Protocol):
                 self._tail = seen[-2:]
         if self._inner is not None:
             self._inner.data_received(data)
+
+    def idle_between_requests(self) -> bool:
+        """A kept-alive connection whose response is sent and that waits for the next request.
+
+        Read from aiohttp's request handler (its pending ``_waiter`` and empty
+        message queue, the same in aiohttp 3.9 to 3.14); False when that cannot be told.
+        """
+        waiter = getattr(self._inner, "_waiter", None)
+        return waiter is not None and not waiter.done() and not getattr(self._inner, "_messages", True)
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received() if self._inner is not None else None
@@ -160,9 +181,15 @@ class GuardedConnection(asyncio.Protocol):
             inner, self._inner = self._inner, None
             inner.connection_lost(exc)
 
+    def _await_headers(self) -> None:
+        self._tail = b""
+        self._guard.waiting[self] = None
+        self._deadline = asyncio.get_running_loop().call_later(self._guard.header_timeout, self._header_deadline)
+
     def _headers_complete(self) -> None:
         self._cancel_deadline()
         self._guard.waiting.pop(self, None)
+        self.last_request = asyncio.get_running_loop().time()
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:

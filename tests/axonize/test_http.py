@@ -6,6 +6,7 @@ spoken to over real sockets on 127.0.0.1; the loop they serve is a stand-in whos
 """
 import errno
 import gzip
+import ipaddress
 import json
 import logging
 import resource
@@ -18,12 +19,15 @@ from contextlib import contextmanager
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from axonize.http import Exposition, make_app
 from axonize.http_encoding import accepted_codings, wants_gzip
 from axonize.http_limits import LoopErrorLog
 from axonize.http_listen import bind_error_reason
 from axonize.processes import free_port
+from tests.axonize import test_web_config_file as web_config_tests
 from tests.conftest import DEMO_Q, DEMO_TOPO, ROOT, run_exporter
 
 BODY = "# HELP up test\n# TYPE up gauge\nup 1\n" * 50
@@ -43,7 +47,7 @@ class Loop:
         time.sleep(cfg.get("start_blocks", 0))
         if cfg.get("start_raises"):
             raise RuntimeError(cfg["start_raises"])
-        exposition.publish(cfg["body"].encode())
+        exposition.publish(cfg["body"].encode() * cfg.get("body_repeat", 1))
     def stop(self):
         pass
     def health(self):
@@ -53,7 +57,11 @@ class Loop:
 
 exposition = http.Exposition()
 settings = {"web_listen_address": ("127.0.0.1", cfg["port"]), "web_telemetry_path": cfg.get("path", "/metrics")}
-sys.exit(http.serve_loop("axonize-test", "Test", exposition, Loop(), settings))
+web_config = None
+if cfg.get("web_config"):
+    from axonize import web_config_file
+    web_config = web_config_file.load(cfg["web_config"])
+sys.exit(http.serve_loop("axonize-test", "Test", exposition, Loop(), settings, web_config))
 """
 
 
@@ -167,34 +175,85 @@ def test_a_client_that_never_finishes_its_headers_is_dropped(tmp_path):
                 time.sleep(0.2)
             ok.settimeout(5)
             assert ok.recv(100).startswith(b"HTTP/1.1 200")
+        # the next request on a kept-alive connection has the same deadline
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as kept:
+            kept.sendall(b"GET /-/ready HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert kept.recv(1000).startswith(b"HTTP/1.1 200")
+            kept.sendall(b"GET /-/ready HTTP/1.1\r\n")
+            started = time.monotonic()
+            assert is_closed(kept, 5) and time.monotonic() - started < 3
         silent.close()
         slow.close()
 
 
-def test_at_the_cap_the_oldest_waiting_connection_makes_room_and_busy_ones_are_kept(tmp_path):
-    with server(tmp_path, limits={"MAX_CONNECTIONS": 4, "FD_RESERVE": 0}) as (url, port, proc, err):
+def test_a_tls_client_that_never_completes_the_handshake_is_dropped(tmp_path):
+    ca = web_config_tests._issue("axonize test CA", ca=True)
+    web_config_tests._write(tmp_path, "ca", ca)
+    web_config_tests._write(tmp_path, "server", web_config_tests._issue(
+        "localhost", ca, san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))], usage=ExtendedKeyUsageOID.SERVER_AUTH))
+    config = tmp_path / "web.yml"
+    config.write_text(web_config_tests.TLS)
+    with server(tmp_path, web_config=str(config), limits={"HEADER_TIMEOUT_SECONDS": 1.0}) as (url, port, proc, err):
+        silent = socket.create_connection(("127.0.0.1", port))
+        started = time.monotonic()
+        assert is_closed(silent, 5) and time.monotonic() - started < 3
+        r = requests.get(f"https://127.0.0.1:{port}/-/healthy", verify=str(tmp_path / "ca.crt"), timeout=5)
+        assert r.status_code == 200
+        silent.close()
+
+
+def request(port, path="/-/ready"):
+    """A kept-alive connection that has had one complete request answered."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert s.recv(1000).startswith(b"HTTP/1.1 200")
+    return s
+
+
+CAP = {"MAX_CONNECTIONS": 4, "FD_RESERVE": 0}
+
+
+def test_at_the_cap_the_oldest_connection_waiting_for_headers_makes_room(tmp_path):
+    with server(tmp_path, limits=CAP) as (url, port, proc, err):
         idle = open_idle(port, 4)
-        (newcomer,) = open_idle(port, 1)
+        newcomer = request(port)  # served at once
         assert is_closed(idle[0], 3), "the oldest waiting connection was not dropped at the cap"
-        assert not is_closed(newcomer, 0.3)
+        assert not any(is_closed(s, 0.1) for s in idle[1:])
         for s in idle + [newcomer]:
             s.close()
-        # four kept-alive connections that completed a request are not dropped; a fifth is closed at once
-        sessions = [requests.Session() for _ in range(4)]
-        deadline = time.monotonic() + 5
-        while True:  # the closed ones above leave the count asynchronously
-            try:
-                for sess in sessions:
-                    assert sess.get(f"{url}/-/ready", timeout=2).status_code == 200
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-        extra = socket.create_connection(("127.0.0.1", port))
+
+
+def test_at_the_cap_the_longest_idle_kept_alive_connection_makes_room(tmp_path):
+    with server(tmp_path, limits=CAP) as (url, port, proc, err):
+        kept = [request(port) for _ in range(4)]
+        newcomer = request(port)
+        assert is_closed(kept[0], 3), "the longest-idle kept-alive connection was not dropped at the cap"
+        kept[1].sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert kept[1].recv(1000).startswith(b"HTTP/1.1 200")
+        for s in kept + [newcomer]:
+            s.close()
+
+
+def test_at_the_cap_with_every_connection_busy_a_new_one_is_closed_at_once(tmp_path):
+    """Four clients that asked for a 40 MB exposition and do not read it are busy; a fifth connection is closed."""
+    with server(tmp_path, limits=CAP, body_repeat=40 * 2**20 // len(BODY)) as (url, port, proc, err):
+        scrape_within(f"{url}/-/healthy", 5)
+        deadline = time.monotonic() + 10
+        while requests.get(f"{url}/-/ready", timeout=2).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        busy = []
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            busy.append(s)
+        time.sleep(0.5)  # the responses fill the socket buffers; the handlers wait to write the rest
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
         assert is_closed(extra, 3), "a connection beyond the cap was not closed"
-        for sess in sessions:
-            assert sess.get(f"{url}/-/ready", timeout=2).status_code == 200
-            sess.close()
+        for s in busy:
+            assert s.recv(15) == b"HTTP/1.1 200 OK"  # still being served
+            s.close()
         extra.close()
 
 
