@@ -5,34 +5,57 @@ the argparse flags (Prometheus exporter style, ``--web.listen-address``), the
 YAML keys (``web: {listen_address: ...}``) and the precedence: a flag given on
 the command line beats the file, the file beats the default.
 
-Errors: :class:`ConfigError` naming the file and the key (``web.listen_address``)
+The file is read by :mod:`axonize.yaml_file` (bounded, no aliases, lines kept)
+and checked by a pydantic model made from the rows (:func:`file_model`, through
+:mod:`axonize.schema`), so file errors read ``FILE:LINE: KEY: PROBLEM``
+(``exporter.yml:7: collect.interval: .nan is not a finite duration``); flag
+errors read ``flag --collect.interval: PROBLEM``.
+
+Errors: :class:`ConfigError` naming the file, line and key (``web.listen_address``)
 for an unknown key, a value of the wrong type, or a bad duration or address.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Annotated, Any, Callable, Optional, Sequence
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, create_model
 
+from . import schema, yaml_file
+from .yaml_file import ConfigError
 
-class ConfigError(ValueError):
-    """A bad configuration file or flag value; the message names the place and key."""
-
+__all__ = ["ConfigError", "Option", "build_parser", "resolve", "load_file", "parse_duration", "parse_listen_address"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
+#: Bounds of every duration setting (intervals, timeouts, refresh periods), seconds: 1 ms to 1 day.
+#: Below 1 ms a loop would spin; above a day an interval is a typo (and ``1e308s`` would overflow timers).
+MIN_DURATION = 0.001
+MAX_DURATION = 86400.0
 
-def parse_duration(text: Any) -> float:
-    """A Prometheus-style duration (``"500ms"``, ``"15s"``, ``"1m30s"``) or a number of seconds -> seconds (> 0)."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
+
+def parse_duration(text: Any, low: float = MIN_DURATION, high: float = MAX_DURATION) -> float:
+    """A Prometheus-style duration (``"500ms"``, ``"15s"``, ``"1m30s"``) or a number of seconds -> seconds.
+
+    The result is finite and within [``low``, ``high``] (default 1 ms to 1 day);
+    ``.nan``, ``inf``, negatives, 0, ``100000000d`` and booleans raise ValueError.
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration like '5s', '500ms' or '1m30s'")
+    if isinstance(text, (int, float)):
+        try:
+            seconds = float(text)
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
     else:
         s = str(text).strip()
+        if len(s) > 64:
+            raise ValueError(f"{s[:20]!r}... ({len(s)} characters) is not a duration like '5s', '500ms' or '1m30s'")
         pos, seconds = 0, 0.0
         for m in _DURATION.finditer(s):
             if m.start() != pos:
@@ -41,9 +64,20 @@ def parse_duration(text: Any) -> float:
             pos = m.end()
         if pos != len(s) or not s:
             raise ValueError(f"{text!r} is not a duration like '5s', '500ms' or '1m30s'")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{text!r} is not a finite duration")
     if seconds <= 0:
         raise ValueError(f"{text!r}: a duration must be positive")
+    if not low <= seconds <= high:
+        raise ValueError(f"{text!r} is out of range: a duration must be between {_seconds(low)} and {_seconds(high)}")
     return seconds
+
+
+def _seconds(value: float) -> str:
+    for unit in ("d", "h", "m", "s"):
+        if value >= _UNIT_SECONDS[unit] and (value / _UNIT_SECONDS[unit]).is_integer():
+            return f"{value / _UNIT_SECONDS[unit]:g}{unit}"
+    return f"{value * 1000:g}ms"
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -80,6 +114,8 @@ class Option:
     input). ``kind`` is "value", "list" (repeatable flag / YAML list) or "bool".
     ``yaml_key`` overrides the key derived from the flag, where the file reads
     better in the plural (``--target URL`` repeated <-> ``targets: [...]``).
+    ``item`` is the pydantic type of one YAML list item before ``convert``
+    (default: a string; a number or mapping in the list is an error naming it).
     """
 
     flag: str
@@ -89,6 +125,7 @@ class Option:
     kind: str = "value"
     metavar: Optional[str] = None
     yaml_key: Optional[str] = None
+    item: Any = None
 
     @property
     def dest(self) -> str:
@@ -112,71 +149,109 @@ def build_parser(prog: str, description: str, options: Sequence[Option]) -> argp
     return parser
 
 
-def _flatten(data: Any, path: str, out: dict[str, tuple[Any, str]]) -> None:
-    if isinstance(data, dict):
+def load_file(path: str, known: Sequence[str] = ()) -> yaml_file.Document:
+    """Read a YAML configuration file (:func:`axonize.yaml_file.read`) into a flat document.
+
+    ``{"collect": {"interval": "5s"}}`` and ``{"collect.interval": "5s"}`` both
+    read as ``{"collect.interval": "5s"}`` (``-`` in keys reads as ``_``); a
+    mapping under a key in ``known`` stays whole (a list option given a
+    mapping is then an error about that key). Lines follow the keys.
+    Raises :class:`ConfigError`.
+    """
+    doc = yaml_file.read(path)
+    if doc.data is None:
+        return yaml_file.Document({}, doc.where, {})
+    if not isinstance(doc.data, dict):
+        line = doc.line(())
+        raise ConfigError(f"{doc.where}{f':{line}' if line else ''}: top level: expected a mapping, got {schema.shown(doc.data)}")
+    flat: dict[str, Any] = {}
+    origin: dict[tuple, str] = {}  # location in the file -> flat key
+
+    def walk(data: dict, loc: tuple, prefix: str) -> None:
         for key, value in data.items():
             if not isinstance(key, str):
-                raise ConfigError(f"{path or 'top level'}: key {key!r} is not a string")
-            sub = f"{path}.{key}" if path else key
-            if isinstance(value, dict):
-                _flatten(value, sub, out)
+                line = doc.line(loc + (key,))
+                raise ConfigError(f"{doc.where}{f':{line}' if line else ''}: {prefix or 'top level'}: key {key!r} is not a string")
+            sub = f"{prefix}.{key}" if prefix else key
+            name = sub.replace("-", "_")
+            if isinstance(value, dict) and name not in known:
+                walk(value, loc + (key,), sub)
             else:
-                out[sub.replace("-", "_")] = (value, sub)
-    else:
-        raise ConfigError(f"{path or 'top level'}: expected a mapping, got {type(data).__name__}")
+                flat[name] = value
+                origin[loc + (key,)] = name
+
+    walk(doc.data, (), "")
+    lines = {}
+    for loc, line in doc.lines.items():
+        for cut in range(len(loc), 0, -1):
+            if loc[:cut] in origin:
+                lines[(origin[loc[:cut]],) + loc[cut:]] = line
+                break
+    return yaml_file.Document(flat, doc.where, lines)
 
 
-def load_file(path: str) -> dict[str, tuple[Any, str]]:
-    """Read a YAML file into ``{"collect.interval": (value, key as written)}``."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        return {}
-    out: dict[str, tuple[Any, str]] = {}
-    try:
-        _flatten(data, "", out)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    return out
+def _converting(opt: Option, convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value is None:  # `key:` with nothing after it: not set, the default (or the flag) applies
+            return None
+        try:
+            return convert(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+def file_model(options: Sequence[Option], name: str = "ConfigFile") -> type[schema.Section]:
+    """The pydantic model of a configuration file with these options: one field per option, by its YAML key.
+
+    A field holds the converted setting, or None when the file does not set it.
+    """
+    fields: dict[str, Any] = {}
+    for opt in options:
+        if opt.kind == "list":
+            item = opt.item if opt.item is not None else schema.String
+            typ = Optional[list[Annotated[item, AfterValidator(_converting(opt, opt.convert))]]]
+        elif opt.kind == "bool":
+            typ = Annotated[Optional[bool], BeforeValidator(_converting(opt, _boolean))]
+        else:
+            typ = Annotated[Any, BeforeValidator(_converting(opt, opt.convert))]
+        fields[opt.dest] = (typ, Field(None, alias=opt.key))
+    return create_model(name, __base__=schema.Section, **fields)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {schema.shown(value)}")
+    return value
 
 
 def _convert(opt: Option, raw: Any, where: str) -> Any:
+    """A flag's (or the default's) value converted; raises ConfigError prefixed with ``where``."""
     try:
         if opt.kind == "list":
-            if raw is None:
-                return []
-            if not isinstance(raw, list):
-                raise ValueError(f"expected a list, got {raw!r}")
-            return [opt.convert(v) for v in raw]
+            return [opt.convert(v) for v in (raw or [])]
         if opt.kind == "bool":
-            if not isinstance(raw, bool):
-                raise ValueError(f"expected true or false, got {raw!r}")
-            return raw
+            return _boolean(raw)
         return opt.convert(raw) if raw is not None else None
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
 def resolve(options: Sequence[Option], args: argparse.Namespace) -> dict[str, Any]:
-    """Merge defaults < YAML file < flags into ``{dest: value}``; raises :class:`ConfigError`."""
-    from_file = load_file(args.config) if getattr(args, "config", None) else {}
-    known = {opt.key: opt for opt in options}
-    for key, (_, written) in from_file.items():
-        if key not in known:
-            raise ConfigError(f"{args.config}: unknown key {written!r}; known keys: {', '.join(sorted(known))}")
+    """Merge defaults < YAML file < flags into ``{dest: value}``; raises :class:`ConfigError`.
+
+    Every value in the file is checked, even when a flag overrides it: a bad file is an error.
+    """
+    from_file: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        doc = load_file(args.config, known=[opt.key for opt in options])
+        from_file = dict(iter(schema.validate(file_model(options), doc)))
     settings: dict[str, Any] = {}
     for opt in options:
         settings[opt.dest] = _convert(opt, opt.default, "default")
-        if opt.key in from_file:  # checked even when a flag overrides it: a bad file is an error
-            value, written = from_file[opt.key]
-            settings[opt.dest] = _convert(opt, value, f"{args.config}: key {written!r}")
+        if from_file.get(opt.dest) is not None:
+            settings[opt.dest] = from_file[opt.dest]
         flag_value = getattr(args, opt.dest, None)
         if flag_value is not None:
             settings[opt.dest] = _convert(opt, flag_value, f"flag {opt.flag}")

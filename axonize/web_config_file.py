@@ -26,8 +26,12 @@ with a clear message rather than ignored. ``RequestClientCert`` does not ask
 for a certificate: exporter-toolkit asks but never checks it, so clients are
 let in either way.
 
-Errors: :class:`axonize.config.ConfigError` naming the file and the key
-(``web.yml: tls_server_config.cert_file: no such file 'x.crt'``) for bad YAML,
+The file is read by :mod:`axonize.yaml_file` and its shape checked by the
+:class:`WebConfigFile` model (:mod:`axonize.schema`); certificates, keys and
+the combination of TLS settings are checked here.
+
+Errors: :class:`axonize.config.ConfigError` naming the file, line and key
+(``web.yml:3: tls_server_config.cert_file: no such file 'x.crt'``) for bad YAML,
 unknown or duplicate keys, values of the wrong type, a password that is not a
 bcrypt hash, and a certificate or key that does not load.
 """
@@ -39,12 +43,13 @@ import os
 import re
 import ssl
 import threading
-from typing import Any, Mapping, Optional
+from typing import Annotated, Any, Callable, ClassVar, Mapping, Optional
 
 import bcrypt
-import yaml
+from pydantic import BeforeValidator, Field
 
-from axonize.config import ConfigError
+from axonize import schema, yaml_file
+from axonize.yaml_file import ConfigError, Loc
 
 DOC = "https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md"
 
@@ -164,18 +169,127 @@ class WebConfig:
         return False
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, as exporter-toolkit's strict YAML does."""
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
 
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = self.construct_object(key_node)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep)
+
+def _string(choices: Optional[Mapping[str, Any]] = None) -> Callable[[Any], Optional[str]]:
+    def check(value: Any) -> Optional[str]:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {_kind(value)} {value!r}")
+        if choices is not None and value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> Optional[bool]:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _list(value: Any) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {_kind(value)}")
+    return value
+
+
+def _mapping(value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping, got {_kind(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise schema.problem(f"key {key!r} is not a string (quote it)", key=key)
+    return value
+
+
+def _headers(value: Any) -> dict[str, str]:
+    out = {}
+    for name, text in _mapping(value).items():
+        if name not in _HEADERS:
+            raise schema.problem(f"this header cannot be configured; allowed: {', '.join(_HEADERS)}", key=name)
+        try:
+            text = _string(dict.fromkeys(_HEADERS[name]) if _HEADERS[name] else None)(text)
+        except ValueError as exc:
+            raise schema.problem(str(exc), key=name) from None
+        if text:  # blank means unset
+            out[name] = text
+    return out
+
+
+def _users(value: Any) -> dict[str, str]:
+    users = _mapping(value)
+    for user, hashed in users.items():
+        if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
+            raise schema.problem(
+                "not a bcrypt hash like '$2y$10$' followed by 53 characters (make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n')",
+                key=user,
+            )
+    return users
+
+
+class _Section(schema.Section):
+    """A section of the web configuration: exporter-toolkit's messages for unknown and unsupported keys."""
+
+    path: ClassVar[str] = ""
+
+    @classmethod
+    def coerce(cls, data: Any) -> Any:
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise schema.problem(f"expected a mapping, got {_kind(data)}")
+        return data
+
+    @classmethod
+    def unknown_key(cls, key: str) -> str:
+        sub = f"{cls.path}.{key}" if cls.path else key
+        if sub in _UNSUPPORTED:
+            return f"this exporter-toolkit option is not supported by axonize: {_UNSUPPORTED[sub]}"
+        return f"unknown key; known keys here: {', '.join(sorted(cls.keys()))} (format: {DOC})"
+
+
+_Str = Annotated[Optional[str], BeforeValidator(_string())]
+
+
+class TlsServerConfig(_Section):
+    """``tls_server_config:``; TLS is on when a certificate, key, client CA or client auth type is set."""
+
+    path: ClassVar[str] = "tls_server_config"
+
+    cert_file: _Str = None
+    key_file: _Str = None
+    client_auth_type: Annotated[Optional[str], BeforeValidator(_string({**_CLIENT_AUTH, **_REFUSED_AUTH}))] = None
+    client_ca_file: _Str = None
+    min_version: Annotated[Optional[str], BeforeValidator(_string(_TLS_VERSIONS))] = None
+    max_version: Annotated[Optional[str], BeforeValidator(_string(_TLS_VERSIONS))] = None
+    cipher_suites: Annotated[tuple[Annotated[str, BeforeValidator(_string(_CIPHERS))], ...], BeforeValidator(_list)] = ()
+    prefer_server_cipher_suites: Annotated[Optional[bool], BeforeValidator(_boolean)] = None
+
+
+class HttpServerConfig(_Section):
+    """``http_server_config:``: ``http2`` (accepted, ignored) and the extra response ``headers``."""
+
+    path: ClassVar[str] = "http_server_config"
+
+    http2: Annotated[Optional[bool], BeforeValidator(_boolean)] = None
+    headers: Annotated[dict[str, str], BeforeValidator(_headers)] = Field(default_factory=dict)
+
+
+class WebConfigFile(_Section):
+    """The whole file (exporter-toolkit's web configuration)."""
+
+    tls_server_config: TlsServerConfig = Field(default_factory=TlsServerConfig)
+    http_server_config: HttpServerConfig = Field(default_factory=HttpServerConfig)
+    basic_auth_users: Annotated[dict[str, str], BeforeValidator(_users)] = Field(default_factory=dict)
 
 
 def load(path: str) -> WebConfig:
@@ -184,64 +298,25 @@ def load(path: str) -> WebConfig:
     Certificate and key are loaded here, so a bad pair fails at start-up, not
     at the first scrape.
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=_StrictLoader)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    return _Parser(path).parse(data)
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
+    doc = yaml_file.read(path)
+    return _Parser(doc).parse(schema.validate(WebConfigFile, doc))
 
 
 class _Parser:
-    def __init__(self, path: str):
-        self.path = path
-        self.dir = os.path.dirname(os.path.abspath(path))
+    """What the model cannot check alone: the files exist and load, and the TLS settings fit together."""
+
+    def __init__(self, doc: yaml_file.Document):
+        self.doc = doc
+        self.path = doc.where
+        self.dir = os.path.dirname(os.path.abspath(doc.where))
 
     def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key or 'top level'}: {problem}")
+        loc: Loc = tuple(key.split("."))
+        line = self.doc.line(loc)
+        return ConfigError(f"{self.path}{f':{line}' if line else ''}: {key or 'top level'}: {problem}")
 
-    def mapping(self, value: Any, key: str) -> dict:
-        """A mapping with string keys (None reads as empty); keys checked against _KEYS when listed."""
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.error(key, f"expected a mapping, got {_kind(value)}")
-        known = _KEYS.get(key)
-        for k in value:
-            sub = f"{key}.{k}" if key else str(k)
-            if not isinstance(k, str):
-                raise self.error(sub, f"key {k!r} is not a string (quote it)")
-            if known is not None and k not in known:
-                if sub in _UNSUPPORTED:
-                    raise self.error(sub, f"this exporter-toolkit option is not supported by axonize: {_UNSUPPORTED[sub]}")
-                raise self.error(sub, f"unknown key; known keys here: {', '.join(sorted(known))} (format: {DOC})")
-        return value
-
-    def string(self, value: Any, key: str, choices: Optional[Mapping[str, Any]] = None) -> Optional[str]:
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {_kind(value)} {value!r}")
-        if choices is not None and value not in choices:
-            raise self.error(key, f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    def boolean(self, value: Any, key: str) -> Optional[bool]:
-        if value is not None and not isinstance(value, bool):
-            raise self.error(key, f"expected true or false, got {value!r}")
-        return value
-
-    def file(self, value: Any, key: str) -> Optional[str]:
+    def file(self, name: Optional[str], key: str) -> Optional[str]:
         """A file name, relative ones joined to the config file's directory (exporter-toolkit does the same)."""
-        name = self.string(value, key)
         if not name:
             return None
         full = os.path.join(self.dir, name)
@@ -250,49 +325,19 @@ class _Parser:
             raise self.error(key, f"no such file {name!r}{where}")
         return full
 
-    def parse(self, data: Any) -> WebConfig:
-        top = self.mapping(data, "")
-        return WebConfig(
-            self.path,
-            self.tls(self.mapping(top.get("tls_server_config"), "tls_server_config")),
-            self.headers(self.mapping(top.get("http_server_config"), "http_server_config")),
-            self.users(self.mapping(top.get("basic_auth_users"), "basic_auth_users")),
-        )
+    def parse(self, model: WebConfigFile) -> WebConfig:
+        return WebConfig(self.path, self.tls(model.tls_server_config), model.http_server_config.headers, model.basic_auth_users)
 
-    def headers(self, section: dict) -> dict[str, str]:
-        self.boolean(section.get("http2"), "http_server_config.http2")  # aiohttp has no HTTP/2: ignored
-        out = {}
-        for name, value in self.mapping(section.get("headers"), "http_server_config.headers").items():
-            key = f"http_server_config.headers.{name}"
-            if name not in _HEADERS:
-                raise self.error(key, f"this header cannot be configured; allowed: {', '.join(_HEADERS)}")
-            value = self.string(value, key, dict.fromkeys(_HEADERS[name]) if _HEADERS[name] else None)
-            if value:  # blank means unset
-                out[name] = value
-        return out
-
-    def users(self, section: dict) -> dict[str, str]:
-        for user, hashed in section.items():
-            if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
-                raise self.error(
-                    f"basic_auth_users.{user}",
-                    "not a bcrypt hash like '$2y$10$' followed by 53 characters (make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n')",
-                )
-        return section
-
-    def tls(self, section: dict) -> Optional[ssl.SSLContext]:
+    def tls(self, section: TlsServerConfig) -> Optional[ssl.SSLContext]:
         k = "tls_server_config."
-        cert = self.file(section.get("cert_file"), k + "cert_file")
-        key = self.file(section.get("key_file"), k + "key_file")
-        client_ca = self.file(section.get("client_ca_file"), k + "client_ca_file")
-        auth = self.string(section.get("client_auth_type"), k + "client_auth_type", {**_CLIENT_AUTH, **_REFUSED_AUTH})
-        low = self.string(section.get("min_version"), k + "min_version", _TLS_VERSIONS) or "TLS12"
-        high = self.string(section.get("max_version"), k + "max_version", _TLS_VERSIONS) or "TLS13"
-        ciphers = section.get("cipher_suites") or []
-        if not isinstance(ciphers, list):
-            raise self.error(k + "cipher_suites", f"expected a list, got {_kind(ciphers)}")
-        ciphers = [_CIPHERS[self.string(c, k + "cipher_suites", _CIPHERS)] for c in ciphers]
-        prefer_server = self.boolean(section.get("prefer_server_cipher_suites"), k + "prefer_server_cipher_suites")
+        cert = self.file(section.cert_file, k + "cert_file")
+        key = self.file(section.key_file, k + "key_file")
+        client_ca = self.file(section.client_ca_file, k + "client_ca_file")
+        auth = section.client_auth_type
+        low = section.min_version or "TLS12"
+        high = section.max_version or "TLS13"
+        ciphers = [_CIPHERS[c] for c in section.cipher_suites]
+        prefer_server = section.prefer_server_cipher_suites
         if not (cert or key or auth or client_ca):
             return None
         auth = auth or "NoClientCert"
@@ -313,16 +358,16 @@ class _Parser:
         for which, file, marker in (("cert_file", cert, b"CERTIFICATE-----"), ("key_file", key, b"PRIVATE KEY-----")):
             with open(file, "rb") as fh:
                 if marker not in fh.read():
-                    raise self.error(k + which, f"{section[which]!r} holds no PEM {marker[:-5].decode().lower()}")
+                    raise self.error(k + which, f"{getattr(section, which)!r} holds no PEM {marker[:-5].decode().lower()}")
         try:
             ctx.load_cert_chain(cert, key, password=_no_password)
         except (ssl.SSLError, ValueError) as exc:
-            raise self.error(k + "key_file", f"{section['key_file']!r} does not load with cert_file {section['cert_file']!r}: {exc}") from None
+            raise self.error(k + "key_file", f"{section.key_file!r} does not load with cert_file {section.cert_file!r}: {exc}") from None
         if client_ca:
             try:
                 ctx.load_verify_locations(cafile=client_ca)
             except ssl.SSLError as exc:
-                raise self.error(k + "client_ca_file", f"{section['client_ca_file']!r} holds no usable CA certificate: {exc}") from None
+                raise self.error(k + "client_ca_file", f"{section.client_ca_file!r} holds no usable CA certificate: {exc}") from None
         ctx.verify_mode = _CLIENT_AUTH[auth]
         if any(ciphers):
             try:

@@ -35,7 +35,7 @@ from axonize.http import Exposition, serve_loop
 from .attribution import Attribution, ProcessGpus
 from .collection import CollectionLoop
 from .engines import ENGINES
-from .targets import finish, parse_engine, parse_target
+from .targets import TargetSpec, finish, parse_engine, parse_target
 
 DEFAULT_PORT = 9948
 
@@ -57,6 +57,7 @@ OPTIONS = (
         kind="list",
         metavar="URL[#ENGINE]",
         yaml_key="targets",
+        item=TargetSpec,
     ),
     Option(
         "--target.engine",
@@ -134,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stdout.flush()
         for result in snapshot.results:
             if result.error is not None:
-                print(f"axonize-sidecar: {result.target.server} ({result.target.url}): {result.error}", file=sys.stderr)
+                print(f"axonize-sidecar: {result.target.server} ({result.target.display_url}): {result.error}", file=sys.stderr)
         return 0 if any(r.up for r in snapshot.results) else 1
     return serve_loop("axonize-sidecar", "Axonize inference sidecar", exposition, loop, settings, web_config)
 

@@ -13,16 +13,28 @@ A target is written either as a string, ``URL`` or ``URL#ENGINE``
 
 A URL without a path scrapes ``/metrics``. A ``file://`` URL (an absolute path: ``file:///captures/vllm.prom``)
 is read instead of fetched, each cycle: a saved /metrics capture served as if live (demo, replay, tests);
-its ``server`` defaults to the file's name. Errors are ``ValueError`` naming the
-target and key (``target 'http://gpu-2:8080': key 'gpuz' is not one of url, engine,
-server, model, gpus``); :mod:`axonize.config` prefixes the file and ``targets``.
+its ``server`` defaults to the file's name.
+
+Credentials in a URL (``http://user:pass@gpu-1:8000``) are sent with the
+request (aiohttp turns them into basic auth) and appear nowhere else: the
+default ``server`` label is host:port, and logs and errors show
+:attr:`Target.display_url`, the URL without them.
+
+The file's form is checked by the :class:`TargetSpec` model (through
+:mod:`axonize.schema`, so errors name file, line and key:
+``sidecar.yml:4: targets[1].gpuz: unknown key; known keys: url, engine, server, model, gpus``);
+:func:`parse_target` checks one flag value or mapping and raises ``ValueError``.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Optional
+from typing import Annotated, Any, Iterable, Optional
 from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BeforeValidator, ValidationError
+
+from axonize import schema, yaml_file
 
 from .engines import ENGINES
 
@@ -33,13 +45,32 @@ _GPU_UUID = re.compile(r"(GPU|MIG)-[0-9A-Za-z/\-]+")
 @dataclass(frozen=True)
 class Target:
     """One inference server. ``engine`` None means detect it from the metric names each scrape.
-    ``gpus``: NVML UUIDs from the configuration (``GPU-...``, ``MIG-...``)."""
+    ``gpus``: NVML UUIDs from the configuration (``GPU-...``, ``MIG-...``).
+
+    ``url`` is what is requested, credentials included; show :attr:`display_url` instead.
+    """
 
     url: str
     server: str
     engine: Optional[str] = None
     model: str = ""
     gpus: tuple[str, ...] = ()
+
+    @property
+    def display_url(self) -> str:
+        """The URL for logs and messages: ``http://user:pass@gpu-1:8000/metrics`` -> ``http://gpu-1:8000/metrics``."""
+        return redact(self.url)
+
+
+def redact(url: str) -> str:
+    """``url`` without the user name and password (``scheme://host:port/path?query``); other text unchanged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rpartition("@")[2] if "@" in url else url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
 
 
 def parse_engine(value: Any) -> str:
@@ -53,71 +84,100 @@ def parse_engine(value: Any) -> str:
 def _url(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"url {value!r} is not a URL like http://host:8000/metrics")
-    parts = urlsplit(value.strip())
+    shown = repr(redact(value.strip()))
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        raise ValueError(f"url {shown} is not a URL like http://host:8000/metrics") from None
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-            raise ValueError(f"url {value!r} is not a file URL with an absolute path, like file:///captures/vllm.prom")
+            raise ValueError(f"url {shown} is not a file URL with an absolute path, like file:///captures/vllm.prom")
         return urlunsplit(("file", "", parts.path, "", ""))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"url {value!r} is not an http(s) URL with a host, like http://host:8000/metrics")
+        raise ValueError(f"url {shown} is not an http(s) URL with a host, like http://host:8000/metrics")
     try:
         parts.port
     except ValueError:
-        raise ValueError(f"url {value!r} has a bad port") from None
+        raise ValueError(f"url {shown} has a bad port") from None
     path = parts.path if parts.path not in ("", "/") else "/metrics"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 def _server_of(url: str) -> str:
+    """The default ``server`` label: host:port as written (no credentials), or a file URL's file name."""
     parts = urlsplit(url)
-    return parts.netloc or parts.path.rsplit("/", 1)[-1]
+    return parts.netloc.rpartition("@")[2] or parts.path.rsplit("/", 1)[-1]
+
+
+def _engine(value: Any) -> Optional[str]:
+    return None if value is None or value == "" else parse_engine(value)
+
+
+def _server(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a non-empty string")
+    return value.strip()
+
+
+def _model(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a string")
+    return value
+
+
+def _gpu(value: Any) -> str:
+    if not isinstance(value, str) or not _GPU_UUID.fullmatch(value):
+        raise ValueError(f"{value!r} is not an NVML UUID like GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1")
+    return value
+
+
+def _gpus(value: Any) -> Any:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of GPU UUIDs, got {value!r}")
+    return value
+
+
+class TargetSpec(schema.Section):
+    """One item of ``targets:``: a string ``URL[#ENGINE]`` or a mapping with :data:`KEYS`."""
+
+    url: Annotated[str, BeforeValidator(_url)]
+    engine: Annotated[Optional[str], BeforeValidator(_engine)] = None
+    server: Annotated[Optional[str], BeforeValidator(_server)] = None
+    model: Annotated[str, BeforeValidator(_model)] = ""
+    gpus: Annotated[tuple[Annotated[str, BeforeValidator(_gpu)], ...], BeforeValidator(_gpus)] = ()
+
+    @classmethod
+    def coerce(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            url, _, engine = data.partition("#")
+            return {"url": url, "engine": engine or None}
+        if not isinstance(data, (dict, TargetSpec)):
+            raise schema.problem(f"expected a URL or a mapping with {', '.join(KEYS)}, got {schema.shown(data)}")
+        return data
+
+    def target(self) -> Target:
+        return Target(url=self.url, server=self.server or _server_of(self.url), engine=self.engine, model=self.model, gpus=self.gpus)
 
 
 def parse_target(value: Any) -> Target:
     """A target from ``"URL"``, ``"URL#ENGINE"`` or a mapping with :data:`KEYS`.
 
-    Raises ValueError naming the target (by its url) and the key.
+    Raises ValueError naming the target (by its url, without credentials) and the key:
+    ``target 'http://x:1': gpuz: unknown key; known keys: url, engine, server, model, gpus``.
     """
-    if isinstance(value, dict) and isinstance(value.get("url"), str):
-        prefix = f"target {value['url']!r}: "
-    else:
-        prefix = ""
-    if isinstance(value, str):
-        url, _, engine = value.partition("#")
-        try:
-            return Target(url=_url(url), server=_server_of(_url(url)), engine=parse_engine(engine) if engine else None)
-        except ValueError as exc:
-            raise ValueError(f"{prefix}{exc}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{prefix}expected a URL or a mapping with {', '.join(KEYS)}, got {value!r}")
-    for key in value:
-        if key not in KEYS:
-            raise ValueError(f"{prefix}key {key!r} is not one of {', '.join(KEYS)}")
-    if "url" not in value:
-        raise ValueError(f"{prefix}key 'url' is missing")
+    if isinstance(value, TargetSpec):
+        return value.target()
     try:
-        url = _url(value["url"])
-    except ValueError as exc:
-        raise ValueError(f"{prefix}key 'url': {exc}") from None
-    engine = None
-    if value.get("engine") is not None:
-        try:
-            engine = parse_engine(value["engine"])
-        except ValueError as exc:
-            raise ValueError(f"{prefix}key 'engine': {exc}") from None
-    server = value.get("server")
-    if server is not None and (not isinstance(server, str) or not server.strip()):
-        raise ValueError(f"{prefix}key 'server': {server!r} is not a non-empty string")
-    model = value.get("model", "")
-    if not isinstance(model, str):
-        raise ValueError(f"{prefix}key 'model': {model!r} is not a string")
-    gpus = value.get("gpus") or []
-    if not isinstance(gpus, list):
-        raise ValueError(f"{prefix}key 'gpus': expected a list of GPU UUIDs, got {gpus!r}")
-    for uuid in gpus:
-        if not isinstance(uuid, str) or not _GPU_UUID.fullmatch(uuid):
-            raise ValueError(f"{prefix}key 'gpus': {uuid!r} is not an NVML UUID like GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1")
-    return Target(url=url, server=(server or _server_of(url)).strip(), engine=engine, model=model, gpus=tuple(gpus))
+        return TargetSpec.model_validate(value).target()
+    except ValidationError as exc:
+        where = f"target {redact(value['url'])!r}" if isinstance(value, dict) and isinstance(value.get("url"), str) else "target"
+        raise ValueError(str(schema.errors_of(exc, yaml_file.Document(value, where)))) from None
 
 
 def finish(targets: Iterable[Target], default_engine: Optional[str]) -> list[Target]:
@@ -128,7 +188,7 @@ def finish(targets: Iterable[Target], default_engine: Optional[str]) -> list[Tar
         if t.engine is None and default_engine:
             t = replace(t, engine=default_engine)
         if t.server in seen:
-            raise ValueError(f"server {t.server!r} names both {seen[t.server]} and {t.url}: give each target its own server")
-        seen[t.server] = t.url
+            raise ValueError(f"server {t.server!r} names both {seen[t.server]} and {t.display_url}: give each target its own server")
+        seen[t.server] = t.display_url
         out.append(t)
     return out

@@ -224,7 +224,7 @@ def test_a_bad_file_stops_the_exporter_with_file_and_key(pki, content, message):
         (TLS.replace("server.key", "client.key"), "tls_server_config.key_file: 'client.key' does not load with cert_file 'server.crt'"),
         (TLS + "  min_version: TLS14\n", "tls_server_config.min_version: 'TLS14' is not one of TLS10"),
         (TLS + "  min_version: TLS13\n  max_version: TLS12\n", "tls_server_config.min_version: TLS13 is above max_version TLS12"),
-        (TLS + "  cipher_suites: [RC4]\n", "tls_server_config.cipher_suites: 'RC4' is not one of"),
+        (TLS + "  cipher_suites: [RC4]\n", "tls_server_config.cipher_suites[0]: 'RC4' is not one of"),
         (TLS + "  client_auth_type: RequireAnyClientCert\n", "tls_server_config.client_auth_type: RequireAnyClientCert"),
         (TLS + "  client_auth_type: RequireAndVerifyClientCert\n", "needs client_ca_file"),
         (TLS + "  client_ca_file: ca.crt\n", "tls_server_config.client_ca_file: set, but client_auth_type"),

@@ -89,7 +89,7 @@ def test_bad_configuration_exits_2_naming_the_key(tmp_path):
     config.write_text("targets:\n  - {url: 'http://a:1', engine: vlm}\n")
     result = run("--config", str(config), "--print")
     assert result.returncode == 2 and result.stdout == ""
-    assert f"{config}: key 'targets': target 'http://a:1': key 'engine': engine 'vlm' is not one of" in result.stderr
+    assert f"{config}:2: targets[0].engine: engine 'vlm' is not one of" in result.stderr
     config.write_text("targets: ['http://a:1']\nattribution: {source: nvml}\n")
     result = run("--config", str(config), "--print")
     assert result.returncode == 2 and "attribution" in result.stderr and "'processes' or 'config'" in result.stderr, result.stderr
@@ -130,3 +130,24 @@ def test_the_server_serves_the_last_collection_with_the_exporter_endpoints(engin
         output = proc.communicate(timeout=15)[0]
     assert proc.returncode == 0, output
     assert "error" in output and "HTTP 500" in output, "the failing target is logged"
+
+
+@pytest.mark.parametrize("option", ["--config", "--web.config.file"])
+def test_a_binary_file_exits_2_naming_it(tmp_path, option):
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(range(256)))
+    result = run("--target", "http://127.0.0.1:1", "--print", option, str(binary), timeout=30)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert f"axonize-sidecar: {binary}:1: not a text file: a NUL byte at byte offset 5" in result.stderr
+    result = run("--target", "http://127.0.0.1:1", "--print", option, "/dev/zero", timeout=30)
+    assert result.returncode == 2 and "/dev/zero: cannot read: not a regular file (a character device)" in result.stderr
+
+
+def test_bad_durations_exit_2_naming_the_flag_or_the_line(tmp_path):
+    for value in ("nan", "inf", "0s", "100000000d"):
+        result = run("--target", "http://127.0.0.1:1", "--print", f"--collect.timeout={value}", timeout=30)
+        assert result.returncode == 2 and "flag --collect.timeout: " in result.stderr and "Traceback" not in result.stderr
+    config = tmp_path / "sidecar.yml"
+    config.write_text("targets: ['http://127.0.0.1:1']\ncollect:\n  interval: .inf\n")
+    result = run("--config", str(config), "--print", timeout=30)
+    assert result.returncode == 2 and f"{config}:3: collect.interval: inf is not a finite duration" in result.stderr

@@ -26,12 +26,15 @@ def test_target_strings_and_mappings():
         ("ftp://x:1", "url 'ftp://x:1' is not an http(s) URL"),
         ("http://x:1#vlm", "engine 'vlm' is not one of vllm, sglang, tgi, llamacpp, triton"),
         ("http://x:notaport", "has a bad port"),
-        ({"url": "http://x:1", "gpuz": []}, "target 'http://x:1': key 'gpuz' is not one of url, engine, server, model, gpus"),
-        ({"engine": "vllm"}, "key 'url' is missing"),
-        ({"url": "http://x:1", "gpus": ["0"]}, "target 'http://x:1': key 'gpus': '0' is not an NVML UUID"),
-        ({"url": "http://x:1", "gpus": UUID}, "key 'gpus': expected a list"),
-        ({"url": "http://x:1", "server": ""}, "key 'server': '' is not a non-empty string"),
-        ({"url": "http://x:1", "engine": "trt"}, "key 'engine': engine 'trt' is not one of"),
+        ({"url": "http://x:1", "gpuz": []}, "target 'http://x:1': gpuz: unknown key; known keys: url, engine, server, model, gpus"),
+        ({"engine": "vllm"}, "url: missing"),
+        ({"url": "http://x:1", "gpus": ["0"]}, "target 'http://x:1': gpus[0]: '0' is not an NVML UUID"),
+        ({"url": "http://x:1", "gpus": UUID}, "gpus: expected a list"),
+        ({"url": "http://x:1", "gpus": [{"a": 1}]}, "gpus[0]: {'a': 1} is not an NVML UUID"),
+        ({"url": "http://x:1", "server": ""}, "server: '' is not a non-empty string"),
+        ({"url": "http://x:1", "engine": "trt"}, "engine: engine 'trt' is not one of"),
+        ({"url": "http://u:secret@x:1", "gpuz": []}, "target 'http://x:1': gpuz: unknown key"),  # no credentials in errors
+        ("http://u:secret@x:notaport", "url 'http://x:notaport' has a bad port"),
         (["http://x:1"], "expected a URL or a mapping"),
     ],
 )
@@ -77,11 +80,16 @@ def test_yaml_targets_and_flags(tmp_path):
 @pytest.mark.parametrize(
     ("yaml_text", "flags", "message"),
     [
-        ("targets: [http://a:1]\ntargetz: []\n", (), "unknown key 'targetz'"),
-        ("targets: http://a:1\n", (), "key 'targets': expected a list"),
-        ("targets:\n  - {url: 'http://a:1', gpuz: []}\n", (), "key 'targets': target 'http://a:1': key 'gpuz' is not one of"),
+        ("targets: [http://a:1]\ntargetz: []\n", (), "sidecar.yml:2: targetz: unknown key"),
+        ("targets: http://a:1\n", (), "sidecar.yml:1: targets: must be a list, got 'http://a:1'"),
+        ("targets:\n  - http://b:1\n  - {url: 'http://a:1', gpuz: []}\n", (), "sidecar.yml:3: targets[1].gpuz: unknown key; known keys: url"),
+        ("targets:\n  - url: 'http://a:1'\n    gpus:\n      - GPU-x\n      - 7\n", (), "sidecar.yml:5: targets[0].gpus[1]: 7 is not an NVML UUID"),
+        ("targets: [7]\n", (), "sidecar.yml:1: targets[0]: expected a URL or a mapping with url, engine, server, model, gpus, got 7"),
         ("targets: [http://a:1]\ncollect: {interval: 5s, timeout: 9s}\n", (), "collect.timeout (9s) is longer than collect.interval (5s)"),
-        ("targets: [http://a:1]\ncollect: {max_series: 0}\n", (), "key 'collect.max_series': 0 is not a positive integer"),
+        ("targets: [http://a:1]\ncollect: {max_series: 0}\n", (), "sidecar.yml:2: collect.max_series: 0 is not a positive integer"),
+        ("targets: [http://a:1]\ncollect:\n  timeout: .nan\n", (), "sidecar.yml:3: collect.timeout: nan is not a finite duration"),
+        ("targets: [http://a:1]\nattribution:\n  refresh: 100000000d\n", (), "sidecar.yml:3: attribution.refresh: '100000000d' is out of range"),
+        (None, ("--target", "http://a:1", "--collect.interval", "inf"), "flag --collect.interval: 'inf' is not a duration"),
         ("targets: [http://a:1, http://a:1]\n", (), "server 'a:1' names both"),
         ("collect: {interval: 5s}\n", (), "no targets"),
         (None, ("--target", "http://a:1", "--target.engine", "tgx"), "flag --target.engine: engine 'tgx' is not one of"),
@@ -91,3 +99,14 @@ def test_bad_configuration_is_an_error_naming_the_key(tmp_path, yaml_text, flags
     with pytest.raises(ConfigError) as err:
         settings(tmp_path, yaml_text, *flags)
     assert message in str(err.value)
+
+
+def test_credentials_in_a_url_stay_out_of_the_server_label_display_url_and_errors():
+    t = parse_target("http://scraper:s3cret@gpu-1:8000/metrics#vllm")
+    assert t.url == "http://scraper:s3cret@gpu-1:8000/metrics"  # sent with the request: aiohttp makes it basic auth
+    assert t.server == "gpu-1:8000" and t.display_url == "http://gpu-1:8000/metrics"
+    assert parse_target({"url": "https://u:p@[::1]:8443"}).server == "[::1]:8443"
+    assert parse_target("http://gpu-2:8000").display_url == "http://gpu-2:8000/metrics"
+    with pytest.raises(ValueError) as err:
+        finish([t, parse_target("http://other:pw@gpu-1:8000/v2")], None)
+    assert "s3cret" not in str(err.value) and "pw@" not in str(err.value) and "http://gpu-1:8000/v2" in str(err.value)
