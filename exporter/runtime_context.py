@@ -32,6 +32,8 @@ import logging
 from pathlib import Path
 from typing import Iterable, Optional
 
+from axonize.host import host_pid_namespace
+
 from .containers import CgroupFormatError, RuntimeState, identity_from_cgroup
 from .numa import PLACEMENTS, pci_device_dir, HostNuma, NumaTopology, ProcFormatError, numa_placement, parse_cpulist, pci_numa, read_cpus_allowed
 from .snapshot import CollectionError, Container, ContainerUsage, Gpu, Process, Snapshot
@@ -176,10 +178,7 @@ class RuntimeContext:
         return topology.nodes_of(cpus) or None
 
     def _detect_host_pids(self) -> bool:
-        try:
-            return (Path(self.procfs) / "2" / "comm").read_text().strip() == "kthreadd"
-        except OSError:
-            return False
+        return host_pid_namespace(self.procfs)
 
     def _place_gpu(self, gpu: Gpu, topology: NumaTopology, errors: list[CollectionError]) -> None:
         if (gpu.numa_node is None or gpu.cpu_affinity is None) and gpu.pci_bus_id:
@@ -215,8 +214,8 @@ def summarize(snapshot: Snapshot) -> None:
 
     ``Gpu.cpu_affinity_cpus`` counts the CPUs of ``Gpu.cpu_affinity`` (``"0-51,104-155"`` -> 104);
     a malformed cpulist is one ``value`` error for that GPU (source ``"topology"``), and the GPU's
-    affinity is withdrawn rather than exported half-understood. ``Gpu.containers`` is
-    :func:`aggregate_by_container`. Never raises for one GPU: a bug there is an ``internal`` error
+    affinity is withdrawn rather than exported half-understood. ``Process.name`` becomes the
+    executable's name (:func:`process_name`). ``Gpu.containers`` is :func:`aggregate_by_container`. Never raises for one GPU: a bug there is an ``internal`` error
     and the other GPUs are still summarized.
     """
     for gpu in snapshot.gpus:
@@ -227,10 +226,21 @@ def summarize(snapshot: Snapshot) -> None:
                 except ValueError as exc:
                     snapshot.errors.append(CollectionError("topology", f"GPU {gpu.index} ({gpu.uuid})", "value", f"CPU affinity: {exc}; not exported"))
                     gpu.cpu_affinity = gpu.cpu_affinity_cpus = None
+            for process in gpu.processes:
+                process.name = process_name(process.name)
             gpu.containers = aggregate_by_container(gpu)
         except Exception as exc:  # a bug must not cost the other GPUs their series
             log.exception("summarizing GPU %d", gpu.index)
             snapshot.errors.append(CollectionError("exporter", f"GPU {gpu.index} ({gpu.uuid})", "internal", f"{type(exc).__name__}: {exc}"))
+
+
+def process_name(name: str) -> str:
+    """The executable's name, as ``comm`` and ``ps`` show it: ``"/usr/bin/python3"`` -> ``"python3"``.
+
+    NVML (``nvmlSystemGetProcessName``) and nvidia-smi give the executable's full path, which can
+    carry a user's home directory or a model path; the per-PID series promise a name only.
+    """
+    return name.rstrip("/").rsplit("/", 1)[-1] if "/" in name else name
 
 
 def aggregate_by_container(gpu: Gpu) -> list[ContainerUsage]:

@@ -10,7 +10,12 @@ One host is described by one or more files, recognised by their content:
 
 The files are read again on every collection, so a job that rewrites them
 (``nvidia-smi -q -x > gpus.xml`` from cron) is followed, the way
-node_exporter's textfile collector follows its directory.
+node_exporter's textfile collector follows its directory. Each read is bounded
+in size and time (:mod:`.bounded_read`: a FIFO, a hung mount or ``/dev/zero``
+fails that cycle with an ``io`` error); a file rewritten while it is read, a
+GPU section cut short, duplicate GPU UUIDs and a report without GPUs are
+counted errors (``mismatch`` / ``parse``); a byte that is not UTF-8 is one
+``value`` error and the rest of the capture is used.
 
 Nothing here raises during collection: a file that cannot be read, a GPU
 section that is broken, or a topology that does not fit the GPUs becomes a
@@ -25,6 +30,7 @@ from typing import Optional, Sequence
 
 from ..snapshot import CollectionError, Snapshot
 from . import gpu_list, query_text, query_xml, topology
+from .bounded_read import BoundedReader, ReadFailure
 from .errors import CaptureError
 from .gpu_fields import GpuReader
 from .tree import Node
@@ -61,27 +67,29 @@ class ReplaySource:
     """Collects a :class:`Snapshot` from capture files.
 
     ``paths``: one host's files (see the module docstring). ``hostname``: the
-    value of the ``hostname`` label (captures do not carry it).
+    value of the ``hostname`` label (captures do not carry it). ``reader``
+    bounds each file's size and read time (:class:`~.bounded_read.BoundedReader`).
     """
 
     name = "replay"
 
-    def __init__(self, paths: Sequence[str], hostname: str = ""):
+    def __init__(self, paths: Sequence[str], hostname: str = "", reader: Optional[BoundedReader] = None):
         if not paths:
             raise ValueError("replay needs at least one capture file")
         self.paths = list(paths)
         self.hostname = hostname
+        self.reader = reader or BoundedReader()
 
     def collect(self) -> Snapshot:
         snap = Snapshot(hostname=self.hostname, backend=self.name)
         parts = _Parts()
         for path in self.paths:
             try:
-                self._load(path, parts)
+                self._load(path, parts, snap.errors)
             except CaptureError as exc:
                 snap.errors.append(CollectionError(self.name, exc.path + (f":{exc.where}" if exc.where else ""), "parse", exc.message))
-            except OSError as exc:
-                snap.errors.append(CollectionError(self.name, path, "io", f"cannot read: {exc.strerror or exc}"))
+            except ReadFailure as exc:
+                snap.errors.append(CollectionError(self.name, path, exc.kind, exc.message))
         if parts.report is not None:
             self._read_report(parts.report, snap)
         elif not any(e.kind in ("parse", "io") for e in snap.errors):
@@ -95,12 +103,21 @@ class ReplaySource:
         return snap
 
     # -- loading -------------------------------------------------------------------
-    def _load(self, path: str, parts: _Parts) -> None:
-        with open(path, encoding="utf-8", errors="strict") as fh:
-            try:
-                text = fh.read()
-            except UnicodeDecodeError as exc:
+    def _load(self, path: str, parts: _Parts, errors: list[CollectionError]) -> None:
+        data = self.reader.read(path)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # one Latin-1 byte (a process path) must not refuse the capture: read it leniently, report it
+            text = data.decode("utf-8", errors="replace")
+            if classify(text) is None:
                 raise CaptureError(path, None, f"not UTF-8 text (byte {exc.start}): not an nvidia-smi capture") from None
+            line = data.count(b"\n", 0, exc.start) + 1
+            bad = sum(1 for ch in text if ch == "\ufffd")
+            errors.append(CollectionError(
+                self.name, f"{path}:{line}", "value",
+                f"byte {exc.start} is not UTF-8 ({bad} such character{'s' if bad != 1 else ''} in the file, read as U+FFFD); the rest of the capture is used",
+            ))
         self._load_text(text, path, parts)
 
     def _load_text(self, text: str, path: str, parts: _Parts) -> None:
@@ -166,7 +183,16 @@ class ReplaySource:
                     f"report says {attached.value} attached GPUs but holds {len(sections)} GPU sections (truncated or filtered capture)",
                 )
             )
+        if not sections:
+            snap.errors.append(CollectionError(self.name, path, "parse", "the report holds no GPU section: nothing to export"))
+        seen: dict[str, int] = {}
         for index, node in enumerate(sections):
+            if node.child("Processes" if dialect == "text" else "processes") is None:
+                # every driver prints Processes in each GPU section (N/A or None when empty): a section without it was cut short
+                snap.errors.append(CollectionError(
+                    self.name, f"{path}:{node.line}", "mismatch",
+                    f"GPU {index} section has no Processes section: the capture is cut short (a torn write?); its readings may be incomplete",
+                ))
             reader = GpuReader(node, dialect, path, self.name)
             try:
                 gpu = reader.read(index, bus_of(node))
@@ -174,7 +200,12 @@ class ReplaySource:
                 snap.errors.append(CollectionError(self.name, f"{path}:{node.line}", "parse", f"GPU {index}: {exc!r}; GPU skipped"))
                 gpu = None
             snap.errors.extend(reader.errors)
-            if gpu is not None:
+            if gpu is not None and gpu.uuid in seen:
+                snap.errors.append(CollectionError(
+                    self.name, f"{path}:{node.line}", "mismatch", f"GPU {index} has the UUID {gpu.uuid} of GPU {seen[gpu.uuid]}; GPU skipped",
+                ))
+            elif gpu is not None:
+                seen[gpu.uuid] = index
                 snap.gpus.append(gpu)
 
     def _apply_topology(self, topo_and_path: tuple[topology.Topology, str], snap: Snapshot) -> None:

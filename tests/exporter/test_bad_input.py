@@ -114,6 +114,7 @@ def test_truncated_text_report(tmp_path):
     snap = collect(write(tmp_path, "cut.txt", cut))
     assert [g.index for g in snap.gpus] == [0, 1, 2, 3, 4, 5]
     assert sorted((e.kind, e.message[:40]) for e in snap.errors) == [
+        ("mismatch", "GPU 6 section has no Processes section: "),
         ("mismatch", "report says 8 attached GPUs but holds 7 "),
         ("parse", "GPU 6 (00000000:BA:00.0) has no UUID; GP"),
     ]
