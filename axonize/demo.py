@@ -150,16 +150,15 @@ def demo_captures() -> list[str]:
 
 
 def rule_files(workdir: str) -> list[str]:
-    """The recording rules rendered from the packaged rules/config.yml with :data:`DEMO_RATE_WINDOW`, in ``workdir``."""
-    from .rules import config as rules_config, render
+    """The recording rules rendered from the packaged axonize/bundle.yml with :data:`DEMO_RATE_WINDOW`, in ``workdir``."""
+    from . import bundle, pricing, yaml_file
+    from .rules import render
 
-    doc = yaml.safe_load((resources.files("axonize.rules") / "config.yml").read_text())
-    doc["windows"] = {"rate": DEMO_RATE_WINDOW, "queue_growth": DEMO_RATE_WINDOW}
-    path = os.path.join(workdir, "rules-config.yml")
-    with open(path, "w") as fh:
-        yaml.safe_dump(doc, fh)
+    doc = pricing.read_document()  # the packaged bundle configuration
+    data = {**doc.data, "windows": {"rate": DEMO_RATE_WINDOW, "queue_growth": DEMO_RATE_WINDOW}}
+    cfg = bundle.parse(yaml_file.Document(data, f"{doc.where} (windows: {DEMO_RATE_WINDOW})", doc.lines))
     out = []
-    for name, text in render.render(rules_config.load(path)).items():
+    for name, text in render.render(cfg).items():
         if name.endswith(".rules.yml"):
             out.append(os.path.join(workdir, name))
             with open(out[-1], "w") as fh:

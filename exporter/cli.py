@@ -30,7 +30,7 @@ from axonize.config import (
 )
 from axonize import web_config_file
 from axonize.http import Exposition, serve_loop
-from axonize.rules import pricing
+from axonize import pricing
 
 from .collection import CollectionLoop
 from .prices import PricedSource
@@ -66,7 +66,7 @@ OPTIONS = (
     Option(
         "--cost.config",
         "",
-        "rules configuration whose 'prices' table gives each GPU's $ per hour (default: the packaged rules/config.yml)",
+        "bundle configuration whose 'prices' table gives each GPU's $ per hour (default: the packaged axonize/bundle.yml)",
         str,
         metavar="FILE",
         yaml_key="cost.config",

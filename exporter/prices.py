@@ -5,11 +5,11 @@ A step of the collection path, between the source and the exposition::
     source.collect() -> Snapshot -> apply_prices(snapshot, table) -> exposition families
 
 so scrapes still only serve bytes. The table is the ``prices:`` section of the
-rules configuration (``--cost.config``, by default the packaged
-rules/config.yml; see :mod:`axonize.rules.pricing`). Each cycle, every GPU gets
+bundle configuration (``--cost.config``, by default the packaged
+axonize/bundle.yml; see :mod:`axonize.pricing`). Each cycle, every GPU gets
 a :class:`~axonize.exporter.snapshot.GpuPrice` from its host name and model
 name, and every MIG device the share of that price its GPU instance costs
-(:func:`axonize.rules.pricing.mig_share`: compute slices / the GPU's slices).
+(:func:`axonize.mig_profiles.mig_share`: compute slices / the GPU's slices).
 
 A GPU instance whose share cannot be told (no profile, as in a ``-q`` replay
 without ``nvidia-smi -L``, or a GPU whose slice count is unknown) gets no MIG
@@ -19,7 +19,7 @@ counts it in ``axonize_exporter_collection_errors_total``.
 """
 from __future__ import annotations
 
-from axonize.rules import pricing
+from axonize import mig_profiles, pricing
 
 from .snapshot import CollectionError, GpuPrice, MigDevice, Snapshot
 
@@ -35,7 +35,7 @@ def apply_prices(snapshot: Snapshot, table: pricing.PriceTable) -> None:
         unpriced = []
         for gi, devices in sorted(instances.items()):
             profile = next((d.profile for d in devices if d.profile), None)  # any CI's name tells its GI's slices
-            share = pricing.mig_share(profile, gpu.name)
+            share = mig_profiles.mig_share(profile, gpu.name)
             for dev in devices:
                 dev.price_share_ratio = share
             if share is None:
@@ -43,7 +43,7 @@ def apply_prices(snapshot: Snapshot, table: pricing.PriceTable) -> None:
         if unpriced:
             reason = (
                 f"the MIG slice count of {gpu.name or 'an unnamed GPU'!r} is unknown"
-                if pricing.gpu_slices(gpu.name) is None
+                if mig_profiles.gpu_slices(gpu.name) is None
                 else "no MIG profile gives their slices (a replay without nvidia-smi -L?)"
             )
             snapshot.errors.append(

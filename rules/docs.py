@@ -13,7 +13,8 @@ from typing import Optional
 
 import yaml
 
-from . import config as rules_config
+from axonize import bundle
+
 from . import render as rules_render
 
 NOTES_TEMPLATE = "metrics-rules.md.j2"
@@ -44,9 +45,9 @@ def rules_of(text: str) -> list[tuple[str, dict]]:
     return [(r["record"], r.get("labels") or {}) for g in doc["groups"] for r in g["rules"] if "record" in r]
 
 
-def render(cfg: Optional[rules_config.RulesConfig] = None) -> str:
+def render(cfg: Optional[bundle.Bundle] = None) -> str:
     """The markdown section, starting with a blank line and ``## Recording rules``."""
-    cfg = cfg or rules_config.load()
+    cfg = cfg or bundle.load()
     env = rules_render._environment()
     env.filters["num"] = rules_render.num
     env.filters["code"] = lambda s: f"`{s}`"

@@ -1,4 +1,7 @@
 """axonize-exporter's command line: --print for every capture format, flags and YAML config."""
+import os
+import time
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -60,25 +63,106 @@ def test_nested_yaml_keys(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("collect:\n  intervall: 5s\n", "unknown key 'collect.intervall'"),
-        ("collect:\n  interval: soon\n", "key 'collect.interval': 'soon' is not a duration"),
-        ("web:\n  listen_address: nowhere\n", "key 'web.listen_address': 'nowhere' is not a listen address"),
-        ("replay: just-one-file\n", "key 'replay': expected a list"),
-        ("collect: [1, 2\n", "not valid YAML"),
-        ("- a\n- b\n", "top level: expected a mapping"),
+        ("collect:\n  intervall: 5s\n", ":2: collect.intervall: unknown key; known keys: web.listen_address"),
+        ("collect:\n  interval: soon\n", ":2: collect.interval: 'soon' is not a duration"),
+        ("web:\n  listen_address: nowhere\n", ":2: web.listen_address: 'nowhere' is not a listen address"),
+        ("replay: just-one-file\n", ":1: replay: must be a list, got 'just-one-file'"),
+        ("replay:\n  - a.txt\n  - {b: 1}\n", ":3: replay[1]: must be a string, got a mapping {'b': 1}"),
+        ("replay: [a.txt, 7]\n", ":1: replay[1]: must be a string, got 7"),
+        ("replay: {a: 1}\n", ":1: replay: must be a list, got a mapping"),
+        ("collect: [1, 2\n", ":2: not valid YAML"),
+        ("- a\n- b\n", ":1: top level: expected a mapping"),
+        ("collect:\n  interval: .nan\n", ":2: collect.interval: nan is not a finite duration"),
+        ("collect:\n  interval: .inf\n", ":2: collect.interval: inf is not a finite duration"),
+        ("collect:\n  interval: -5\n", ":2: collect.interval: -5: a duration must be positive"),
+        ("collect:\n  interval: 100000000d\n", ":2: collect.interval: '100000000d' is out of range: a duration must be between 1ms and 1d"),
+        ("collect:\n  gpu_timeout: 0s\n", ":2: collect.gpu_timeout: '0s': a duration must be positive"),
+        ("collect:\n  interval: 1" + "0" * 400 + "\n", ":2: collect.interval: " + "1" + "0" * 400 + " is not a finite duration"),
+        ("collect:\n  interval: true\n", ":2: collect.interval: True is not a duration"),
+        ("print: 1\n", ":1: print: expected true or false, got 1"),
     ],
 )
-def test_bad_config_names_the_key(tmp_path, content, message):
+def test_bad_config_names_the_file_line_and_key(tmp_path, content, message):
     cfg = tmp_path / "bad.yml"
     cfg.write_text(content)
     result = run_exporter("--config", str(cfg), "--replay", str(DEMO_Q), "--print")
-    assert result.returncode == 2
-    assert str(cfg) in result.stderr and message in result.stderr
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"axonize-exporter: {cfg}{message}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
 
 
-def test_bad_flag_value_names_the_flag():
-    result = run_exporter("--replay", str(DEMO_Q), "--collect.interval", "0s", "--print")
-    assert result.returncode == 2 and "flag --collect.interval" in result.stderr
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0s", "'0s': a duration must be positive"),
+        ("nan", "'nan' is not a duration"),
+        ("inf", "'inf' is not a duration"),
+        ("-1s", "'-1s' is not a duration"),
+        ("100000000d", "'100000000d' is out of range: a duration must be between 1ms and 1d"),
+        ("2d", "'2d' is out of range"),
+        ("0.5ms", "'0.5ms' is out of range"),
+    ],
+)
+def test_bad_flag_value_names_the_flag(value, message):
+    for flag in ("--collect.interval", "--collect.gpu-timeout"):
+        result = run_exporter("--replay", str(DEMO_Q), f"{flag}={value}", "--print")
+        assert result.returncode == 2 and result.stdout == ""
+        assert f"axonize-exporter: flag {flag}: {message}" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--config", "--web.config.file", "--cost.config"])
+def test_a_binary_or_special_file_exits_2_naming_it(tmp_path, option):
+    binary = tmp_path / "capture.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    result = run_exporter("--replay", str(DEMO_Q), "--print", option, str(binary))
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert f"axonize-exporter: {binary}:3: not a text file: a NUL byte at byte offset 8" in result.stderr
+    latin1 = tmp_path / "latin1.yml"
+    latin1.write_bytes("collect:\n  interval: 5s # café\n".encode("latin-1"))
+    result = run_exporter("--replay", str(DEMO_Q), "--print", option, str(latin1))
+    assert result.returncode == 2 and f"{latin1}:2: not UTF-8 text: byte 0xe9 at byte offset 29" in result.stderr
+    result = run_exporter("--replay", str(DEMO_Q), "--print", option, "/dev/zero", timeout=20)
+    assert result.returncode == 2 and "/dev/zero: cannot read: not a regular file (a character device)" in result.stderr
+    result = run_exporter("--replay", str(DEMO_Q), "--print", option, str(tmp_path), timeout=20)
+    assert result.returncode == 2 and f"{tmp_path}: cannot read: not a regular file (a directory)" in result.stderr
+
+
+def test_a_fifo_as_config_fails_at_once_instead_of_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    result = run_exporter("--replay", str(DEMO_Q), "--print", "--config", str(fifo), timeout=20)
+    assert result.returncode == 2 and f"{fifo}: cannot read: not a regular file (a FIFO)" in result.stderr
+
+
+BILLION_LAUGHS = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+    "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+    "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+    "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
+)
+
+
+@pytest.mark.parametrize(
+    "content, line",
+    [
+        ("replay:\n  - x.txt\n" + "".join("  - " + row.split(": ", 1)[1] + "\n" for row in BILLION_LAUGHS.splitlines()), 3),
+        ("collect:\n  interval: 5s\n" + BILLION_LAUGHS, 3),  # a dict of aliases
+    ],
+    ids=["in-replay", "dict-of-aliases"],
+)
+def test_a_yaml_alias_bomb_fails_at_once_naming_file_and_line(tmp_path, content, line):
+    cfg = tmp_path / "bomb.yml"
+    cfg.write_text(content)
+    started = time.monotonic()
+    result = run_exporter("--replay", str(DEMO_Q), "--print", "--config", str(cfg), timeout=30)
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert f"{cfg}:{line}: not valid YAML: YAML anchors and aliases (&a) are not supported here" in result.stderr
+    assert time.monotonic() - started < 20
 
 
 def test_durations_and_addresses():

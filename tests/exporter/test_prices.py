@@ -11,7 +11,7 @@ from axonize.exporter.collection import CollectionLoop
 from axonize.exporter.prices import PricedSource
 from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
-from axonize.rules import pricing
+from axonize import pricing
 from tests.conftest import DEMO_Q, NVIDIA, ROOT, requires, run_exporter
 
 H100 = [NVIDIA / "h100-80gb-hbm3_drv590_nvidia-smi-q_load.txt"]
@@ -90,7 +90,7 @@ def test_an_unknown_gpu_gets_the_default_row():
 
 
 def host_table(tmp_path) -> tuple[str, pricing.PriceTable]:
-    doc = yaml.safe_load((ROOT / "rules" / "config.yml").read_text())
+    doc = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
     doc["prices"]["hosts"] = [
         {"hostname": r"gpu-node-\d+", "match": "H200", "dollars_per_hour": 3.99, "source": "Hyperstack H200", "date": "2026-08"}
     ]
@@ -141,13 +141,14 @@ def test_cli_serves_the_packaged_prices_by_default_and_cost_config_from_flag_or_
 
 
 def test_cli_bad_cost_config_exits_2_naming_the_file_and_key(tmp_path):
-    doc = yaml.safe_load((ROOT / "rules" / "config.yml").read_text())
+    doc = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
     doc["prices"]["gpus"][2]["dollars_per_hour"] = "3.43 USD"
     bad = tmp_path / "bad-prices.yml"
     bad.write_text(yaml.safe_dump(doc, sort_keys=False))
     result = run_exporter("--replay", *map(str, H100), "--print", "--cost.config", str(bad))
     assert result.returncode == 2 and result.stdout == ""
-    assert f"{bad}: prices.gpus[2].dollars_per_hour: must be a number >= 0" in result.stderr
+    line = next(i for i, text in enumerate(bad.read_text().splitlines(), 1) if "3.43 USD" in text)
+    assert f"{bad}:{line}: prices.gpus[2].dollars_per_hour: must be a number >= 0" in result.stderr  # file, line, key
     result = run_exporter("--replay", *map(str, H100), "--print", "--cost.config", str(tmp_path / "missing.yml"))
     assert result.returncode == 2 and "missing.yml: cannot read" in result.stderr
 

@@ -1,4 +1,4 @@
-"""The price table of rules/config.yml: validation naming file and key, row matching, MIG shares."""
+"""The price table of the bundle configuration: validation naming file, line and key, row matching, MIG shares."""
 import copy
 import re
 
@@ -6,11 +6,11 @@ import pytest
 import yaml
 
 from axonize.config import ConfigError
-from axonize.rules import pricing
+from axonize import pricing
 from tests.conftest import ROOT
 
-WHERE = "rules/config.yml"
-PACKAGED = yaml.safe_load((ROOT / "rules" / "config.yml").read_text())
+WHERE = "axonize/bundle.yml"
+PACKAGED = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
 
 
 def doc(**prices) -> dict:
@@ -92,7 +92,7 @@ def test_load_names_the_file_and_the_yaml_line(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(str(bad)) + r":\d+: not valid YAML"):
         pricing.load(str(bad))
     bad.write_text(yaml.safe_dump(doc(gpus=[row(dollars_per_hour=-2)])))
-    with pytest.raises(ConfigError, match="^" + re.escape(f"{bad}: prices.gpus[0].dollars_per_hour: must be a number >= 0")):
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{bad}:") + r"\d+: " + re.escape("prices.gpus[0].dollars_per_hour: must be a number >= 0")):
         pricing.load(str(bad))
 
 

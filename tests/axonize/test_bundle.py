@@ -1,14 +1,14 @@
-"""rules/config.yml is loaded whole and every section validated; errors name the file and the key."""
+"""The bundle configuration (axonize/bundle.yml) is loaded whole and every section validated; errors name file, line and key."""
 from fractions import Fraction
 
 import pytest
 import yaml
 
 from axonize.config import ConfigError
-from axonize.rules import config as rules_config
+from axonize import bundle as rules_config
 from tests.conftest import ROOT
 
-PACKAGED = ROOT / "rules" / "config.yml"
+PACKAGED = ROOT / "axonize" / "bundle.yml"
 
 
 def _doc() -> dict:
@@ -23,7 +23,7 @@ def _error(doc: dict) -> str:
 
 def test_packaged_configuration_loads():
     cfg = rules_config.load()
-    assert cfg.where == "rules/config.yml"
+    assert cfg.where == "axonize/bundle.yml"
     assert cfg.selectors.exporter == 'job="axonize-exporter"'
     assert cfg.host_labels == ("instance",) and cfg.fleet_labels == ()
     assert cfg.rate_window == "5m"
@@ -33,7 +33,7 @@ def test_packaged_configuration_loads():
     assert [low for _, low in cfg.grades] == [90, 75, 60, 40, 0]
     assert cfg.hours_per_month == 730
     assert cfg.quantiles == (Fraction(1, 2), Fraction(95, 100), Fraction(99, 100))
-    assert cfg.prices.default.dollars_per_hour == 0.95  # the prices section goes through rules.pricing
+    assert cfg.prices.default.dollars_per_hour == 0.95  # the prices section goes through axonize.pricing
     assert cfg.dollars_per_kwh is None
 
 
@@ -42,7 +42,7 @@ def test_loading_a_file_names_it(tmp_path):
     doc = _doc()
     doc["windows"]["rate"] = "five minutes"
     path.write_text(yaml.safe_dump(doc))
-    with pytest.raises(ConfigError, match=rf"^{path}: windows.rate: must be a Prometheus duration"):
+    with pytest.raises(ConfigError, match=rf"^{path}:\d+: windows.rate: must be a Prometheus duration"):
         rules_config.load(str(path))
 
 
@@ -81,7 +81,7 @@ def test_unreadable_and_invalid_yaml(tmp_path):
         (lambda d: d["inference"].update(quantiles=[]), "my-rules.yml: inference.quantiles: must be a non-empty list"),
         (lambda d: d["inference"].update(quantiles=[0.5, 1]), "my-rules.yml: inference.quantiles: a quantile must be below 1"),
         (lambda d: d["inference"].update(quantiles=[0.5, 0.5]), "my-rules.yml: inference.quantiles: repeats a quantile"),
-        # the prices and electricity sections are validated by axonize.rules.pricing, with the same file name
+        # the prices and electricity sections are validated by axonize.pricing, with the same file name
         (lambda d: d["prices"]["gpus"][0].update(dollars_per_hour="cheap"), "my-rules.yml: prices.gpus[0].dollars_per_hour: must be a number >= 0"),
         (lambda d: d["electricity"].update(dollars_per_kwh=0.12), "my-rules.yml: electricity.source: must be a non-empty string"),
     ],
