@@ -79,11 +79,15 @@ RESERVED_PATHS = ("/", "/-/healthy", "/-/ready")
 
 
 def check_telemetry_path(path: str) -> None:
-    """Raise ValueError unless ``path`` can be served literally: starts with '/', no whitespace, ``?`` or ``#``, not reserved."""
+    """Raise ValueError unless ``path`` can be served literally: starts with '/', not reserved, no whitespace, ``?``, ``#`` or ``%``.
+
+    ``?`` and ``#`` would never reach the server as part of a path, and a request's
+    path is matched after percent-decoding, so ``%`` in the flag could never match.
+    """
     if not path.startswith("/"):
         raise ValueError(f"telemetry path {path!r} must start with '/'")
-    if any(c.isspace() or not c.isprintable() for c in path) or "?" in path or "#" in path:
-        raise ValueError(f"telemetry path {path!r} must not contain whitespace, control characters, '?' or '#'")
+    if any(c.isspace() or not c.isprintable() or c in "?#%" for c in path):
+        raise ValueError(f"telemetry path {path!r} must not contain whitespace, control characters, '?', '#' or '%'")
     if path in RESERVED_PATHS:
         raise ValueError(f"telemetry path {path!r} clashes with {', '.join(RESERVED_PATHS)}")
 
@@ -197,13 +201,43 @@ def serve_loop(program: str, title: str, exposition: Exposition, loop, settings:
         apply_web_config(app, web_config)
         ssl_context = web_config.ssl_context()
     open_files = http_limits.raise_open_files_limit()
+    starter = _CollectionStart(loop)
     try:
-        return asyncio.run(_serve(program, app, host, port, ssl_context, loop, open_files))
+        return asyncio.run(_serve(program, app, host, port, ssl_context, starter, open_files))
     finally:
-        loop.stop()
+        if starter.running:  # stopping the source under a collection still in flight could crash it (NVML)
+            log.warning("exiting while loop.start() has not returned (first collection stuck?); the loop is not stopped")
+        else:
+            loop.stop()
 
 
-async def _serve(program: str, app: web.Application, host: str, port: int, ssl_context, loop, open_files: tuple[int, str]) -> int:
+class _CollectionStart:
+    """Runs ``loop.start()`` in a daemon thread, so a first collection that blocks holds neither the server nor the exit."""
+
+    def __init__(self, loop) -> None:
+        self.loop = loop
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def begin(self, aio: asyncio.AbstractEventLoop, on_error: Callable[[BaseException], None]) -> None:
+        def run() -> None:
+            try:
+                self.loop.start()
+            except Exception as exc:
+                try:
+                    aio.call_soon_threadsafe(on_error, exc)
+                except RuntimeError:  # the server has already stopped
+                    pass
+
+        self._thread = threading.Thread(target=run, name="axonize-collection-start", daemon=True)
+        self._thread.start()
+
+
+async def _serve(program: str, app: web.Application, host: str, port: int, ssl_context, starter: _CollectionStart, open_files: tuple[int, str]) -> int:
+    """Bind (one line on stderr and 1 when that fails), start collection, serve until a signal or a failed start."""
     aio = asyncio.get_running_loop()
     aio.set_exception_handler(http_limits.LoopErrorLog())
     runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=http_limits.IDLE_TIMEOUT_SECONDS)
@@ -224,24 +258,16 @@ async def _serve(program: str, app: web.Application, host: str, port: int, ssl_c
         done = asyncio.Event()
         failure: list[BaseException] = []
 
-        def stop(exc: BaseException | None = None) -> None:
-            if exc is not None:
-                failure.append(exc)
+        def fail(exc: BaseException) -> None:
+            failure.append(exc)
             done.set()
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                aio.add_signal_handler(sig, stop)
-            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread: the caller stops us
+                aio.add_signal_handler(sig, done.set)
+            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread: serves until the process ends
                 pass
-
-        def start_collection() -> None:  # may block (first collection); never on the event loop
-            try:
-                loop.start()
-            except Exception as exc:
-                aio.call_soon_threadsafe(stop, exc)
-
-        threading.Thread(target=start_collection, name="axonize-collection-start", daemon=True).start()
+        starter.begin(aio, fail)
         await done.wait()
         if failure:
             exc = failure[0]

@@ -412,7 +412,7 @@ def test_the_telemetry_path_is_matched_literally(tmp_path):
         assert 'href="/{x}"' in requests.get(f"{url}/", timeout=2).text
 
 
-@pytest.mark.parametrize("path", ["metrics", "/a b", "/tab\there", "/m?x=1", "/m#frag", "/", "/-/healthy", "/-/ready", ""])
+@pytest.mark.parametrize("path", ["metrics", "/a b", "/tab\there", "/m?x=1", "/m#frag", "/a%20b", "/", "/-/healthy", "/-/ready", ""])
 def test_bad_telemetry_paths_are_refused(path):
     with pytest.raises(ValueError):
         make_app(Exposition(), path, lambda: (True, "OK"), "t")
@@ -436,6 +436,7 @@ def test_a_first_collection_that_blocks_leaves_the_port_bound_and_answering(tmp_
         assert "Metrics" in requests.get(f"{url}/", timeout=2).text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0  # the blocked start() does not hold up the exit
+    assert "exiting while loop.start() has not returned" in err.read_text()
 
 
 def test_the_exposition_is_served_once_the_first_collection_publishes(tmp_path):
