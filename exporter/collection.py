@@ -112,9 +112,9 @@ class CollectionLoop:
         snapshot, ok = self._collect()
         body, rendered = self._render(snapshot)
         self._count(snapshot.errors)
-        self.collections += 1
         if ok and rendered:
             self.last_success = time.time()
+        self.collections += 1
         self.last_duration = time.monotonic() - start
         self.exposition.publish(body + generate_latest(_Families(self._self_metrics())))
         return snapshot

@@ -6,7 +6,7 @@ renders the same snapshot the ``axonize_*`` exposition reads under
 dcgm-exporter's names, label names and units, so those dashboards work
 unchanged. Each family is a :class:`DcgmMetric` row of :data:`METRICS`.
 
-Sources (NVIDIA/dcgm-exporter; copies of the first two in ../shared/fixtures/nvidia):
+Sources (NVIDIA/dcgm-exporter, github.com/NVIDIA/dcgm-exporter; the tests read copies of the first two):
 
 * ``etc/default-counters.csv``: the default field set, each field's Prometheus
   type and its unit. Every uncommented field our snapshot can give is here;
@@ -42,7 +42,7 @@ Sources (NVIDIA/dcgm-exporter; copies of the first two in ../shared/fixtures/nvi
   containers, gets none.
 
 Known differences. Cosmetic for PromQL: labels are written in alphabetical
-order and values in prometheus_client's float syntax (``345.0``,
+order and values in prometheus_client's float syntax (by the core writer, :mod:`axonize.exposition_text`) (``345.0``,
 ``5.55189958e+09``) where dcgm-exporter writes ``%d`` / ``%f``. Not cosmetic:
 XID series carry ``err_code`` but not dcgm-exporter's ``err_msg`` text;
 ``pod_uid`` holds the pod's UID from the cgroup path where the capture above
@@ -65,42 +65,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, NamedTuple, Optional
 
-from prometheus_client.core import GaugeMetricFamily, Metric as PromMetric
-from prometheus_client.samples import Sample
+from axonize import exposition_text
 
 from .snapshot import Gpu, MigDevice, Process, Snapshot
 
 #: Identity labels of every series, in dcgm-exporter's order (``Hostname`` and
 #: ``DCGM_FI_DRIVER_VERSION`` only when known).
 GPU_LABELS = ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION")
-#: Added to the series of a MIG GPU instance (``GPU_I_PROFILE`` only when the profile is known).
-MIG_LABELS = ("GPU_I_PROFILE", "GPU_I_ID")
 #: Added when the GPU (or GPU instance) is used by exactly one Kubernetes container.
 POD_LABELS = ("container", "namespace", "pod", "pod_uid")
 
 _MIB = 2.0**20
-
-
-class _CounterType(str):
-    """The type string ``"counter"`` that prometheus_client's text renderer leaves alone.
-
-    ``generate_latest`` appends ``_total`` to the name of every counter family
-    (OpenMetrics naming), which would rename ``DCGM_FI_DEV_PCIE_REPLAY_COUNTER``
-    in the ``# TYPE`` line. This value prints as ``counter`` but compares equal
-    to nothing, so the renderer keeps the name as it is. Consequence: a family's
-    ``.type == "counter"`` is False here; :attr:`DcgmMetric.type` holds the plain string.
-    """
-
-    def __eq__(self, other: object) -> bool:
-        return other is self
-
-    def __ne__(self, other: object) -> bool:
-        return other is not self
-
-    __hash__ = str.__hash__
-
-
-_COUNTER = _CounterType("counter")
 
 
 @dataclass(frozen=True)
@@ -132,16 +107,18 @@ class DcgmMetric:
     extra_labels: tuple[str, ...] = ()
     attributes: Callable[[Gpu], dict[str, str]] = field(default=lambda gpu: {})
 
-    def family(self, snapshot: Snapshot) -> PromMetric:
-        """The prometheus_client family with one sample per GPU (or MIG GPU instance) that has a value."""
+    def family(self, snapshot: Snapshot) -> exposition_text.Family:
+        """The family with one sample per GPU (or MIG GPU instance) that has a value."""
         return self.render(list(entities(snapshot)))
 
-    def render(self, described: list[Entity]) -> PromMetric:
-        """The family over already listed :func:`entities`."""
-        # label sets differ between samples (MIG and pod labels), so samples are appended as they are
-        fam = GaugeMetricFamily(self.name, self.help)
-        if self.type == "counter":
-            fam.type = _COUNTER
+    def render(self, described: list[Entity]) -> exposition_text.Family:
+        """The family over already listed :func:`entities`, for the core writer (:mod:`axonize.exposition_text`).
+
+        Label sets differ between samples (MIG and pod labels); each sample's labels are written in
+        alphabetical order, as prometheus_client wrote them, and a counter keeps its dcgm-exporter
+        name (``DCGM_FI_DEV_PCIE_REPLAY_COUNTER``, no ``_total``).
+        """
+        fam = exposition_text.Family(self.name, self.type, self.help)
         for entity in described:
             if entity.instance is not None and self.instance_value is not None:
                 value = self.instance_value(entity.gpu, entity.instance)
@@ -151,7 +128,7 @@ class DcgmMetric:
                 continue
             labels = dict(entity.labels)
             labels.update(self.attributes(entity.gpu))
-            fam.samples.append(Sample(self.name, labels, value))
+            fam.add(tuple(sorted(labels.items())), value)
         return fam
 
 
@@ -467,7 +444,7 @@ METRICS: tuple[DcgmMetric, ...] = (
 )
 
 
-def families(snapshot: Snapshot) -> list[PromMetric]:
+def families(snapshot: Snapshot) -> list[exposition_text.Family]:
     """The ``DCGM_FI_*`` families that have at least one sample, in :data:`METRICS` (the CSV's) order.
 
     dcgm-exporter writes a field only when some GPU has a value for it, so a

@@ -2,7 +2,7 @@
 
 The mapping is a table: for each snapshot attribute, the paths where
 ``nvidia-smi -q`` (text) and ``-q -x`` (XML) print it, in every spelling the
-drivers in ../shared/fixtures/nvidia use (460 .. 595: "Clocks Throttle
+drivers of the captures in tests/fixtures/nvidia use (460 .. 595: "Clocks Throttle
 Reasons" became "Clocks Event Reasons", "Power Readings" became "GPU Power
 Readings", "Power Draw" split into "Average" and "Instantaneous"). The first
 path that exists wins. The same table documents the source of each metric

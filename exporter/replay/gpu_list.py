@@ -1,6 +1,6 @@
 """Read ``nvidia-smi -L`` for what ``-q`` does not print: MIG profiles and MIG device UUIDs.
 
-Shape of the input (../shared/fixtures/nvidia/h200-mig_drv590_nvidia-smi-L.txt)::
+Shape of the input (tests/fixtures/nvidia/h200-mig_drv590_nvidia-smi-L.txt)::
 
     GPU 0: NVIDIA H200 (UUID: GPU-...)
       MIG 1c.3g.71gb  Device  0: (UUID: MIG-...)

@@ -1,6 +1,6 @@
 """Read ``nvidia-smi -q`` (the indented text report) into a :class:`~.tree.Node` tree.
 
-Shape of the input (driver 565, ../shared/fixtures/nvidia/h100-sxm-x8_drv565_nvidia-smi-q.txt)::
+Shape of the input (driver 565, axonize/demo_data/h100-sxm-x8_drv565_nvidia-smi-q.txt)::
 
     ==============NVSMI LOG==============
 

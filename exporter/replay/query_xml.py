@@ -1,6 +1,6 @@
 """Read ``nvidia-smi -q -x`` (XML, DTD ``nvsmi_device_v10`` .. ``v13``) into a :class:`~.tree.Node` tree.
 
-Shape of the input (../shared/fixtures/nvidia/rtx4000-sff-ada_drv595_nvidia-smi-q-x_v13.xml)::
+Shape of the input (tests/fixtures/nvidia/rtx4000-sff-ada_drv595_nvidia-smi-q-x_v13.xml)::
 
     <nvidia_smi_log>
         <driver_version>595.84</driver_version>

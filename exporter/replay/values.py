@@ -5,7 +5,7 @@ the value is not available. Anything else raises :class:`ValueFormatError`,
 which the caller turns into a :class:`~axonize.exporter.snapshot.CollectionError`
 naming the file and line: a garbled value is never silently read as 0.
 
-Units (nvidia-smi -q, all drivers seen in ../shared/fixtures/nvidia):
+Units (nvidia-smi -q, drivers 460 .. 595; the captures in tests/fixtures/nvidia):
 ``MiB`` = 2**20 bytes; ``KB/s`` (PCIe throughput, NVML
 ``nvmlDeviceGetPcieThroughput``) is taken as 1000 bytes/s: neither NVML nor
 nvidia-smi says KiB, and dcgm-exporter documents the field as "KB"; ``MHz`` = 1e6 Hz;
@@ -98,7 +98,6 @@ hertz = _with_unit({"MHz": 1e6, "GHz": 1e9, "kHz": 1e3, "Hz": 1.0})
 kb_per_second = _with_unit({"KB/s": 1e3, "MB/s": 1e6, "B/s": 1.0})
 microseconds = _with_unit({"us": 1e-6, "ms": 1e-3, "s": 1.0})
 percent_ratio_raw = _with_unit({"%": 0.01})
-banks = _with_unit({"bank(s)": 1.0})
 
 
 def ratio(text: str) -> Optional[float]:

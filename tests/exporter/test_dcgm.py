@@ -4,9 +4,9 @@ import re
 import subprocess
 
 import pytest
-from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from axonize import exposition_text
 from axonize.exporter import dcgm, docs
 from axonize.exporter.exposition import METRICS as AXONIZE_METRICS
 from axonize.exporter.replay import ReplaySource
@@ -29,16 +29,8 @@ def shared(name: str):
     return path
 
 
-class _Families:
-    def __init__(self, families):
-        self.families = families
-
-    def collect(self):
-        return self.families
-
-
 def text(snapshot: Snapshot) -> str:
-    return generate_latest(_Families(dcgm.families(snapshot))).decode()
+    return exposition_text.render(dcgm.families(snapshot)).decode()
 
 
 def replay(paths, hostname: str = "gpu-node-1") -> Snapshot:
