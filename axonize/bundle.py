@@ -199,7 +199,7 @@ class LevelsModel(schema.Section):
     fleet: Labels
 
     @model_validator(mode="after")
-    def _a_host_label(self) -> "LevelsModel":
+    def _a_host_label(self) -> LevelsModel:
         if not self.host:
             raise schema.problem("must name at least one label (e.g. [instance])", key="host")
         return self
@@ -215,7 +215,7 @@ class GpuScoreModel(schema.Section):
     memory_weight: Weight
 
     @model_validator(mode="after")
-    def _not_both_zero(self) -> "GpuScoreModel":
+    def _not_both_zero(self) -> GpuScoreModel:
         if self.utilization_weight + self.memory_weight == 0:
             raise schema.problem("the weights must not both be 0")
         return self
@@ -227,7 +227,7 @@ class WeightsModel(schema.Section):
     io: Weight
 
     @model_validator(mode="after")
-    def _not_all_zero(self) -> "WeightsModel":
+    def _not_all_zero(self) -> WeightsModel:
         if self.gpu + self.numa + self.io == 0:
             raise schema.problem("the weights must not all be 0")
         return self
@@ -243,7 +243,7 @@ class IoModel(schema.Section):
     busy_utilization_above: Ratio
 
     @model_validator(mode="after")
-    def _below_one(self) -> "IoModel":
+    def _below_one(self) -> IoModel:
         if self.busy_utilization_above == 1:
             raise schema.problem("must be below 1 (no GPU would ever count as busy)", key="busy_utilization_above")
         return self
@@ -269,7 +269,7 @@ class GradesModel(schema.Section):
     F: Score
 
     @model_validator(mode="after")
-    def _descending(self) -> "GradesModel":
+    def _descending(self) -> GradesModel:
         above = None
         for letter in GRADE_LETTERS:
             low = getattr(self, letter)
@@ -290,7 +290,7 @@ class InferenceModel(schema.Section):
     quantiles: Annotated[tuple[Annotated[Fraction, BeforeValidator(fraction(0, 1, low_open=True))], ...], BeforeValidator(_quantiles)]
 
     @model_validator(mode="after")
-    def _distinct_below_one(self) -> "InferenceModel":
+    def _distinct_below_one(self) -> InferenceModel:
         if any(q == 1 for q in self.quantiles):
             raise schema.problem("a quantile must be below 1 (1 is the largest bucket's bound, not a latency)", key="quantiles")
         if len(set(self.quantiles)) != len(self.quantiles):

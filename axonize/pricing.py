@@ -38,7 +38,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from . import schema, yaml_file
 from .mig_profiles import GPU_SLICES, gpu_slices, mig_share, profile_slices  # noqa: F401  (re-exported)
-from .yaml_file import ConfigError, Document
+from .yaml_file import Document
 
 #: The packaged bundle configuration: its file name in the ``axonize`` package, and what errors call it.
 PACKAGED_FILE = "bundle.yml"
@@ -169,7 +169,7 @@ class ElectricityModel(schema.Section):
     date: schema.OptionalText = ""
 
     @model_validator(mode="after")
-    def _sourced(self) -> "ElectricityModel":
+    def _sourced(self) -> ElectricityModel:
         if self.dollars_per_kwh is not None:
             for key in ("source", "date"):
                 if not getattr(self, key).strip():

@@ -17,7 +17,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from axonize import __version__
+from axonize import __version__, pricing, web_config_file
 from axonize.config import (
     LOG_LEVEL_OPTION,
     ConfigError,
@@ -28,9 +28,7 @@ from axonize.config import (
     resolve,
     web_options,
 )
-from axonize import web_config_file
 from axonize.http import Exposition, serve_loop
-from axonize import pricing
 
 from .collection import CollectionLoop
 from .prices import PricedSource

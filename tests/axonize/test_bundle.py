@@ -4,8 +4,8 @@ from fractions import Fraction
 import pytest
 import yaml
 
-from axonize.config import ConfigError
 from axonize import bundle as rules_config
+from axonize.config import ConfigError
 from tests.conftest import ROOT
 
 PACKAGED = ROOT / "axonize" / "bundle.yml"
@@ -110,3 +110,30 @@ def test_fleet_labels_lead_the_host_labels():
     cfg = rules_config.parse(doc, "my-rules.yml")
     assert cfg.host_labels == ("cluster", "instance")
     assert cfg.fleet_labels == ("cluster", "instance")
+
+
+def test_the_packaged_bundle_is_read_once_and_the_rules_render_byte_identically(monkeypatch):
+    from axonize import bundle, yaml_file
+    from axonize.rules import docs as rules_docs
+    from axonize.rules import render
+
+    reads = []
+    real = yaml_file.read
+    monkeypatch.setattr(yaml_file, "read", lambda *a, **kw: reads.append(a) or real(*a, **kw))
+    bundle._packaged.cache_clear()
+    first = bundle.load()
+    rendered = render.render()
+    rules_docs.render()
+    assert bundle.load() is first and len(reads) == 1, "one read of axonize/bundle.yml per process"
+    for name, text in rendered.items():
+        assert (ROOT / "rules" / name).read_text() == text, f"rules/{name} changed"
+
+
+def test_errors_name_file_line_and_key(tmp_path):
+    path = tmp_path / "bundle.yml"
+    text = PACKAGED.read_text().replace("  B: 75\n", "  B: 95\n")
+    path.write_text(text)
+    line = text.splitlines().index("  B: 95") + 1
+    with pytest.raises(ConfigError) as err:
+        rules_config.load(str(path))
+    assert str(err.value) == f"{path}:{line}: grades.B: must be below grades.A (90), got 95"

@@ -5,8 +5,8 @@ import re
 import pytest
 import yaml
 
-from axonize.config import ConfigError
 from axonize import pricing
+from axonize.config import ConfigError
 from tests.conftest import ROOT
 
 WHERE = "axonize/bundle.yml"

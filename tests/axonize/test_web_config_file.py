@@ -301,3 +301,28 @@ def test_versions_and_cipher_suites_are_applied(pki):
     client_ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     with pytest.raises(ssl.SSLError):
         _handshake(server_ctx, client_ctx)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (TLS + "  min_version: TLS14\n", ":4: tls_server_config.min_version: 'TLS14' is not one of TLS10"),
+        (TLS.replace("server.crt", "missing.crt"), ":2: tls_server_config.cert_file: no such file 'missing.crt'"),
+        ("http_server_config:\n  http2: true\n  headers:\n    Server: nginx\n", ":4: http_server_config.headers.Server: this header cannot"),
+        ("basic_auth_users:\n  alice: x\n  bob: y\n", ":2: basic_auth_users.alice: not a bcrypt hash"),
+        ("tls_server_config:\n  cert_file: &c server.crt\n", ":2: not valid YAML: YAML anchors and aliases (&c)"),
+    ],
+)
+def test_errors_name_the_file_line_and_key(pki, content, message):
+    config = pki.dir / "web-lines.yml"
+    config.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        web_config_file.load(str(config))
+    assert str(err.value).startswith(f"{config}{message}"), str(err.value)
+
+
+def test_a_binary_web_config_is_named_not_a_traceback(tmp_path):
+    config = tmp_path / "web.yml"
+    config.write_bytes(b"\x00\x01\x02 not yaml")
+    with pytest.raises(ConfigError, match=r"web.yml:1: not a text file: a NUL byte at byte offset 0"):
+        web_config_file.load(str(config))
