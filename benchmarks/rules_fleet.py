@@ -29,6 +29,7 @@ then /api/v1/rules (health, lastError, per-rule evaluationTime) and the head ser
 Target: each rule group evaluates in under 1 s at a 15 s interval. Exits 1 when a group takes
 longer, a rule is not healthy, an evaluation failed, or a target is not up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from axonize import pricing  # noqa: E402
 from axonize.demo import demo_captures, vllm_capture  # noqa: E402
 from axonize.exporter.collection import CollectionLoop  # noqa: E402
 from axonize.exporter.prices import PricedSource  # noqa: E402
@@ -62,7 +64,6 @@ from axonize.exporter.replay import ReplaySource  # noqa: E402
 from axonize.exporter.snapshot import Container, Gpu, Process, Snapshot  # noqa: E402
 from axonize.http import CONTENT_TYPE, Exposition, Rendering  # noqa: E402
 from axonize.processes import PrometheusServer, free_port  # noqa: E402
-from axonize.rules import pricing  # noqa: E402
 from axonize.sidecar.collection import CollectionLoop as SidecarLoop  # noqa: E402
 from axonize.sidecar.scrape import new_session  # noqa: E402
 from axonize.sidecar.targets import Target  # noqa: E402
@@ -71,11 +72,20 @@ H100_HOSTS, MIG_HOSTS, GPUS_PER_HOST = 100, 25, 8
 H100_SIDECARS, MIG_SIDECARS = 40, 10
 INTERVAL_S = 15
 TARGET_S = 1.0
-MIG_CAPTURE = [str(ROOT / "tests" / "fixtures" / "nvidia" / n) for n in ("h200-mig_drv590_nvidia-smi-q_load.txt", "h200-mig_drv590_nvidia-smi-L.txt")]
+MIG_CAPTURE = [
+    str(ROOT / "tests" / "fixtures" / "nvidia" / n) for n in ("h200-mig_drv590_nvidia-smi-q_load.txt", "h200-mig_drv590_nvidia-smi-L.txt")
+]
 MODELS = (
-    "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct",
-    "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen3-32B", "mistralai/Mistral-7B-Instruct-v0.3",
-    "mistralai/Mixtral-8x7B-Instruct-v0.1", "google/gemma-2-27b-it", "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "meta-llama/Llama-3.1-70B-Instruct",
+    "meta-llama/Llama-3.3-70B-Instruct",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "Qwen/Qwen2.5-72B-Instruct",
+    "Qwen/Qwen3-32B",
+    "mistralai/Mistral-7B-Instruct-v0.3",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "google/gemma-2-27b-it",
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
 )
 GPM_KINDS = ("sm_active", "sm_occupancy", "tensor_active", "dram_active", "graphics_engine_active")
 NAMESPACES = ("inference", "training", "research", "batch")
@@ -108,12 +118,24 @@ def _containers(gpu: Gpu, rng: random.Random, pid: list[int], used: float) -> No
         node = gpu.numa_node if gpu.numa_node is not None else 0
         numa = rng.choices([(node,), (0, 1), (1 - node,)], weights=(7, 2, 1))[0]
         pid[0] += 1
-        gpu.processes.append(Process(
-            pid[0], "python3", "C", used / count, sm_utilization_ratio=(gpu.utilization_ratio or 0) / count,
-            container=Container("containerd", f"{rng.getrandbits(256):064x}", str(uuid.UUID(int=rng.getrandbits(128), version=4)), pod, namespace,
-                                "vllm" if namespace == "inference" else "worker"),
-            cpu_numa_nodes=numa,
-        ))
+        gpu.processes.append(
+            Process(
+                pid[0],
+                "python3",
+                "C",
+                used / count,
+                sm_utilization_ratio=(gpu.utilization_ratio or 0) / count,
+                container=Container(
+                    "containerd",
+                    f"{rng.getrandbits(256):064x}",
+                    str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    pod,
+                    namespace,
+                    "vllm" if namespace == "inference" else "worker",
+                ),
+                cpu_numa_nodes=numa,
+            )
+        )
 
 
 def _tensor_parallel(server: int) -> int:
@@ -142,14 +164,24 @@ def fleet(seed: int) -> tuple[list[Snapshot], list[Server]]:
             gpu.memory_utilization_ratio = gpu.utilization_ratio * rng.uniform(0.2, 0.8)
             if n % 2 == 0:
                 sm = gpu.utilization_ratio * rng.uniform(0.4, 0.95)
-                gpu.activity = {"sm_active": sm, "sm_occupancy": sm * 0.5, "tensor_active": sm * 0.6, "dram_active": sm * 0.7,
-                                "graphics_engine_active": gpu.utilization_ratio}
+                gpu.activity = {
+                    "sm_active": sm,
+                    "sm_occupancy": sm * 0.5,
+                    "tensor_active": sm * 0.6,
+                    "dram_active": sm * 0.7,
+                    "graphics_engine_active": gpu.utilization_ratio,
+                }
             if gpu.utilization_ratio > 0.05:
                 _containers(gpu, rng, pid, used * 0.95)
         hosts.append(snap)
     for m in range(MIG_HOSTS):
-        snap = Snapshot(hostname=f"gpu-node-{H100_HOSTS + m:03d}", driver_version=mig.driver_version, cuda_version=mig.cuda_version,
-                        backend=mig.backend, links=list(h100.links))
+        snap = Snapshot(
+            hostname=f"gpu-node-{H100_HOSTS + m:03d}",
+            driver_version=mig.driver_version,
+            cuda_version=mig.cuda_version,
+            backend=mig.backend,
+            links=list(h100.links),
+        )
         for i, place in enumerate(h100.gpus):  # the HGX board's bus ids and topology (topo -m of an 8x H200 HGX)
             gpu = copy.deepcopy(mig.gpus[0])
             gpu.index, gpu.minor_number, gpu.pci_bus_id, gpu.uuid = i, i, place.pci_bus_id, _uuid(rng, "GPU")
@@ -167,8 +199,14 @@ def fleet(seed: int) -> tuple[list[Snapshot], list[Server]]:
                 proc.pid = pid[0]
                 key = proc.name
                 if key not in pods:
-                    pods[key] = Container("containerd", f"{rng.getrandbits(256):064x}", str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                                          f"mig-{rng.getrandbits(24):06x}", "research", Path(key).name)
+                    pods[key] = Container(
+                        "containerd",
+                        f"{rng.getrandbits(256):064x}",
+                        str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                        f"mig-{rng.getrandbits(24):06x}",
+                        "research",
+                        Path(key).name,
+                    )
                 proc.container = pods[key]
                 proc.cpu_numa_nodes = rng.choices([(gpu.numa_node,), (0, 1)], weights=(3, 1))[0]
             snap.gpus.append(gpu)
@@ -180,7 +218,9 @@ def fleet(seed: int) -> tuple[list[Snapshot], list[Server]]:
         servers.append(Server(host.hostname, MODELS[s % len(MODELS)], gpus, rng.uniform(0.5, 3.0)))
     for s in range(MIG_SIDECARS):
         host = hosts[H100_HOSTS + s]
-        servers.append(Server(host.hostname, MODELS[(H100_SIDECARS + s) % len(MODELS)], (host.gpus[0].mig_devices[0].uuid,), rng.uniform(0.5, 3.0)))
+        servers.append(
+            Server(host.hostname, MODELS[(H100_SIDECARS + s) % len(MODELS)], (host.gpus[0].mig_devices[0].uuid,), rng.uniform(0.5, 3.0))
+        )
     return hosts, servers
 
 
@@ -298,7 +338,7 @@ class StaticTargets:
         self._loop.run_until_complete(runner.cleanup())
         self._loop.close()
 
-    def start(self) -> "StaticTargets":
+    def start(self) -> StaticTargets:
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("the static target server did not start")
@@ -317,14 +357,20 @@ def prometheus_config(prom: PrometheusServer, port: int, hosts: list[Snapshot], 
         config = yaml.safe_load(fh)
     address = f"127.0.0.1:{port}"
     config["scrape_configs"] = [
-        {"job_name": "axonize-exporter", "static_configs": [
-            {"targets": [address], "labels": {"instance": f"{h.hostname}:9947", "__metrics_path__": f"/host/{n}/metrics"}}
-            for n, h in enumerate(hosts)
-        ]},
-        {"job_name": "axonize-sidecar", "static_configs": [
-            {"targets": [address], "labels": {"instance": f"{s.host}:9948", "__metrics_path__": f"/sidecar/{n}/metrics"}}
-            for n, s in enumerate(servers)
-        ]},
+        {
+            "job_name": "axonize-exporter",
+            "static_configs": [
+                {"targets": [address], "labels": {"instance": f"{h.hostname}:9947", "__metrics_path__": f"/host/{n}/metrics"}}
+                for n, h in enumerate(hosts)
+            ],
+        },
+        {
+            "job_name": "axonize-sidecar",
+            "static_configs": [
+                {"targets": [address], "labels": {"instance": f"{s.host}:9948", "__metrics_path__": f"/sidecar/{n}/metrics"}}
+                for n, s in enumerate(servers)
+            ],
+        },
     ]
     with open(prom.config_path, "w") as fh:
         yaml.safe_dump(config, fh)
@@ -363,7 +409,9 @@ class Evaluation:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--evaluations", type=int, default=4, help="evaluations of every group to wait for once every target was scraped twice")
+    parser.add_argument(
+        "--evaluations", type=int, default=4, help="evaluations of every group to wait for once every target was scraped twice"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rules", default="rules/*.rules.yml", help="rule files (glob, relative to the repository root)")
     args = parser.parse_args()
@@ -392,16 +440,26 @@ def main() -> int:
         migs = sum(len(g.mig_devices) for h in hosts for g in h.gpus)
         gpm = sum(1 for h in hosts for g in h.gpus if g.activity or any(d.activity for d in g.mig_devices))
         containers = sum(len(g.processes) for h in hosts for g in h.gpus)
-        print(f"fleet: {len(hosts)} hosts, {gpus} GPUs: {H100_HOSTS} x 8 H100 SXM (8x H100 capture), {MIG_HOSTS} x 8 H200 in MIG mode "
-              f"(h200-mig capture, {migs} MIG devices); GPM activity on {gpm} GPUs; {containers} GPU processes in containers")
-        print(f"inference: {len(servers)} sidecars, one vLLM server each ({H100_SIDECARS} on 1/2/4/8 H100s, {MIG_SIDECARS} on a MIG device), "
-              f"{len(MODELS)} models, from the real vLLM 0.32 capture; counters advance every scrape")
-        for label, rendering in (("H100 host, GPM", renderings[0]), ("H100 host, NVML utilization", renderings[1]),
-                                 ("H200 MIG host", renderings[H100_HOSTS]), ("sidecar (1 vLLM server)", servers[0].bodies[0])):
+        print(
+            f"fleet: {len(hosts)} hosts, {gpus} GPUs: {H100_HOSTS} x 8 H100 SXM (8x H100 capture), {MIG_HOSTS} x 8 H200 in MIG mode "
+            f"(h200-mig capture, {migs} MIG devices); GPM activity on {gpm} GPUs; {containers} GPU processes in containers"
+        )
+        print(
+            f"inference: {len(servers)} sidecars, one vLLM server each ({H100_SIDECARS} on 1/2/4/8 H100s, {MIG_SIDECARS} on a MIG device), "
+            f"{len(MODELS)} models, from the real vLLM 0.32 capture; counters advance every scrape"
+        )
+        for label, rendering in (
+            ("H100 host, GPM", renderings[0]),
+            ("H100 host, NVML utilization", renderings[1]),
+            ("H200 MIG host", renderings[H100_HOSTS]),
+            ("sidecar (1 vLLM server)", servers[0].bodies[0]),
+        ):
             lines = sum(1 for line in rendering.body.splitlines() if line and not line.startswith(b"#"))
             print(f"  {label + ':':30s} {len(rendering.body):7d} bytes ({len(rendering.gzipped)} gzipped), {lines} samples")
-        print(f"exporter rendering: {render_ms:.1f} ms CPU per host (once); rule files: {', '.join(Path(r).name for r in rules)}; "
-              f"this machine: {psutil.cpu_count()} CPUs")
+        print(
+            f"exporter rendering: {render_ms:.1f} ms CPU per host (once); rule files: {', '.join(Path(r).name for r in rules)}; "
+            f"this machine: {psutil.cpu_count()} CPUs"
+        )
 
         targets = StaticTargets(renderings, servers).start()
         prom = PrometheusServer({}, scrape_interval=f"{INTERVAL_S}s", rule_files=rules)
@@ -419,24 +477,35 @@ def main() -> int:
                 at = values.get("prometheus_rule_group_last_evaluation_timestamp_seconds", 0.0)
                 seen = history.setdefault(name, [])
                 if at > 0 and (not seen or seen[-1].at != at):
-                    seen.append(Evaluation(at, values["prometheus_rule_group_last_duration_seconds"],
-                                           values.get("prometheus_rule_group_last_evaluation_samples", 0.0)))
+                    seen.append(
+                        Evaluation(
+                            at,
+                            values["prometheus_rule_group_last_duration_seconds"],
+                            values.get("prometheus_rule_group_last_evaluation_samples", 0.0),
+                        )
+                    )
             if warm_from is None and count(prom, "up == 1") == expected:
                 warm_from = time.time() + INTERVAL_S
                 cpu_at_warm, warm_wall = sum(proc.cpu_times()[:2]), time.monotonic()
-                print(f"all {expected} targets up {time.monotonic() - started:.0f} s after start; measuring evaluations from the next round")
+                print(
+                    f"all {expected} targets up {time.monotonic() - started:.0f} s after start; measuring evaluations from the next round"
+                )
             measured = {n: [e for e in seen if warm_from and e.at >= warm_from] for n, seen in history.items()}
             if history and all(len(m) >= args.evaluations for m in measured.values()):
                 break
             time.sleep(1)
         else:
-            failures.append(f"timed out: targets up {count(prom, 'up == 1')}/{expected}, evaluations {({n: len(s) for n, s in history.items()})}")
+            failures.append(
+                f"timed out: targets up {count(prom, 'up == 1')}/{expected}, evaluations { ({n: len(s) for n, s in history.items()}) }"
+            )
         window = time.monotonic() - warm_wall
         cpu_window = sum(proc.cpu_times()[:2]) - cpu_at_warm
         groups, plain = own_metrics(prom)
         api = requests.get(f"{prom.url}/api/v1/rules", timeout=10).json()["data"]["groups"]
 
-        print(f"\nrule groups ({INTERVAL_S} s evaluation interval), durations of {args.evaluations}+ evaluations once every target was scraped twice:")
+        print(
+            f"\nrule groups ({INTERVAL_S} s evaluation interval), durations of {args.evaluations}+ evaluations once every target was scraped twice:"
+        )
         slowest = 0.0
         for group in api:
             name = group["name"]
@@ -445,10 +514,12 @@ def main() -> int:
             worst = max((e.seconds for e in seen), default=float("nan"))
             slowest = max(slowest, worst)
             fails = groups.get(name, {}).get("prometheus_rule_evaluation_failures_total", 0.0)
-            print(f"  {name} ({Path(group['file']).name}, {len(group['rules'])} rules): last {group['evaluationTime'] * 1e3:.1f} ms, "
-                  f"max {max((e.seconds for e in measured), default=float('nan')) * 1e3:.1f} ms over {len(measured)} "
-                  f"(max {worst * 1e3:.1f} ms over all {len(seen)}, warm-up included); "
-                  f"{groups.get(name, {}).get('prometheus_rule_group_last_evaluation_samples', 0):.0f} samples; {fails:.0f} failures")
+            print(
+                f"  {name} ({Path(group['file']).name}, {len(group['rules'])} rules): last {group['evaluationTime'] * 1e3:.1f} ms, "
+                f"max {max((e.seconds for e in measured), default=float('nan')) * 1e3:.1f} ms over {len(measured)} "
+                f"(max {worst * 1e3:.1f} ms over all {len(seen)}, warm-up included); "
+                f"{groups.get(name, {}).get('prometheus_rule_group_last_evaluation_samples', 0):.0f} samples; {fails:.0f} failures"
+            )
             print("    each (ms): " + " ".join(f"{e.seconds * 1e3:.1f}" for e in seen))
             if worst > TARGET_S:
                 failures.append(f"group {name} took {worst:.3f} s (> {TARGET_S:.0f} s)")
@@ -470,22 +541,36 @@ def main() -> int:
         sidecar = count(prom, f'{{job="axonize-sidecar", {scraped}}}')
         synthetic = count(prom, '{__name__=~"up|scrape_.+"}')
         rec = sum(recorded.values())
-        print(f"\nseries: {head:.0f} in the head = exporter {exporter} ({per_gpu} with a uuid label) + sidecar {sidecar} "
-              f"+ recorded {rec} ({len(recorded)} names) + up/scrape_* {synthetic}")
-        print(f"series per GPU: exporter {exporter / gpus:.1f}; exporter + recorded {(exporter + rec) / gpus:.1f}; "
-              f"everything (sidecars and up/scrape_* included) {head / gpus:.1f}")
+        print(
+            f"\nseries: {head:.0f} in the head = exporter {exporter} ({per_gpu} with a uuid label) + sidecar {sidecar} "
+            f"+ recorded {rec} ({len(recorded)} names) + up/scrape_* {synthetic}"
+        )
+        print(
+            f"series per GPU: exporter {exporter / gpus:.1f}; exporter + recorded {(exporter + rec) / gpus:.1f}; "
+            f"everything (sidecars and up/scrape_* included) {head / gpus:.1f}"
+        )
         if empty:
             print(f"recording rules with no series in this fleet: {', '.join(empty)}")
         grades = {r["metric"]["grade"]: int(r["value"][1]) for r in prom.query("count by (grade) (gpu:axonize_efficiency_grade:info)")}
-        sources = {r["metric"]["source"]: int(r["value"][1]) for r in prom.query("count by (source) (gpu:axonize_gpu_utilization_score:ratio)")}
-        print("GPU grades: " + ", ".join(f"{g} {grades[g]}" for g in sorted(grades)) + "; utilization score sources: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
+        sources = {
+            r["metric"]["source"]: int(r["value"][1]) for r in prom.query("count by (source) (gpu:axonize_gpu_utilization_score:ratio)")
+        }
+        print(
+            "GPU grades: "
+            + ", ".join(f"{g} {grades[g]}" for g in sorted(grades))
+            + "; utilization score sources: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(sources.items()))
+        )
         rss = proc.memory_info().rss
         total_cpu = sum(proc.cpu_times()[:2])
-        print(f"prometheus: RSS {rss / 2**20:.0f} MiB; CPU {total_cpu:.1f} s since start, "
-              f"{cpu_window / window * 100:.1f}% of one core over the last {window:.0f} s (scraping {expected} targets and evaluating)")
+        print(
+            f"prometheus: RSS {rss / 2**20:.0f} MiB; CPU {total_cpu:.1f} s since start, "
+            f"{cpu_window / window * 100:.1f}% of one core over the last {window:.0f} s (scraping {expected} targets and evaluating)"
+        )
         verdict = "meets" if slowest <= TARGET_S else "MISSES"
-        print(f"target: every group < {TARGET_S:.0f} s at a {INTERVAL_S} s interval -> {verdict} it (slowest evaluation {slowest * 1e3:.1f} ms)")
+        print(
+            f"target: every group < {TARGET_S:.0f} s at a {INTERVAL_S} s interval -> {verdict} it (slowest evaluation {slowest * 1e3:.1f} ms)"
+        )
     finally:
         if prom is not None:
             prom.stop()

@@ -20,6 +20,7 @@ Self-metrics (sample)::
     axonize_exporter_last_collection_success_timestamp_seconds 1.7e+09
     axonize_exporter_collection_errors_total{kind="parse",source="replay"} 1.0
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,8 @@ import platform
 import threading
 import time
 from collections import Counter
-from typing import Callable, Iterable, Protocol, Union
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -43,7 +45,7 @@ from .snapshot import CollectionError, Snapshot
 log = logging.getLogger(__name__)
 
 #: What a render function may return: prometheus_client families or the core writer's.
-Family = Union[Metric, exposition_text.Family]
+Family = Metric | exposition_text.Family
 
 
 class Source(Protocol):
@@ -51,10 +53,6 @@ class Source(Protocol):
 
     def collect(self) -> Snapshot: ...
 
-
-#: The loop's self-metrics as (name, type, unit, labels, help), from their registry rows
-#: (:mod:`axonize.names.exporter.self_metrics`; the per-PID drop count is the exposition's).
-SELF_METRICS = tuple((r.name, r.type, r.unit, r.labels, r.help) for r in self_metrics.NAMES if r.name != axonize_format.DROPPED)
 
 #: Healthy while the last successful cycle is at most this many intervals old.
 HEALTHY_INTERVALS = 3
@@ -126,7 +124,9 @@ class CollectionLoop:
             log.debug("collection from %s failed", self.source.name, exc_info=True)
             # withdraw the GPU series rather than freeze them; the error counter and /-/healthy say why
             snapshot = Snapshot(backend=self.source.name)
-            snapshot.errors.append(CollectionError(self.source.name, self.source.name, "internal", f"collection failed: {type(exc).__name__}: {exc}"))
+            snapshot.errors.append(
+                CollectionError(self.source.name, self.source.name, "internal", f"collection failed: {type(exc).__name__}: {exc}")
+            )
             return snapshot, False
         try:
             summarize(snapshot)
@@ -141,7 +141,9 @@ class CollectionLoop:
             families = self.render(snapshot)
         except Exception as exc:  # publish the self-metrics with the GPU series withdrawn, and count it
             log.debug("rendering failed", exc_info=True)
-            snapshot.errors.append(CollectionError("exposition", "render", "internal", f"GPU series withdrawn: {type(exc).__name__}: {exc}"))
+            snapshot.errors.append(
+                CollectionError("exposition", "render", "internal", f"GPU series withdrawn: {type(exc).__name__}: {exc}")
+            )
             return b"", False
         parts = []
         for family in families:
@@ -159,12 +161,17 @@ class CollectionLoop:
             key = (err.source, err.kind)
             self.errors[key] += 1
             if key not in kinds and key not in self._kinds_last_cycle:
-                log.warning("%s (%s %s; while it recurs it is counted in axonize_exporter_collection_errors_total, not logged)", err, err.source, err.kind)
+                log.warning(
+                    "%s (%s %s; while it recurs it is counted in axonize_exporter_collection_errors_total, not logged)",
+                    err,
+                    err.source,
+                    err.kind,
+                )
             kinds.add(key)
         self._kinds_last_cycle = kinds
 
     def _self_metrics(self) -> list[Metric]:
-        help = {name: text for name, _, _, _, text in SELF_METRICS}
+        help = {row.name: row.help for row in self_metrics.NAMES}
         row = names.get("axonize_exporter_build_info")
         build = GaugeMetricFamily(row.name, row.help, labels=row.labels)
         build.add_metric([__version__, platform.python_version()], 1.0)

@@ -7,10 +7,10 @@ column from the exposition's rows, and for a row that reads a field the
 replay maps (``Metric.attr``), from the replay's field tables, so the
 nvidia-smi paths written here are the ones the parser follows.
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 from axonize.names.exporter import self_metrics
 
@@ -33,7 +33,7 @@ def _describe(text: tuple[str, ...], xml: tuple[str, ...]) -> str:
     return "nvidia-smi -q `" + "` or `".join(p.replace("/", " › ") for p in text) + "`; -q -x `" + "` or `".join(xml) + "`"
 
 
-def _field_source(attr: str, key: Optional[str] = None) -> str:
+def _field_source(attr: str, key: str | None = None) -> str:
     for f in SCALARS:
         if f.attr == attr:
             return _describe(f.text, f.xml)
@@ -135,7 +135,7 @@ def render() -> str:
         'axonize_gpu_peer_path_info{path="SYS"}',
         "# GPUs whose clocks are held down by a thermal or power reason right now",
         'axonize_gpu_clock_event_reason_active{reason=~"hw_.*|sw_thermal_slowdown|sw_power_cap"} == 1',
-        "# what each host's GPUs cost per hour, in US dollars (rules/config.yml prices, or --cost.config)",
+        "# what each host's GPUs cost per hour, in US dollars (axonize/bundle.yml prices, or --cost.config)",
         "sum by (instance) (axonize_gpu_price_dollars_per_hour)",
         "```",
         "",

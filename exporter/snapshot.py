@@ -15,10 +15,10 @@ Units are base units throughout: bytes, watts, hertz, celsius, seconds, joules,
 and ratios in 0..1. A value the source reports as unavailable ("N/A", "Not
 Supported") is ``None`` (or missing from a dict), never 0.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 #: PCIe path types of ``nvidia-smi topo -m`` (closest first). ``NVLINK`` stands for NV#.
 PCIE_PATH_TYPES = ("PIX", "PXB", "PHB", "NODE", "SYS")
@@ -61,13 +61,13 @@ class Process:
     pid: int
     name: str = ""
     type: str = ""  # "C" compute, "G" graphics, "C+G"
-    used_memory_bytes: Optional[float] = None
-    gpu_instance_id: Optional[int] = None
-    compute_instance_id: Optional[int] = None
-    sm_utilization_ratio: Optional[float] = None
-    memory_utilization_ratio: Optional[float] = None
-    container: Optional[Container] = None
-    cpu_numa_nodes: Optional[tuple[int, ...]] = None
+    used_memory_bytes: float | None = None
+    gpu_instance_id: int | None = None
+    compute_instance_id: int | None = None
+    sm_utilization_ratio: float | None = None
+    memory_utilization_ratio: float | None = None
+    container: Container | None = None
+    cpu_numa_nodes: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -83,17 +83,17 @@ class MigDevice:
     index: int
     gpu_instance_id: int
     compute_instance_id: int
-    profile: Optional[str] = None
-    uuid: Optional[str] = None
-    multiprocessor_count: Optional[int] = None
-    memory_total_bytes: Optional[float] = None
-    memory_used_bytes: Optional[float] = None
-    memory_free_bytes: Optional[float] = None
-    memory_reserved_bytes: Optional[float] = None
+    profile: str | None = None
+    uuid: str | None = None
+    multiprocessor_count: int | None = None
+    memory_total_bytes: float | None = None
+    memory_used_bytes: float | None = None
+    memory_free_bytes: float | None = None
+    memory_reserved_bytes: float | None = None
     # GPM activity of the MIG instance (Hopper and later), 0..1
     activity: dict[str, float] = field(default_factory=dict)
     # share of the GPU's price its GPU instance costs (compute slices / the GPU's), 0..1; same on every CI of a GI
-    price_share_ratio: Optional[float] = None
+    price_share_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,23 +110,32 @@ class ContainerUsage:
     group's worst-placed process against the GPU's node, None when no process's is known.
     """
 
-    container: Optional[Container]
-    gpu_instance_id: Optional[int]
-    compute_instance_id: Optional[int]
+    container: Container | None
+    gpu_instance_id: int | None
+    compute_instance_id: int | None
     processes: int
-    used_memory_bytes: Optional[float]
-    sm_utilization_ratio: Optional[float]
-    memory_utilization_ratio: Optional[float]
-    placement: Optional[str] = None
+    used_memory_bytes: float | None
+    sm_utilization_ratio: float | None
+    memory_utilization_ratio: float | None
+    placement: str | None = None
 
 
 #: GPM activity kinds (NVML GPM metrics; the names dcgm-exporter's DCGM_FI_PROF_* fields use in words).
-ACTIVITY_KINDS = ("sm_active", "sm_occupancy", "tensor_active", "dram_active", "graphics_engine_active", "fp64_active", "fp32_active", "fp16_active")
+ACTIVITY_KINDS = (
+    "sm_active",
+    "sm_occupancy",
+    "tensor_active",
+    "dram_active",
+    "graphics_engine_active",
+    "fp64_active",
+    "fp32_active",
+    "fp16_active",
+)
 
 
 @dataclass(frozen=True)
 class GpuPrice:
-    """What an hour of the GPU costs, from the price table (``--cost.config``, rules/config.yml ``prices``).
+    """What an hour of the GPU costs, from the price table (``--cost.config``, axonize/bundle.yml ``prices``).
 
     ``dollars_per_hour`` is USD per GPU-hour; ``source`` and ``date`` say where
     the figure comes from; ``rule`` names the table row that applied
@@ -151,9 +160,9 @@ class NvLink:
     link: int
     active: bool
     peer_pci_bus_id: str = ""
-    peer_gpu: Optional[int] = None
-    tx_bytes: Optional[float] = None
-    rx_bytes: Optional[float] = None
+    peer_gpu: int | None = None
+    tx_bytes: float | None = None
+    rx_bytes: float | None = None
 
 
 @dataclass
@@ -166,9 +175,9 @@ class NumaNode:
 
     node: int
     cpus: int = 0
-    cpu_utilization_ratio: Optional[float] = None
-    memory_total_bytes: Optional[float] = None
-    memory_used_bytes: Optional[float] = None
+    cpu_utilization_ratio: float | None = None
+    memory_total_bytes: float | None = None
+    memory_used_bytes: float | None = None
 
 
 @dataclass
@@ -191,38 +200,38 @@ class Gpu:
     architecture: str = ""
     serial: str = ""
     vbios_version: str = ""
-    minor_number: Optional[int] = None
-    mig_mode: Optional[bool] = None
-    persistence_mode: Optional[bool] = None
+    minor_number: int | None = None
+    mig_mode: bool | None = None
+    persistence_mode: bool | None = None
     compute_mode: str = ""
     # NUMA and CPU placement (from topology)
-    numa_node: Optional[int] = None
-    memory_numa_node: Optional[int] = None
-    cpu_affinity: Optional[str] = None  # cpulist syntax, e.g. "0-51,104-155"
-    cpu_affinity_cpus: Optional[int] = None  # CPUs in cpu_affinity (derived once per cycle)
+    numa_node: int | None = None
+    memory_numa_node: int | None = None
+    cpu_affinity: str | None = None  # cpulist syntax, e.g. "0-51,104-155"
+    cpu_affinity_cpus: int | None = None  # CPUs in cpu_affinity (derived once per cycle)
     # memory
-    memory_total_bytes: Optional[float] = None
-    memory_used_bytes: Optional[float] = None
-    memory_free_bytes: Optional[float] = None
-    memory_reserved_bytes: Optional[float] = None
-    bar1_total_bytes: Optional[float] = None
-    bar1_used_bytes: Optional[float] = None
+    memory_total_bytes: float | None = None
+    memory_used_bytes: float | None = None
+    memory_free_bytes: float | None = None
+    memory_reserved_bytes: float | None = None
+    bar1_total_bytes: float | None = None
+    bar1_used_bytes: float | None = None
     # utilization, 0..1
-    utilization_ratio: Optional[float] = None
-    memory_utilization_ratio: Optional[float] = None
-    encoder_utilization_ratio: Optional[float] = None
-    decoder_utilization_ratio: Optional[float] = None
+    utilization_ratio: float | None = None
+    memory_utilization_ratio: float | None = None
+    encoder_utilization_ratio: float | None = None
+    decoder_utilization_ratio: float | None = None
     # power and energy
-    power_watts: Optional[float] = None
-    power_instant_watts: Optional[float] = None
-    power_limit_watts: Optional[float] = None
-    memory_power_watts: Optional[float] = None
-    energy_joules: Optional[float] = None
+    power_watts: float | None = None
+    power_instant_watts: float | None = None
+    power_limit_watts: float | None = None
+    memory_power_watts: float | None = None
+    energy_joules: float | None = None
     # thermals and fans
-    temperature_celsius: Optional[float] = None
-    memory_temperature_celsius: Optional[float] = None
-    fan_speed_ratio: Optional[float] = None
-    performance_state: Optional[int] = None
+    temperature_celsius: float | None = None
+    memory_temperature_celsius: float | None = None
+    fan_speed_ratio: float | None = None
+    performance_state: int | None = None
     # clocks: {"graphics"|"sm"|"memory"|"video": hertz}
     clocks_hertz: dict[str, float] = field(default_factory=dict)
     max_clocks_hertz: dict[str, float] = field(default_factory=dict)
@@ -230,21 +239,21 @@ class Gpu:
     clock_event_reasons: dict[str, bool] = field(default_factory=dict)
     clock_event_seconds: dict[str, float] = field(default_factory=dict)
     # PCIe
-    pcie_tx_bytes_per_second: Optional[float] = None
-    pcie_rx_bytes_per_second: Optional[float] = None
-    pcie_replays: Optional[float] = None
-    pcie_link_generation: Optional[int] = None
-    pcie_link_max_generation: Optional[int] = None
-    pcie_link_width: Optional[int] = None
-    pcie_link_max_width: Optional[int] = None
+    pcie_tx_bytes_per_second: float | None = None
+    pcie_rx_bytes_per_second: float | None = None
+    pcie_replays: float | None = None
+    pcie_link_generation: int | None = None
+    pcie_link_max_generation: int | None = None
+    pcie_link_width: int | None = None
+    pcie_link_max_width: int | None = None
     # ECC: {(memory, type): count}, memory in {"sram","dram",...}, type in {"correctable","uncorrectable"}
-    ecc_mode: Optional[bool] = None
+    ecc_mode: bool | None = None
     ecc_errors_volatile: dict[tuple[str, str], float] = field(default_factory=dict)
     ecc_errors_aggregate: dict[tuple[str, str], float] = field(default_factory=dict)
     # row remapping: {"correctable"|"uncorrectable": rows}; retired pages {"single_bit"|"double_bit": pages}
     remapped_rows: dict[str, float] = field(default_factory=dict)
-    remapped_rows_pending: Optional[bool] = None
-    remapped_rows_failure: Optional[bool] = None
+    remapped_rows_pending: bool | None = None
+    remapped_rows_failure: bool | None = None
     retired_pages: dict[str, float] = field(default_factory=dict)
     # GPM activity (Hopper and later): {ACTIVITY_KINDS: ratio 0..1}
     activity: dict[str, float] = field(default_factory=dict)
@@ -253,9 +262,9 @@ class Gpu:
     xid_last_seen_seconds: dict[int, float] = field(default_factory=dict)
     nvlinks: list[NvLink] = field(default_factory=list)
     # the price that applies to the GPU (set after collection from the price table), else None
-    price: Optional[GpuPrice] = None
+    price: GpuPrice | None = None
     # None when readable; else the fault kind ("gpu_lost", "timeout", ...) that isolated the GPU this cycle
-    fault: Optional[str] = None
+    fault: str | None = None
     # layers below the physical GPU
     mig_devices: list[MigDevice] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
@@ -308,4 +317,3 @@ class Snapshot:
     links: list[Link] = field(default_factory=list)
     numa_nodes: list[NumaNode] = field(default_factory=list)
     errors: list[CollectionError] = field(default_factory=list)
-

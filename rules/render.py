@@ -22,15 +22,16 @@ A rendered file that uses any ``axonize_*`` or recorded name not in the registry
 * ``affine(a, b, expr)``: ``a + b × expr`` (``1 - 0.5 * x``).
 * ``by(labels)``: ``by (a, b) `` or nothing for no labels.
 """
+
 from __future__ import annotations
 
 import argparse
 import math
 import sys
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Union
 
 import jinja2
 
@@ -44,13 +45,11 @@ SUFFIX = ".rules.yml"
 
 #: Labels of axonize_gpu_container_* series that name the container (aggregated away to reach the GPU),
 #: from the names registry: the family's labels after the GPU's own (gpu, uuid).
-CONTAINER_LABELS = tuple(
-    label for label in names.get("axonize_gpu_container_memory_used_bytes").labels if label not in ("gpu", "uuid")
-)
+CONTAINER_LABELS = tuple(label for label in names.get("axonize_gpu_container_memory_used_bytes").labels if label not in ("gpu", "uuid"))
 #: Which registry component each job of ``selectors:`` exposes (dcgm-exporter's names are not ours).
 JOB_COMPONENTS = {"exporter": "exporter", "sidecar": "sidecar", "dcgm": None}
 
-Number = Union[Fraction, int, float]
+Number = Fraction | int | float
 
 
 def num(value: Number) -> str:
@@ -157,7 +156,7 @@ def context(cfg: bundle.Bundle) -> dict:
     }
 
 
-def render(cfg: Optional[bundle.Bundle] = None) -> dict[str, str]:
+def render(cfg: bundle.Bundle | None = None) -> dict[str, str]:
     """``{"cost.rules.yml": text, ...}``: every template rendered from ``cfg`` (default: the packaged config)."""
     cfg = cfg or bundle.load()
     env = _environment()
@@ -179,9 +178,8 @@ def render(cfg: Optional[bundle.Bundle] = None) -> dict[str, str]:
 
 
 def _source(cfg: bundle.Bundle) -> str:
-    """The file the header names. The committed rules were generated when the bundle was rules/config.yml;
-    that name stays until they are regenerated on purpose (then: ``return cfg.where``)."""
-    return "rules/config.yml" if cfg.where == bundle.PACKAGED else cfg.where
+    """The file the header names: ``axonize/bundle.yml`` for the packaged bundle, else the file given."""
+    return "axonize/bundle.yml" if cfg.where == bundle.PACKAGED else cfg.where
 
 
 def stale(out_dir: Path, rendered: dict[str, str]) -> list[str]:
@@ -199,7 +197,7 @@ def stale(out_dir: Path, rendered: dict[str, str]) -> list[str]:
     return problems
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m axonize.rules.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", metavar="FILE", help="bundle configuration (default: the packaged axonize/bundle.yml)")
     parser.add_argument("--out", metavar="DIR", help="where to write the *.rules.yml files (default: the rules package folder)")

@@ -36,6 +36,7 @@ Self-metrics (sample)::
     axonize_sidecar_series_dropped_total{server="gpu-1:8000"} 0.0
     axonize_sidecar_collection_errors_total{stage="render"} 0.0
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,7 +48,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from axonize import __version__, names
+from axonize import __version__
 from axonize import exposition_text as text
 from axonize.http import Exposition
 
@@ -55,16 +56,12 @@ from . import exposition as sidecar_format
 from .attribution import Attribution, GpuAttribution
 from .errors import TargetError
 from .normalize import cap, normalize
-from .normalized import rows
 from .parse import decode
 from .scrape import fetch, new_session
 from .snapshot import Snapshot, TargetResult
 from .targets import Target
 
 log = logging.getLogger(__name__)
-
-#: The self-metrics (name, type, unit, labels, help), a view of the names registry's ``axonize_sidecar_*`` rows.
-SELF_METRICS = rows(*(n.name for n in names.of_component("sidecar") if n.name.startswith("axonize_sidecar_")))
 
 #: Values of ``axonize_sidecar_collection_errors_total{stage}``.
 STAGES = ("attribution", "render", "cycle")
@@ -159,11 +156,15 @@ class CollectionLoop:
             else:
                 body = fetched.body or b""
                 try:
-                    result = await asyncio.wait_for(asyncio.to_thread(self._read, target, body, deadline),
-                                                    max(0.0, deadline - time.monotonic()))
+                    result = await asyncio.wait_for(
+                        asyncio.to_thread(self._read, target, body, deadline), max(0.0, deadline - time.monotonic())
+                    )
                 except TimeoutError:  # the worker stops by itself at its next look at the deadline
-                    result = TargetResult(target, engine=target.engine, error=TargetError(
-                        "timeout", f"its {len(body)}-byte text was not read within {self.timeout:g}s"))
+                    result = TargetResult(
+                        target,
+                        engine=target.engine,
+                        error=TargetError("timeout", f"its {len(body)}-byte text was not read within {self.timeout:g}s"),
+                    )
         except Exception as exc:  # a sidecar bug must not stop the other targets
             self._log_internal(target, exc)
             result = TargetResult(target, engine=target.engine, error=TargetError("internal", f"{type(exc).__name__}: {exc}"))
@@ -198,8 +199,13 @@ class CollectionLoop:
             try:
                 self._gpus = await asyncio.wait_for(future, self.timeout)
             except TimeoutError:
-                self._log_once("stage:attribution", "slow", logging.WARNING,
-                               "GPU attribution did not answer within %gs; its last answer stands", self.timeout)
+                self._log_once(
+                    "stage:attribution",
+                    "slow",
+                    logging.WARNING,
+                    "GPU attribution did not answer within %gs; its last answer stands",
+                    self.timeout,
+                )
         except Exception as exc:
             self._loop_error("attribution", exc)
         return {t.server: self._gpus.get(t.server, t.gpus) for t in self.targets}
@@ -226,8 +232,9 @@ class CollectionLoop:
                 problems = [r.error]
             for problem in problems:
                 self.errors[(server, problem.kind)] += 1
-                self._log_once(server, problem.kind, logging.WARNING, "%s (%s): %s: %s",
-                               server, r.target.display_url, problem.kind, problem)
+                self._log_once(
+                    server, problem.kind, logging.WARNING, "%s (%s): %s: %s", server, r.target.display_url, problem.kind, problem
+                )
 
     def _cap_gpu_info(self, snapshot: Snapshot) -> None:
         """Each target's join series within what its normalized series left of ``max_series``; the rest counted dropped."""
@@ -261,16 +268,27 @@ class CollectionLoop:
             log.log(level, message, *args, exc_info=exc_info)
 
     def _log_internal(self, target: Target, exc: BaseException) -> None:
-        self._log_once(target.server, "internal:" + type(exc).__name__, logging.ERROR,
-                       "%s (%s): reading the target failed inside the sidecar", target.server, target.display_url,
-                       exc_info=True)
+        self._log_once(
+            target.server,
+            "internal:" + type(exc).__name__,
+            logging.ERROR,
+            "%s (%s): reading the target failed inside the sidecar",
+            target.server,
+            target.display_url,
+            exc_info=True,
+        )
 
     def _loop_error(self, stage: str, exc: BaseException) -> None:
         """Count a loop-level failure of ``stage`` (one of :data:`STAGES`); log each exception type once."""
         self.loop_errors[stage] += 1
-        self._log_once("stage:" + stage, type(exc).__name__, logging.ERROR,
-                       "collection %s failed (counted in axonize_sidecar_collection_errors_total; the loop goes on)",
-                       stage, exc_info=True)
+        self._log_once(
+            "stage:" + stage,
+            type(exc).__name__,
+            logging.ERROR,
+            "collection %s failed (counted in axonize_sidecar_collection_errors_total; the loop goes on)",
+            stage,
+            exc_info=True,
+        )
 
     def _self_metrics(self) -> list[text.Family]:
         """The ``axonize_sidecar_*`` families; labels in name order, as prometheus_client wrote them."""

@@ -21,6 +21,7 @@ Sample output (vLLM 0.33, one engine core)::
     axonize_inference_generation_tokens_total{engine="vllm",model="meta-llama/Llama-3.1-8B-Instruct",server="gpu-1:8000",engine_index="0"} 48311.0
     axonize_inference_time_to_first_token_seconds_bucket{engine="vllm",model="...",server="gpu-1:8000",engine_index="0",le="0.04"} 97.0
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,12 +87,3 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 BY_NAME: dict[str, Family] = {f.name: f for f in FAMILIES}
-
-
-def rows(*family_names: str) -> tuple[tuple[str, str, str, tuple[str, ...], str], ...]:
-    """``(name, type, unit, labels, help)`` of registered families, for docs and tests."""
-    return tuple((r.name, r.type, r.unit, r.labels, r.help) for r in map(names.get, family_names))
-
-
-#: Series the sidecar adds per target, beside the engine's: (name, type, unit, labels, help) from the registry.
-TARGET_SERIES = rows("axonize_inference_target_up", "axonize_inference_server_gpu_info")

@@ -7,15 +7,16 @@ table; absent when no table was applied. Sample::
     axonize_gpu_price_info{date="2025-06",gpu="0",rule="gpus[1]",source="AWS p5.48xlarge ...",uuid="GPU-..."} 1.0
     axonize_mig_price_dollars_per_hour{gpu="0",gpu_instance_id="2",uuid="GPU-..."} 3.39
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..snapshot import Snapshot
 from .family import Metric, Sample, gpu_key
 
 _PRICE_SOURCE = (
-    "rules/config.yml `prices` (or the --cost.config file): the first `hosts` row whose `hostname` matches, "
+    "axonize/bundle.yml `prices` (or the --cost.config file): the first `hosts` row whose `hostname` matches, "
     "else the first `gpus` row whose `match` is found in the model name, else `default`"
 )
 _MIG_SHARE_SOURCE = (

@@ -1,5 +1,6 @@
 """`axonize demo --once` prints the 8x H100 table and the per-model inference table from a real Prometheus
 and leaves no process behind; `--with-vllm` does it with a real vLLM on the CPU."""
+
 import os
 import re
 import subprocess
@@ -21,8 +22,11 @@ def demo_processes():
     found = []
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if ("demo_data/h100-sxm-x8" in cmd or ("axonize-prometheus-" in cmd and "prometheus" in cmd)
-                or ("axonize.sidecar" in cmd and "axonize-demo-" in cmd)):
+        if (
+            "demo_data/h100-sxm-x8" in cmd
+            or ("axonize-prometheus-" in cmd and "prometheus" in cmd)
+            or ("axonize.sidecar" in cmd and "axonize-demo-" in cmd)
+        ):
             found.append(p)
     return found
 
@@ -37,12 +41,13 @@ def test_demo_once_prints_the_table():
     assert rows[0].split()[0:1] == ["0"] and "101 W" in rows[0] and "30 C" in rows[0]
     assert "1 MiB / 79.6 GiB" in rows[0]
     # recording rules: an idle H100 scores 0 x 60 (GPU) + 1 x 20 (NUMA: no workload) + 1 x 20 (I/O) = 40, grade D,
-    # at $6.88/hour (rules/config.yml, AWS p5), all of it idle
+    # at $6.88/hour (axonize/bundle.yml, AWS p5), all of it idle
     assert rows[0].split()[-7:] == ["7", "x", "NV18", "40", "D", "6.88", "6.88"]
     assert all(row.split()[-4:] == ["40", "D", "6.88", "6.88"] for row in rows)
     fleet = next(line for line in result.stdout.splitlines() if line.startswith("Fleet:"))
-    assert fleet == ("Fleet: efficiency 40/100, grade D; GPUs $55.04/hour, of which idle $55.04/hour; "
-                     "projected $40,179/month")  # 8 x 6.88; x 730 hours
+    assert fleet == (
+        "Fleet: efficiency 40/100, grade D; GPUs $55.04/hour, of which idle $55.04/hour; projected $40,179/month"
+    )  # 8 x 6.88; x 730 hours
     per_million = float(re.search(r"tinyllama: \$([0-9.]+) per 1M generated tokens", result.stdout).group(1))
     numa = [row.split()[-8] for row in rows]
     assert numa == ["0", "0", "0", "0", "1", "1", "1", "1"]
@@ -51,9 +56,23 @@ def test_demo_once_prints_the_table():
     ttft = buckets(capture, "vllm:time_to_first_token_seconds")
     itl = buckets(capture, "vllm:inter_token_latency_seconds")
     tokens_per_s = total(capture, "vllm:generation_tokens_total") / total(capture, "vllm:e2e_request_latency_seconds_sum")
-    expected = ["tinyllama", "0", "(NVIDIA", "H100", "80GB", "HBM3)", "0", "%",
-                f"{histogram_quantile(0.5, ttft) * 1000:.1f}", "ms", f"{histogram_quantile(0.95, ttft) * 1000:.1f}", "ms",
-                f"{histogram_quantile(0.5, itl) * 1000:.1f}", "ms", f"{tokens_per_s:.1f}"]
+    expected = [
+        "tinyllama",
+        "0",
+        "(NVIDIA",
+        "H100",
+        "80GB",
+        "HBM3)",
+        "0",
+        "%",
+        f"{histogram_quantile(0.5, ttft) * 1000:.1f}",
+        "ms",
+        f"{histogram_quantile(0.95, ttft) * 1000:.1f}",
+        "ms",
+        f"{histogram_quantile(0.5, itl) * 1000:.1f}",
+        "ms",
+        f"{tokens_per_s:.1f}",
+    ]
     (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
     tokens_rate, cost = float(model_row.pop(-2)), model_row.pop(-1)
     assert model_row == expected, result.stdout
@@ -73,7 +92,7 @@ def test_demo_stops_everything_on_sigterm():
         for line in proc.stdout:
             if "Ctrl-C to stop" in line:
                 break
-        started = [p for p in psutil.Process(proc.pid).children(recursive=True)]
+        started = list(psutil.Process(proc.pid).children(recursive=True))
         assert len(started) == 3  # exporter, sidecar, Prometheus
         proc.terminate()
         assert proc.wait(20) == 0
@@ -97,8 +116,9 @@ def test_cli_help_and_unknown_command():
 )
 def test_demo_with_a_real_vllm():
     require_binary("prometheus")
-    result = subprocess.run([sys.executable, "-m", "axonize.cli", "demo", "--once", "--with-vllm"],
-                            capture_output=True, text=True, timeout=400)
+    result = subprocess.run(
+        [sys.executable, "-m", "axonize.cli", "demo", "--once", "--with-vllm"], capture_output=True, text=True, timeout=400
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "sent 16 requests of 64 tokens to vLLM" in result.stdout
     (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
@@ -106,5 +126,6 @@ def test_demo_with_a_real_vllm():
     ttft_p50, ttft_p95, itl_p50 = float(model_row[8]), float(model_row[10]), float(model_row[12])
     assert 0 < ttft_p50 <= ttft_p95 and 0 < itl_p50 and float(model_row[14]) > 0, result.stdout
     assert re.search(r"tinyllama: \$[0-9.]+ per 1M generated tokens", result.stdout), result.stdout
-    assert demo_processes() == [] and not [p for p in psutil.process_iter(["cmdline"])
-                                           if "vllm.entrypoints.openai.api_server" in " ".join(p.info["cmdline"] or [])]
+    assert demo_processes() == [] and not [
+        p for p in psutil.process_iter(["cmdline"]) if "vllm.entrypoints.openai.api_server" in " ".join(p.info["cmdline"] or [])
+    ]

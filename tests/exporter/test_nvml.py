@@ -1,4 +1,5 @@
 """The NVML backend against the fake NVML (fed from real captures): same exposition as the replay, faults isolated."""
+
 from __future__ import annotations
 
 import functools
@@ -10,6 +11,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from axonize import pricing
 from axonize.exporter.collection import CollectionLoop
 from axonize.exporter.exposition import Options, families
 from axonize.exporter.nvml import NvmlSource
@@ -17,7 +19,6 @@ from axonize.exporter.prices import PricedSource
 from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
 from axonize.processes import ManagedProcess, free_port, wait_http
-from axonize.rules import pricing
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA
 from tests.exporter.test_exposition import CAPTURE_SETS as EXPOSITION_SETS
 from tests.fake_nvml import FakeNvml, scenario_env
@@ -97,7 +98,11 @@ def test_gpm_activity_from_the_second_cycle_per_gpu_and_per_mig_instance():
     finally:
         source.close()
     got = {(s.name, s.labels["gpu"]): s.value for f in text_string_to_metric_families(text) for s in f.samples if "active_ratio" in s.name}
-    assert got == {("axonize_gpu_sm_active_ratio", "0"): 0.62, ("axonize_gpu_tensor_active_ratio", "0"): 0.41, ("axonize_gpu_dram_active_ratio", "0"): 0.33}
+    assert got == {
+        ("axonize_gpu_sm_active_ratio", "0"): 0.62,
+        ("axonize_gpu_tensor_active_ratio", "0"): 0.41,
+        ("axonize_gpu_dram_active_ratio", "0"): 0.33,
+    }
 
     mig = FakeNvml.from_captures(CAPTURE_SETS["h200-mig+L"], gpm={0: {"sm_active": 0.5}, (0, 2): {"sm_active": 0.9}})
     source = nvml_source(mig)
@@ -212,7 +217,12 @@ def test_xid_events_are_counted_per_code():
         text = render(source)
     finally:
         source.close()
-    got = {(s.name, s.labels["gpu"], s.labels["xid"]): s.value for f in text_string_to_metric_families(text) for s in f.samples if "xid" in s.name}
+    got = {
+        (s.name, s.labels["gpu"], s.labels["xid"]): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if "xid" in s.name
+    }
     assert got[("axonize_gpu_xid_errors_total", "1", "79")] == 2
     assert got[("axonize_gpu_xid_errors_total", "1", "48")] == 1
     assert before - 5 <= got[("axonize_gpu_xid_last_seen_timestamp_seconds", "1", "79")] <= time.time()
@@ -223,8 +233,12 @@ def test_exporter_picks_nvml_when_it_loads(tmp_path):
     """The real CLI, no --replay: `import pynvml` finds the fake (through PYTHONPATH), NVML is chosen."""
     env = scenario_env([DEMO_Q, DEMO_TOPO], gpm={0: {"tensor_active": 0.25}})
     port = free_port()
-    proc = ManagedProcess("exporter", [sys.executable, "-m", "axonize.exporter", "--web.listen-address", f"127.0.0.1:{port}",
-                                       "--collect.interval", "0.2s"], str(tmp_path / "exporter.log"), env=env)
+    proc = ManagedProcess(
+        "exporter",
+        [sys.executable, "-m", "axonize.exporter", "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "0.2s"],
+        str(tmp_path / "exporter.log"),
+        env=env,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/-/ready", 30, proc)
         deadline = time.monotonic() + 10
@@ -288,9 +302,13 @@ def test_processes_are_attributed_to_containers_pods_and_numa_placement():
     (besteffort,) = [v for (runtime, _), v in rows.items() if v["memory_used_bytes"][0] == 3000 * mib]
     assert besteffort["numa_mismatch"][0] == 1 and besteffort["numa_placement_info"][1] == "remote"
     (docker,) = [v for (runtime, _), v in rows.items() if runtime == "docker"]
-    assert docker["memory_used_bytes"][0] == 2000 * mib and docker["numa_placement_info"][1] == "unpinned" and docker["numa_mismatch"][0] == 1
+    assert (
+        docker["memory_used_bytes"][0] == 2000 * mib and docker["numa_placement_info"][1] == "unpinned" and docker["numa_mismatch"][0] == 1
+    )
     service = rows[("systemd", "vllm.service")]
     assert service["memory_used_bytes"][0] == 4000 * mib and service["numa_mismatch"][0] == 0
     assert "axonize_gpu_process_memory_used_bytes" in text  # per-PID series when asked for (RENDER sets per_process)
-    nodes = {s.labels["node"]: s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "axonize_numa_node_cpus"}
+    nodes = {
+        s.labels["node"]: s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "axonize_numa_node_cpus"
+    }
     assert nodes == {"0": 4.0, "1": 4.0}

@@ -1,5 +1,6 @@
 """promtool on the recording rules: `check rules` on every generated file, `test rules` on the hand-written
 unit tests in tests/rules/promtool/, and every recorded name covered by some unit test's expression."""
+
 import re
 import shutil
 import subprocess
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from axonize.rules import config as rules_config
+from axonize import bundle as rules_config
 from axonize.rules import render
 from tests.conftest import ROOT, requires
 
@@ -45,7 +46,9 @@ def test_every_recorded_name_has_a_unit_test():
     exprs = expressions_in(UNIT_TESTS)
     assert not _uncovered(names, exprs), "recording rules without a promtool test"
     # a name only inside a longer one is not covered
-    assert _uncovered({"gpu:axonize_gpu_cost:dollars", "fleet:axonize_gpu_cost:dollars_per_hour"}, exprs) == ["gpu:axonize_gpu_cost:dollars"]
+    assert _uncovered({"gpu:axonize_gpu_cost:dollars", "fleet:axonize_gpu_cost:dollars_per_hour"}, exprs) == [
+        "gpu:axonize_gpu_cost:dollars"
+    ]
 
 
 def test_rules_rendered_with_electricity_have_unit_tests_too():
@@ -68,8 +71,8 @@ def test_promtool_test_rules(path, promtool):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _electricity_config() -> rules_config.RulesConfig:
-    doc = yaml.safe_load((ROOT / "rules" / "config.yml").read_text())
+def _electricity_config() -> rules_config.Bundle:
+    doc = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
     doc["electricity"] = {"dollars_per_kwh": 0.125, "source": "test tariff", "date": "2026-11"}
     return rules_config.parse(doc, "config-with-electricity.yml")
 
@@ -84,7 +87,9 @@ def test_promtool_test_rules_with_electricity(tmp_path, promtool):
     assert tests
     for path in tests:
         shutil.copy(path, tmp_path / path.name)
-    result = subprocess.run([promtool, "test", "rules", *(p.name for p in tests)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [promtool, "test", "rules", *(p.name for p in tests)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

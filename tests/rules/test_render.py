@@ -1,4 +1,5 @@
 """The renderer: its number helpers, the CLI, and variants of the configuration that promtool accepts."""
+
 import copy
 import subprocess
 from fractions import Fraction
@@ -6,7 +7,7 @@ from fractions import Fraction
 import pytest
 import yaml
 
-from axonize.rules import config as rules_config
+from axonize import bundle as rules_config
 from axonize.rules import render
 from tests.conftest import ROOT, requires
 
@@ -55,17 +56,18 @@ def test_check_mode_reports_stale_missing_and_orphan_files(tmp_path, capsys):
 
 
 def test_a_bad_configuration_exits_2_naming_the_key(tmp_path, capsys):
-    doc = yaml.safe_load((ROOT / "rules" / "config.yml").read_text())
+    doc = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
     doc["grades"]["C"] = 80
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(doc))
     assert render.main(["--config", str(path), "--out", str(tmp_path)]) == 2
-    assert f"{path}: grades.C: must be below grades.B (75)" in capsys.readouterr().err
+    line = path.read_text().splitlines().index("  C: 80") + 1
+    assert f"{path}:{line}: grades.C: must be below grades.B (75), got 80" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.rules.yml"))
 
 
-def _variant(**changes) -> rules_config.RulesConfig:
-    doc = yaml.safe_load((ROOT / "rules" / "config.yml").read_text())
+def _variant(**changes) -> rules_config.Bundle:
+    doc = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
     doc = copy.deepcopy(doc)
     for path, value in changes.items():
         section, key = path.split("__")
@@ -74,16 +76,25 @@ def _variant(**changes) -> rules_config.RulesConfig:
 
 
 VARIANTS = {
-    "fleet labels, other windows and quantiles": dict(
-        levels__fleet=["cluster"], levels__host=["node"], windows__rate="2m", windows__queue_growth="10m", inference__quantiles=[0.9]
-    ),
-    "even container split, no selectors": dict(cost__container_split="even", selectors__exporter="", selectors__sidecar="", selectors__dcgm=""),
-    "electricity priced": dict(electricity__dollars_per_kwh=0.125, electricity__source="test tariff", electricity__date="2026-11"),
-    "other weights and grades": dict(
-        efficiency__weights={"gpu": 0.5, "numa": 0.25, "io": 0},
-        grades__A=95,
-        efficiency__numa={"local": 1, "mismatch": 0.25, "no_containers": 0.5},
-    ),
+    "fleet labels, other windows and quantiles": {
+        "levels__fleet": ["cluster"],
+        "levels__host": ["node"],
+        "windows__rate": "2m",
+        "windows__queue_growth": "10m",
+        "inference__quantiles": [0.9],
+    },
+    "even container split, no selectors": {
+        "cost__container_split": "even",
+        "selectors__exporter": "",
+        "selectors__sidecar": "",
+        "selectors__dcgm": "",
+    },
+    "electricity priced": {"electricity__dollars_per_kwh": 0.125, "electricity__source": "test tariff", "electricity__date": "2026-11"},
+    "other weights and grades": {
+        "efficiency__weights": {"gpu": 0.5, "numa": 0.25, "io": 0},
+        "grades__A": 95,
+        "efficiency__numa": {"local": 1, "mismatch": 0.25, "no_containers": 0.5},
+    },
 }
 
 
@@ -93,7 +104,9 @@ def test_variants_pass_promtool_check(name, tmp_path, promtool):
     rendered = render.render(_variant(**VARIANTS[name]))
     for file, text in rendered.items():
         (tmp_path / file).write_text(text)
-    result = subprocess.run([promtool, "check", "rules", *sorted(str(p) for p in tmp_path.glob("*.rules.yml"))], capture_output=True, text=True)
+    result = subprocess.run(
+        [promtool, "check", "rules", *sorted(str(p) for p in tmp_path.glob("*.rules.yml"))], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -104,7 +117,7 @@ def test_variants_render_what_they_configure():
     assert "model:axonize_inference_generation_tokens:rate2m" in rendered["inference.rules.yml"]
     assert "deriv10m" in rendered["inference.rules.yml"] and 'quantile: "0.9"' in rendered["inference.rules.yml"]
     even = render.render(_variant(**VARIANTS["even container split, no selectors"]))["cost.rules.yml"]
-    assert "count by (uuid) (axonize_gpu_container_memory_used_bytes{gpu_instance_id=\"\"})" in even
+    assert 'count by (uuid) (axonize_gpu_container_memory_used_bytes{gpu_instance_id=""})' in even
     assert "axonize_gpu_price_dollars_per_hour\n" in even  # no braces without matchers
     energy = render.render(_variant(**VARIANTS["electricity priced"]))["cost.rules.yml"]
     assert 'axonize_gpu_power_watts{job="axonize-exporter"} * 0.125 / 1000' in energy

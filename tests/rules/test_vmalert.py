@@ -7,14 +7,15 @@ record must agree (and match the hand-computed values). Needs ``prometheus``, ``
 ``vmalert`` (Debian's prometheus and victoria-metrics packages; ``make test`` installs them): skipped
 without them, failed without them in CI.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import requests
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 BINARIES = ("prometheus", "victoria-metrics", "vmalert")
 RULE_FILES = sorted(str(p) for p in (ROOT / "rules").glob("*.rules.yml"))
-JOB = "axonize-exporter"  # rules/config.yml selectors.exporter
+JOB = "axonize-exporter"  # axonize/bundle.yml selectors.exporter
 
 # One host: GPU-A (SM active 1, VRAM full, local container, x16 Gen5, NVLinks up) scores 100;
 # GPU-B (NVML 0.5 only, VRAM half, one of two containers NUMA-mismatched, x8 link) 55;
@@ -133,9 +134,7 @@ def _query(url: str, promql: str) -> dict[tuple, float]:
     r = requests.get(f"{url}/api/v1/query", params={"query": promql}, timeout=10)
     body = r.json()
     assert body.get("status") == "success", f"{url}: {promql}: {body}"
-    return {
-        tuple(sorted((k, v) for k, v in s["metric"].items() if k != "__name__")): float(s["value"][1]) for s in body["data"]["result"]
-    }
+    return {tuple(sorted((k, v) for k, v in s["metric"].items() if k != "__name__")): float(s["value"][1]) for s in body["data"]["result"]}
 
 
 def _until(check: Callable[[], tuple[bool, object]], timeout: float, what: str) -> None:
@@ -182,7 +181,7 @@ class VictoriaMetrics:
             f"-httpListenAddr=127.0.0.1:{self.vmalert_port}",
         ]
 
-    def __enter__(self) -> "VictoriaMetrics":
+    def __enter__(self) -> VictoriaMetrics:
         try:
             vm = ManagedProcess("victoria-metrics", self.vm_argv, os.path.join(self.dir, "vm.log"))
             self.processes.append(vm)
@@ -210,9 +209,10 @@ def test_vmalert_records_the_same_scores_and_costs_as_prometheus():
     with FakeEngines() as exporter:
         exporter.serve("/metrics", EXPOSITION)
         target = f"127.0.0.1:{exporter.port}"
-        with PrometheusServer({JOB: [target]}, rule_files=RULE_FILES, binary=binaries["prometheus"]) as prom, VictoriaMetrics(
-            binaries, {JOB: [target]}, RULE_FILES
-        ) as vm:
+        with (
+            PrometheusServer({JOB: [target]}, rule_files=RULE_FILES, binary=binaries["prometheus"]) as prom,
+            VictoriaMetrics(binaries, {JOB: [target]}, RULE_FILES) as vm,
+        ):
             # Prometheus: the hand-computed scores first
             expected_scores = {
                 (("gpu", str(gpu)), ("instance", target), ("job", JOB), ("uuid", uuid)): score
@@ -228,10 +228,14 @@ def test_vmalert_records_the_same_scores_and_costs_as_prometheus():
             # vmalert (through VictoriaMetrics) records the same series with the same values
             for name in COMPARED:
 
-                def same() -> tuple[bool, object]:
+                def same(name: str = name) -> tuple[bool, object]:
                     vm.flush()
                     want, got = _query(prom.url, name), _query(vm.url, name)
-                    done = bool(want) and set(want) == set(got) and all(got[k] == pytest.approx(v, rel=1e-12, abs=1e-12) for k, v in want.items())
+                    done = (
+                        bool(want)
+                        and set(want) == set(got)
+                        and all(got[k] == pytest.approx(v, rel=1e-12, abs=1e-12) for k, v in want.items())
+                    )
                     return done, {"prometheus": want, "vmalert": got}
 
                 _until(same, 60, f"{name} from vmalert equal to Prometheus'")
