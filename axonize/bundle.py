@@ -25,15 +25,17 @@ renderer can write weights as small integers and a perfect GPU scores exactly 10
 Errors are :class:`axonize.config.ConfigError` naming the file, line and key, e.g.
 ``my-bundle.yml:92: grades.B: must be below grades.A (90), got 95``.
 """
+
 from __future__ import annotations
 
 import functools
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Annotated, Any, Callable, Mapping, Optional, Union
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -104,7 +106,7 @@ class Bundle:
     quantiles: tuple[Fraction, ...]
 
     @property
-    def dollars_per_kwh(self) -> Optional[float]:
+    def dollars_per_kwh(self) -> float | None:
         """Electricity price ($ per kWh) or None when energy cost is left out."""
         return self.prices.electricity.dollars_per_kwh
 
@@ -140,7 +142,7 @@ def _selector(value: Any) -> str:
     while pos < len(text):
         m = _MATCHER.match(text, pos)
         if not m:
-            raise ValueError(f"not PromQL label matchers (label=\"value\", comma-separated) at {text[pos:]!r}")
+            raise ValueError(f'not PromQL label matchers (label="value", comma-separated) at {text[pos:]!r}')
         out.append(f'{m.group(1)}{m.group(2)}"{m.group(3)}"')
         pos = m.end()
         if pos < len(text):
@@ -319,7 +321,7 @@ class BundleFile(schema.Section):
 # --- loading ---------------------------------------------------------------------------------
 
 
-def parse(doc: Union[Document, Any], where: Optional[str] = None) -> Bundle:
+def parse(doc: Document | Any, where: str | None = None) -> Bundle:
     """Validate a bundle document (a :class:`~axonize.yaml_file.Document`, or plain data named ``where``).
 
     Raises :class:`ConfigError` for an unknown or missing section or key and
@@ -353,7 +355,7 @@ def parse(doc: Union[Document, Any], where: Optional[str] = None) -> Bundle:
     )
 
 
-def load(path: Optional[str] = None) -> Bundle:
+def load(path: str | None = None) -> Bundle:
     """The bundle configuration at ``path``; ``None``: the packaged axonize/bundle.yml, read once per process.
 
     Raises :class:`ConfigError` for an unreadable file, invalid YAML (with its line) or a bad section.

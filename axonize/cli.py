@@ -1,8 +1,9 @@
 """``axonize``: the umbrella command. ``axonize demo`` runs the demo; more subcommands join as components land."""
+
 from __future__ import annotations
 
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import __version__
 
@@ -11,7 +12,7 @@ COMMANDS = {
 }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: axonize COMMAND [ARGS]\n\ncommands:")

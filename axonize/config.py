@@ -14,14 +14,16 @@ errors read ``flag --collect.interval: PROBLEM``.
 Errors: :class:`ConfigError` naming the file, line and key (``web.listen_address``)
 for an unknown key, a value of the wrong type, or a bad duration or address.
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Optional, Sequence
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, create_model
 
@@ -123,8 +125,8 @@ class Option:
     help: str
     convert: Callable[[Any], Any] = lambda v: v
     kind: str = "value"
-    metavar: Optional[str] = None
-    yaml_key: Optional[str] = None
+    metavar: str | None = None
+    yaml_key: str | None = None
     item: Any = None
 
     @property
@@ -211,9 +213,9 @@ def file_model(options: Sequence[Option], name: str = "ConfigFile") -> type[sche
     for opt in options:
         if opt.kind == "list":
             item = opt.item if opt.item is not None else schema.String
-            typ = Optional[list[Annotated[item, AfterValidator(_converting(opt, opt.convert))]]]
+            typ = list[Annotated[item, AfterValidator(_converting(opt, opt.convert))]] | None
         elif opt.kind == "bool":
-            typ = Annotated[Optional[bool], BeforeValidator(_converting(opt, _boolean))]
+            typ = Annotated[bool | None, BeforeValidator(_converting(opt, _boolean))]
         else:
             typ = Annotated[Any, BeforeValidator(_converting(opt, opt.convert))]
         fields[opt.dest] = (typ, Field(None, alias=opt.key))

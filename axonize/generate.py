@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 #: The source tree of an editable install or checkout: the folder holding axonize/ and rules/.
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,9 @@ def artifacts() -> dict[str, Callable[[], str]]:
 def orphans(root: Path) -> list[str]:
     """Generated-looking files no renderer makes any more (a ``rules/*.rules.yml`` whose template is gone)."""
     made = set(artifacts())
-    return [p.relative_to(root).as_posix() for p in sorted((root / "rules").glob("*.rules.yml")) if p.relative_to(root).as_posix() not in made]
+    return [
+        p.relative_to(root).as_posix() for p in sorted((root / "rules").glob("*.rules.yml")) if p.relative_to(root).as_posix() not in made
+    ]
 
 
 def stale(root: Path = ROOT) -> list[str]:
@@ -74,7 +76,7 @@ def write(root: Path = ROOT) -> list[str]:
     return written
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m axonize.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a generated file is stale")
     parser.add_argument("--root", metavar="DIR", default=str(ROOT), help="source tree to write into (default: %(default)s)")

@@ -11,6 +11,7 @@ its own ``MIG-...`` UUID, found by ``(GPU instance id, compute instance id)``::
 Reads take ``call(fn, *args)``: a plain call by default (an ``NVMLError`` propagates), or the
 exporter's :class:`axonize.nvml.Caller`, which turns unsupported readings into None.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,9 @@ class RunningProcess:
     compute_instance_id: int | None
 
 
-def running_processes(nvml: ModuleType, handle: object, mig_mode: bool, graphics: bool = False,
-                      call: Callable[..., Any] = _direct) -> list[RunningProcess]:
+def running_processes(
+    nvml: ModuleType, handle: object, mig_mode: bool, graphics: bool = False, call: Callable[..., Any] = _direct
+) -> list[RunningProcess]:
     """The compute processes (or, with ``graphics``, the graphics ones) on one GPU, in NVML's order."""
     fn = nvml.nvmlDeviceGetGraphicsRunningProcesses if graphics else nvml.nvmlDeviceGetComputeRunningProcesses
     out: list[RunningProcess] = []
@@ -54,12 +56,14 @@ def running_processes(nvml: ModuleType, handle: object, mig_mode: bool, graphics
         gi = getattr(entry, "gpuInstanceId", NO_ID)
         ci = getattr(entry, "computeInstanceId", NO_ID)
         memory = getattr(entry, "usedGpuMemory", None)
-        out.append(RunningProcess(
-            pid=int(entry.pid),
-            used_memory_bytes=None if memory is None or memory == UNKNOWN_MEMORY else float(memory),
-            gpu_instance_id=None if gi in (None, NO_ID) or not mig_mode else int(gi),
-            compute_instance_id=None if ci in (None, NO_ID) or not mig_mode else int(ci),
-        ))
+        out.append(
+            RunningProcess(
+                pid=int(entry.pid),
+                used_memory_bytes=None if memory is None or memory == UNKNOWN_MEMORY else float(memory),
+                gpu_instance_id=None if gi in (None, NO_ID) or not mig_mode else int(gi),
+                compute_instance_id=None if ci in (None, NO_ID) or not mig_mode else int(ci),
+            )
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """Facts about the host this process runs on that more than one component needs."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -20,6 +20,7 @@ headers, and basic auth on every path (401 with ``WWW-Authenticate: Basic``).
 The file is read once at start-up; a scrape with credentials verified before
 costs a keyed hash, not a bcrypt.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -151,6 +152,7 @@ def apply_web_config(app: web.Application, web_config: WebConfig) -> None:
     Call before the app starts (it must not be frozen yet); routes may be added before or after.
     """
     if web_config.headers:
+
         async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
             response.headers.update(web_config.headers)
 
@@ -236,7 +238,9 @@ class _CollectionStart:
         self._thread.start()
 
 
-async def _serve(program: str, app: web.Application, host: str, port: int, ssl_context, starter: _CollectionStart, open_files: tuple[int, str]) -> int:
+async def _serve(
+    program: str, app: web.Application, host: str, port: int, ssl_context, starter: _CollectionStart, open_files: tuple[int, str]
+) -> int:
     """Bind (one line on stderr and 1 when that fails), start collection, serve until a signal or a failed start."""
     aio = asyncio.get_running_loop()
     aio.set_exception_handler(http_limits.LoopErrorLog())

@@ -13,6 +13,7 @@ When neither is acceptable (``identity;q=0`` and no gzip) the response is sent
 without a coding, as the RFC says a server SHOULD rather than fail. aiohttp's own
 check (``"gzip" in header``) ignores q-values, hence this parser.
 """
+
 from __future__ import annotations
 
 import re

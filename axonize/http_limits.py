@@ -29,6 +29,7 @@ in 30 s). The defences, in the order a connection meets them:
 TLS: the handshake itself is bounded by :data:`HEADER_TIMEOUT_SECONDS` too
 (``ssl_handshake_timeout``); the guard sees a TLS connection once it is established.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -6,6 +6,7 @@
 
     cannot listen on 127.0.0.1:9947: the port is already in use (another process listens there)
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -10,10 +10,10 @@ SMs" column, whose denominator that number is: A30 1g.6gb = 1/4, A100 1g.10gb
     profile_slices("1c.3g.71gb")          # -> 3 (the GPU instance's slices, not the compute instance's)
     mig_share("3g.40gb", "NVIDIA H100 80GB HBM3")   # -> 3/7 of the GPU
 """
+
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 #: Compute slices of a whole GPU in MIG mode, by model name (case-insensitive search).
 GPU_SLICES: tuple[tuple[re.Pattern, int], ...] = (
@@ -26,7 +26,7 @@ GPU_SLICES: tuple[tuple[re.Pattern, int], ...] = (
 _PROFILE = re.compile(r"^(?:MIG\s+)?(?:(?P<ci>\d+)c\.)?(?P<gi>\d+)g\.", re.IGNORECASE)
 
 
-def gpu_slices(gpu_model: str) -> Optional[int]:
+def gpu_slices(gpu_model: str) -> int | None:
     """Compute slices of the GPU (7 on A100, H100, H20, H200, GH200, B200, GB200; 4 on A30), or None if unknown."""
     for pattern, slices in GPU_SLICES:
         if pattern.search(gpu_model or ""):
@@ -34,18 +34,18 @@ def gpu_slices(gpu_model: str) -> Optional[int]:
     return None
 
 
-def profile_slices(profile: Optional[str]) -> Optional[int]:
+def profile_slices(profile: str | None) -> int | None:
     """The GPU instance's compute slices from a MIG profile: ``"3g.40gb"`` -> 3, ``"1c.3g.71gb"`` -> 3 (the GI's, not the CI's)."""
     m = _PROFILE.match((profile or "").strip())
     return int(m.group("gi")) if m and int(m.group("gi")) > 0 else None
 
 
 def mig_share(
-    profile: Optional[str],
+    profile: str | None,
     gpu_model: str,
-    multiprocessors: Optional[int] = None,
-    gpu_multiprocessors: Optional[int] = None,
-) -> Optional[float]:
+    multiprocessors: int | None = None,
+    gpu_multiprocessors: int | None = None,
+) -> float | None:
     """The share (ratio 0-1] of the whole GPU that a MIG GPU instance is, or None when it cannot be told.
 
     From the profile: the GPU instance's compute slices over the GPU's

@@ -15,6 +15,7 @@ backend makes every call through a :class:`Caller`, which turns an
 
 Error codes are NVML's ``nvmlReturn_t`` (nvml.h; ``pynvml.NVML_ERROR_*``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

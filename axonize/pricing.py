@@ -28,11 +28,12 @@ ignored here. Errors are :class:`axonize.config.ConfigError` naming the file,
 line and key, e.g.
 ``prices.yml:23: prices.gpus[2].dollars_per_hour: must be a number >= 0, got 'cheap'``.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -55,7 +56,7 @@ class PriceRow:
     """
 
     rule: str
-    match: Optional[re.Pattern]
+    match: re.Pattern | None
     dollars_per_hour: float
     source: str
     date: str
@@ -81,7 +82,7 @@ class HostRow(PriceRow):
 class Electricity:
     """Energy price: ``dollars_per_kwh`` ($ per kWh, ``None`` leaves energy cost out), its source and date."""
 
-    dollars_per_kwh: Optional[float] = None
+    dollars_per_kwh: float | None = None
     source: str = ""
     date: str = ""
 
@@ -144,7 +145,7 @@ class HostRowModel(schema.Section):
     """``prices.hosts[i]``."""
 
     hostname: Regex
-    match: Optional[Regex] = None
+    match: Regex | None = None
     dollars_per_hour: schema.NonNegative
     source: schema.Text
     date: schema.Text
@@ -199,7 +200,7 @@ def table_of(prices: PricesModel, electricity: ElectricityModel, where: str) -> 
     )
 
 
-def parse(doc: Union[Document, Any], where: Optional[str] = None) -> PriceTable:
+def parse(doc: Document | Any, where: str | None = None) -> PriceTable:
     """Validate the ``prices:`` and ``electricity:`` sections of a document (other top-level keys are ignored).
 
     ``doc`` is a :class:`~axonize.yaml_file.Document` (errors then name its
@@ -215,7 +216,7 @@ def parse(doc: Union[Document, Any], where: Optional[str] = None) -> PriceTable:
     return table_of(sections.prices, sections.electricity, doc.where)
 
 
-def read_document(path: Optional[str] = None) -> Document:
+def read_document(path: str | None = None) -> Document:
     """The YAML document of a bundle (or price) configuration file; ``None`` reads the packaged axonize/bundle.yml.
 
     Raises :class:`ConfigError` for an unreadable file or invalid YAML (with its line).
@@ -225,7 +226,7 @@ def read_document(path: Optional[str] = None) -> Document:
     return yaml_file.read(path)
 
 
-def load(path: Optional[str] = None) -> PriceTable:
+def load(path: str | None = None) -> PriceTable:
     """The price table of a configuration file (``--cost.config``); ``None``: the packaged bundle's.
 
     Raises :class:`ConfigError` as :func:`read_document` does, or for a bad ``prices`` / ``electricity`` section.
@@ -240,7 +241,7 @@ def load(path: Optional[str] = None) -> PriceTable:
 # --- applying ------------------------------------------------------------------------------
 
 
-def price_for(table: PriceTable, hostname: str, gpu_model: str) -> tuple[float, Union[PriceRow, HostRow]]:
+def price_for(table: PriceTable, hostname: str, gpu_model: str) -> tuple[float, PriceRow | HostRow]:
     """($ per GPU-hour, the row that applied) for a GPU model on a host.
 
     The first ``hosts`` row whose ``hostname`` matches the whole hostname and

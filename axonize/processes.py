@@ -6,6 +6,7 @@ kernel also sends it SIGTERM if this process dies without cleaning up
 (``PR_SET_PDEATHSIG``). :class:`PrometheusServer` runs Debian's (or any)
 ``prometheus`` binary on loopback with temporary storage and queries its HTTP API.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -16,7 +17,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import requests
 import yaml
@@ -41,7 +43,7 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class ManagedProcess:
     """A child process with its output in a log file; ``stop()`` is idempotent."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: str, env: Optional[dict] = None):
+    def __init__(self, name: str, argv: Sequence[str], log_path: str, env: dict | None = None):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -71,7 +73,7 @@ class ManagedProcess:
         self._log.close()
 
 
-def wait_http(url: str, timeout: float, proc: Optional[ManagedProcess] = None) -> None:
+def wait_http(url: str, timeout: float, proc: ManagedProcess | None = None) -> None:
     """Poll ``url`` until it answers 200; raises RuntimeError with the process log on timeout or exit."""
     deadline = time.monotonic() + timeout
     last = ""
@@ -90,7 +92,7 @@ def wait_http(url: str, timeout: float, proc: Optional[ManagedProcess] = None) -
     raise RuntimeError(f"{url} did not answer within {timeout:.0f}s ({last}){tail}")
 
 
-def find_binary(name: str) -> Optional[str]:
+def find_binary(name: str) -> str | None:
     return shutil.which(name)
 
 
@@ -107,8 +109,8 @@ class PrometheusServer:
         scrape_targets: dict[str, list[str]],
         scrape_interval: str = "1s",
         rule_files: Sequence[str] = (),
-        binary: Optional[str] = None,
-        port: Optional[int] = None,
+        binary: str | None = None,
+        port: int | None = None,
     ):
         self.binary = binary or find_binary("prometheus")
         if not self.binary:
@@ -127,9 +129,9 @@ class PrometheusServer:
         self.config_path = os.path.join(self.dir, "prometheus.yml")
         with open(self.config_path, "w") as fh:
             yaml.safe_dump(config, fh)
-        self.process: Optional[ManagedProcess] = None
+        self.process: ManagedProcess | None = None
 
-    def start(self, timeout: float = 30.0) -> "PrometheusServer":
+    def start(self, timeout: float = 30.0) -> PrometheusServer:
         self.process = ManagedProcess(
             "prometheus",
             [
@@ -153,13 +155,13 @@ class PrometheusServer:
             self.process.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PrometheusServer":
+    def __enter__(self) -> PrometheusServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def query(self, promql: str, at: Optional[float] = None) -> list[dict]:
+    def query(self, promql: str, at: float | None = None) -> list[dict]:
         """Instant query (at Unix time ``at``, default now); returns the ``result`` list of a vector (raises on an error answer)."""
         params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
         r = requests.get(f"{self.url}/api/v1/query", params=params, timeout=10)

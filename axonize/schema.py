@@ -16,11 +16,13 @@ the value being validated (``unknown key``), so the message still names it.
 The reusable field types here (:data:`NonNegative`, :data:`Text`, ...) carry
 their own messages, so a file's model is a list of typed fields.
 """
+
 from __future__ import annotations
 
 import datetime
 import math
-from typing import Annotated, Any, Callable, ClassVar, Iterable, Optional, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -106,7 +108,7 @@ def errors_of(exc: ValidationError, doc: Document, at: Loc = ()) -> ConfigError:
     return ConfigError("\n".join(lines))
 
 
-def validate(model: type[M], doc: Document, at: Loc = (), context: Optional[dict] = None) -> M:
+def validate(model: type[M], doc: Document, at: Loc = (), context: dict | None = None) -> M:
     """Check ``doc.data`` (or its part under ``at``) against ``model``; raises :class:`ConfigError` naming file, line, key."""
     data = doc.data
     for part in at:
@@ -176,7 +178,7 @@ def _non_negative(value: Any) -> float:
     return float(value)
 
 
-def _optional_non_negative(value: Any) -> Optional[float]:
+def _optional_non_negative(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -217,7 +219,7 @@ def _boolean(value: Any) -> bool:
 #: A finite number >= 0 (not a boolean), as a float.
 NonNegative = Annotated[float, _checked(_non_negative)]
 #: A finite number >= 0 or null (None).
-OptionalNonNegative = Annotated[Optional[float], _checked(_optional_non_negative)]
+OptionalNonNegative = Annotated[float | None, _checked(_optional_non_negative)]
 #: A non-empty string; an unquoted YAML date reads as its ISO text.
 Text = Annotated[str, _checked(_text)]
 #: A string, "" for null; an unquoted YAML date reads as its ISO text.

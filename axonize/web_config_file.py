@@ -35,6 +35,7 @@ Errors: :class:`axonize.config.ConfigError` naming the file, line and key
 unknown or duplicate keys, values of the wrong type, a password that is not a
 bcrypt hash, and a certificate or key that does not load.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,8 @@ import os
 import re
 import ssl
 import threading
-from typing import Annotated, Any, Callable, ClassVar, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar
 
 import bcrypt
 from pydantic import BeforeValidator, Field
@@ -56,8 +58,14 @@ DOC = "https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-confi
 _KEYS = {
     "": {"tls_server_config", "http_server_config", "basic_auth_users"},
     "tls_server_config": {
-        "cert_file", "key_file", "client_auth_type", "client_ca_file",
-        "min_version", "max_version", "cipher_suites", "prefer_server_cipher_suites",
+        "cert_file",
+        "key_file",
+        "client_auth_type",
+        "client_ca_file",
+        "min_version",
+        "max_version",
+        "cipher_suites",
+        "prefer_server_cipher_suites",
     },
     "http_server_config": {"http2", "headers"},
 }
@@ -103,7 +111,7 @@ _CIPHERS = {
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
 }
 # The headers exporter-toolkit lets a file set, with the values it accepts (None: any).
-_HEADERS: dict[str, Optional[tuple[str, ...]]] = {
+_HEADERS: dict[str, tuple[str, ...] | None] = {
     "Strict-Transport-Security": None,
     "X-Content-Type-Options": ("nosniff",),
     "X-Frame-Options": ("deny", "sameorigin"),
@@ -121,7 +129,7 @@ class WebConfig:
     when empty no credentials are asked for.
     """
 
-    def __init__(self, source: str, ssl_context: Optional[ssl.SSLContext], headers: Mapping[str, str], users: Mapping[str, str]):
+    def __init__(self, source: str, ssl_context: ssl.SSLContext | None, headers: Mapping[str, str], users: Mapping[str, str]):
         self.source = source
         self._ssl_context = ssl_context
         self.headers = dict(headers)
@@ -132,7 +140,7 @@ class WebConfig:
         self._verified: set[bytes] = set()
         self._bcrypt_lock = threading.Lock()  # one bcrypt at a time, as exporter-toolkit does
 
-    def ssl_context(self) -> Optional[ssl.SSLContext]:
+    def ssl_context(self) -> ssl.SSLContext | None:
         """The server-side TLS context, or None to serve plain HTTP."""
         return self._ssl_context
 
@@ -173,8 +181,8 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def _string(choices: Optional[Mapping[str, Any]] = None) -> Callable[[Any], Optional[str]]:
-    def check(value: Any) -> Optional[str]:
+def _string(choices: Mapping[str, Any] | None = None) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
         if value is None:
             return None
         if not isinstance(value, str):
@@ -186,7 +194,7 @@ def _string(choices: Optional[Mapping[str, Any]] = None) -> Callable[[Any], Opti
     return check
 
 
-def _boolean(value: Any) -> Optional[bool]:
+def _boolean(value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise ValueError(f"expected true or false, got {value!r}")
     return value
@@ -257,7 +265,7 @@ class _Section(schema.Section):
         return f"unknown key; known keys here: {', '.join(sorted(cls.keys()))} (format: {DOC})"
 
 
-_Str = Annotated[Optional[str], BeforeValidator(_string())]
+_Str = Annotated[str | None, BeforeValidator(_string())]
 
 
 class TlsServerConfig(_Section):
@@ -267,12 +275,12 @@ class TlsServerConfig(_Section):
 
     cert_file: _Str = None
     key_file: _Str = None
-    client_auth_type: Annotated[Optional[str], BeforeValidator(_string({**_CLIENT_AUTH, **_REFUSED_AUTH}))] = None
+    client_auth_type: Annotated[str | None, BeforeValidator(_string({**_CLIENT_AUTH, **_REFUSED_AUTH}))] = None
     client_ca_file: _Str = None
-    min_version: Annotated[Optional[str], BeforeValidator(_string(_TLS_VERSIONS))] = None
-    max_version: Annotated[Optional[str], BeforeValidator(_string(_TLS_VERSIONS))] = None
+    min_version: Annotated[str | None, BeforeValidator(_string(_TLS_VERSIONS))] = None
+    max_version: Annotated[str | None, BeforeValidator(_string(_TLS_VERSIONS))] = None
     cipher_suites: Annotated[tuple[Annotated[str, BeforeValidator(_string(_CIPHERS))], ...], BeforeValidator(_list)] = ()
-    prefer_server_cipher_suites: Annotated[Optional[bool], BeforeValidator(_boolean)] = None
+    prefer_server_cipher_suites: Annotated[bool | None, BeforeValidator(_boolean)] = None
 
 
 class HttpServerConfig(_Section):
@@ -280,7 +288,7 @@ class HttpServerConfig(_Section):
 
     path: ClassVar[str] = "http_server_config"
 
-    http2: Annotated[Optional[bool], BeforeValidator(_boolean)] = None
+    http2: Annotated[bool | None, BeforeValidator(_boolean)] = None
     headers: Annotated[dict[str, str], BeforeValidator(_headers)] = Field(default_factory=dict)
 
 
@@ -315,7 +323,7 @@ class _Parser:
         line = self.doc.line(loc)
         return ConfigError(f"{self.path}{f':{line}' if line else ''}: {key or 'top level'}: {problem}")
 
-    def file(self, name: Optional[str], key: str) -> Optional[str]:
+    def file(self, name: str | None, key: str) -> str | None:
         """A file name, relative ones joined to the config file's directory (exporter-toolkit does the same)."""
         if not name:
             return None
@@ -328,7 +336,7 @@ class _Parser:
     def parse(self, model: WebConfigFile) -> WebConfig:
         return WebConfig(self.path, self.tls(model.tls_server_config), model.http_server_config.headers, model.basic_auth_users)
 
-    def tls(self, section: TlsServerConfig) -> Optional[ssl.SSLContext]:
+    def tls(self, section: TlsServerConfig) -> ssl.SSLContext | None:
         k = "tls_server_config."
         cert = self.file(section.cert_file, k + "cert_file")
         key = self.file(section.key_file, k + "key_file")
@@ -344,8 +352,11 @@ class _Parser:
         if not cert or not key:
             raise self.error(k + ("key_file" if cert else "cert_file"), "required when TLS is configured")
         if auth in _REFUSED_AUTH:
-            raise self.error(k + "client_auth_type", f"{auth} (a certificate that is never checked) cannot be "
-                             "expressed with Python's ssl; use RequireAndVerifyClientCert with client_ca_file")
+            raise self.error(
+                k + "client_auth_type",
+                f"{auth} (a certificate that is never checked) cannot be "
+                "expressed with Python's ssl; use RequireAndVerifyClientCert with client_ca_file",
+            )
         if client_ca and auth == "NoClientCert":
             raise self.error(k + "client_ca_file", "set, but client_auth_type does not ask for client certificates")
         if _CLIENT_AUTH[auth] != ssl.CERT_NONE and not client_ca:

@@ -23,13 +23,14 @@ Values are YAML 1.1 as :func:`yaml.safe_load` reads them (``5s`` a string,
 ``.nan`` a float, ``2026-11-01`` a :class:`datetime.date`); checking them is the
 job of :mod:`axonize.schema`, which uses :meth:`Document.line` to name the line.
 """
+
 from __future__ import annotations
 
 import importlib.resources
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 import yaml
 
@@ -39,7 +40,7 @@ MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 
 #: A path to a value inside a document: mapping keys and list indexes, ``("prices", "gpus", 2, "match")``.
-Loc = tuple[Union[str, int], ...]
+Loc = tuple[str | int, ...]
 
 
 class ConfigError(ValueError):
@@ -63,7 +64,7 @@ class Document:
     where: str
     lines: dict[Loc, int] = field(default_factory=dict, compare=False, repr=False)
 
-    def line(self, loc: Loc) -> Optional[int]:
+    def line(self, loc: Loc) -> int | None:
         """The line of ``loc``, or of the nearest enclosing key or item that has one; None when none has."""
         loc = tuple(loc)
         while loc:
@@ -73,7 +74,7 @@ class Document:
         return self.lines.get(())
 
 
-def read(path: Union[str, os.PathLike], where: Optional[str] = None, max_bytes: int = MAX_BYTES) -> Document:
+def read(path: str | os.PathLike, where: str | None = None, max_bytes: int = MAX_BYTES) -> Document:
     """Read and parse the YAML file at ``path``; raises :class:`ConfigError` naming ``where`` (default: the path).
 
     At most ``max_bytes`` are read; a FIFO, device or directory is refused
@@ -89,7 +90,9 @@ def read(path: Union[str, os.PathLike], where: Optional[str] = None, max_bytes: 
         if not stat.S_ISREG(info.st_mode):
             raise ConfigError(f"{where}: cannot read: not a regular file ({_file_kind(info.st_mode)}); give a YAML file")
         if info.st_size > max_bytes:
-            raise ConfigError(f"{where}: cannot read: {info.st_size} bytes is over the limit of {_size(max_bytes)} for a configuration file")
+            raise ConfigError(
+                f"{where}: cannot read: {info.st_size} bytes is over the limit of {_size(max_bytes)} for a configuration file"
+            )
         chunks, size = [], 0
         while size <= max_bytes:  # st_size can lie (a file growing while read, /proc): read with the bound anyway
             chunk = os.read(fd, max_bytes + 1 - size)
@@ -116,7 +119,7 @@ def read_packaged(package: str, name: str, where: str) -> Document:
         raise ConfigError(f"{where}: cannot read the packaged file: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def parse(content: Union[bytes, str], where: str) -> Document:
+def parse(content: bytes | str, where: str) -> Document:
     """Parse YAML text (bytes must be UTF-8) into a :class:`Document`; raises :class:`ConfigError` naming ``where``."""
     if isinstance(content, bytes):
         nul = content.find(b"\x00")
@@ -201,7 +204,9 @@ class _Builder:
                     if tag == _STR:
                         value = event.value
                     else:  # refuses tags the safe constructor does not know
-                        value = self.scalars.construct_object(yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+                        value = self.scalars.construct_object(
+                            yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+                        )
                     container = None
                 elif isinstance(event, yaml.MappingStartEvent):
                     if event.tag not in (None, "!", _MAP):

@@ -82,9 +82,7 @@ def main() -> int:
         for name in patterns:
             base, new = results["baseline"][name], results["new"][name]
             b, n = statistics.median(base), statistics.median(new)
-            print(
-                f"{name:34} {b:>12.3f} [{min(base):.3f}-{max(base):.3f}] {n:>12.3f} [{min(new):.3f}-{max(new):.3f}] {n / b:>9.2f}"
-            )
+            print(f"{name:34} {b:>12.3f} [{min(base):.3f}-{max(base):.3f}] {n:>12.3f} [{min(new):.3f}-{max(new):.3f}] {n / b:>9.2f}")
     return 0
 
 

@@ -15,6 +15,7 @@ upper bound for the real library.
 
 Targets: under 2% of one core at a 1 s interval, RSS under 80 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,10 @@ def cpu_and_rss(cycles: int) -> None:
         body = exposition.latest.body
         lines = body.count(b"\n")
         print(f"exposition: {len(body)} bytes, {lines} lines")
-        print(f"CPU per cycle over 200 cycles: median {statistics.median(cpu) * 1e3:.2f} ms, p99 {percentile(cpu, 0.99) * 1e3:.2f} ms "
-              f"-> {statistics.median(cpu) * 100:.2f}% of one core at a 1 s interval")
+        print(
+            f"CPU per cycle over 200 cycles: median {statistics.median(cpu) * 1e3:.2f} ms, p99 {percentile(cpu, 0.99) * 1e3:.2f} ms "
+            f"-> {statistics.median(cpu) * 100:.2f}% of one core at a 1 s interval"
+        )
         rss = []
         step = max(1, cycles // 10)
         t0 = time.monotonic()
@@ -81,6 +84,7 @@ def cpu_and_rss(cycles: int) -> None:
 async def _scrapers(url: str, scrapers: int, scrapes: int) -> list[float]:
     latencies: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=scrapers)) as session:
+
         async def one() -> None:
             for _ in range(scrapes):
                 t0 = time.perf_counter()
@@ -98,16 +102,22 @@ def concurrent_scrapes(scrapers: int, scrapes: int) -> None:
     env["AXONIZE_FAKE_NVML"] = json.dumps({"fleet": "benchmark"})
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="axonize-bench-nvml-", suffix=".log", delete=False).name
-    exporter = ManagedProcess("axonize-exporter", [sys.executable, "-m", "axonize.exporter", "--web.listen-address", f"127.0.0.1:{port}",
-                                                   "--collect.interval", "1s"], log, env=env)
+    exporter = ManagedProcess(
+        "axonize-exporter",
+        [sys.executable, "-m", "axonize.exporter", "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s"],
+        log,
+        env=env,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/-/ready", 30, exporter)
         url = f"http://127.0.0.1:{port}/metrics"
         asyncio.run(_scrapers(url, scrapers, 5))  # warm-up
         latencies = asyncio.run(_scrapers(url, scrapers, scrapes))
         rss = psutil.Process(exporter.proc.pid).memory_info().rss / 2**20
-        print(f"{scrapers} concurrent scrapers x {scrapes} scrapes (gzip): p50 {percentile(latencies, 0.5) * 1e3:.2f} ms, "
-              f"p99 {percentile(latencies, 0.99) * 1e3:.2f} ms, max {max(latencies) * 1e3:.2f} ms; exporter RSS {rss:.1f} MiB")
+        print(
+            f"{scrapers} concurrent scrapers x {scrapes} scrapes (gzip): p50 {percentile(latencies, 0.5) * 1e3:.2f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1e3:.2f} ms, max {max(latencies) * 1e3:.2f} ms; exporter RSS {rss:.1f} MiB"
+        )
     finally:
         exporter.stop()
         os.unlink(log)

@@ -9,6 +9,7 @@ the exporter's RSS after the run, and the collection cycle time it reports.
 
 Targets (issue 2): p99 under 2 ms, RSS under 60 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,17 @@ def main() -> int:
     log = tempfile.NamedTemporaryFile(prefix="axonize-bench-", suffix=".log", delete=False).name
     exporter = ManagedProcess(
         "axonize-exporter",
-        [sys.executable, "-m", "axonize.exporter", "--replay", *demo_captures(),
-         "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", args.interval],
+        [
+            sys.executable,
+            "-m",
+            "axonize.exporter",
+            "--replay",
+            *demo_captures(),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--collect.interval",
+            args.interval,
+        ],
         log,
     )
     try:
@@ -67,7 +77,9 @@ def main() -> int:
         cpu = proc.cpu_times()
         conn.request("GET", "/metrics")
         text = conn.getresponse().read().decode()
-        cycle = next(float(line.split()[-1]) for line in text.splitlines() if line.startswith("axonize_exporter_collection_duration_seconds "))
+        cycle = next(
+            float(line.split()[-1]) for line in text.splitlines() if line.startswith("axonize_exporter_collection_duration_seconds ")
+        )
         print(f"exposition: {size} bytes, {sum(1 for line in text.splitlines() if line and not line.startswith('#'))} samples, 8 GPUs")
         print(f"scrapes: {len(latencies)} on one keep-alive connection (loopback)")
         print(f"latency p50: {percentile(latencies, 0.50) * 1e3:.3f} ms")

@@ -14,6 +14,7 @@ Two measurements, both as process CPU time (user + system, ``time.process_time``
 
 Target (issue 4): under 5 ms of CPU per target scrape.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,7 +76,9 @@ def cycle_cpu_ms(url: str, targets: int, cycles: int) -> tuple[float, float, int
 
     loop = CollectionLoop(
         [Target(url=f"{url}/engine-{i}/metrics", server=f"vllm-{i}") for i in range(targets)],
-        interval=5.0, timeout=5.0, exposition=Exposition(),
+        interval=5.0,
+        timeout=5.0,
+        exposition=Exposition(),
     )
     per_round = max(1, cycles // 5)
 
@@ -115,8 +118,10 @@ def main() -> int:
     snapshot = Snapshot([TargetResult(target, "vllm", series)])
     lines = text.count("\n")
     kept = sum(len(f.samples) for f in parsed.families.values())
-    print(f"exposition: {FIXTURE.name}, {len(text)} bytes, {lines} lines; {kept} samples mapped -> "
-          f"{len(series)} normalized series, {sum(s.samples for s in series)} lines")
+    print(
+        f"exposition: {FIXTURE.name}, {len(text)} bytes, {lines} lines; {kept} samples mapped -> "
+        f"{len(series)} normalized series, {sum(s.samples for s in series)} lines"
+    )
     n = 300
     select_parse = cpu_ms(lambda: read(text, *names), n)
     normalize_only = cpu_ms(lambda: apply(parsed, adapter, target), n)
@@ -136,8 +141,10 @@ def main() -> int:
         for count in (1, 16):
             cpu, wall, size = cycle_cpu_ms(f"http://127.0.0.1:{port}", count, args.cycles if count == 1 else max(20, args.cycles // 4))
             results[count] = cpu / count
-            print(f"collection cycle, {count:2d} target(s) over loopback HTTP (median of 5 rounds): {cpu:.2f} ms CPU "
-                  f"({cpu / count:.2f} ms per target), {wall:.2f} ms wall, exposition {size} bytes")
+            print(
+                f"collection cycle, {count:2d} target(s) over loopback HTTP (median of 5 rounds): {cpu:.2f} ms CPU "
+                f"({cpu / count:.2f} ms per target), {wall:.2f} ms wall, exposition {size} bytes"
+            )
     finally:
         server.terminate()
         server.wait(10)

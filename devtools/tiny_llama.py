@@ -11,6 +11,7 @@ and a small Jinja chat template for ``/v1/chat/completions``. The model is
 embeddings, saved in float32 safetensors (about 2.4 MB for the default spec). Exit status 1 with a
 message on stderr when the standard library has no sources to train on.
 """
+
 from __future__ import annotations
 
 import argparse

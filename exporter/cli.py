@@ -10,12 +10,13 @@ Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}
 flags override the file. Exit codes: 0 ok, 1 nothing could be collected
 (``--print``), 2 bad flags or configuration.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from axonize import __version__, pricing, web_config_file
 from axonize.config import (
@@ -57,10 +58,24 @@ OPTIONS = (
     ),
     Option("--path.procfs", "/proc", "procfs mountpoint (the host's /proc when running in a container)", str, metavar="PATH"),
     Option("--path.sysfs", "/sys", "sysfs mountpoint (the host's /sys when running in a container)", str, metavar="PATH"),
-    Option("--path.rootfs", "/", "host root filesystem, for container runtime state (/run/containerd, /var/lib/docker, ...)", str, metavar="PATH"),
-    Option("--collect.gpu-timeout", "2s", "how long a cycle waits for one GPU before reporting it timed out (NVML)", parse_duration, metavar="DURATION"),
+    Option(
+        "--path.rootfs",
+        "/",
+        "host root filesystem, for container runtime state (/run/containerd, /var/lib/docker, ...)",
+        str,
+        metavar="PATH",
+    ),
+    Option(
+        "--collect.gpu-timeout",
+        "2s",
+        "how long a cycle waits for one GPU before reporting it timed out (NVML)",
+        parse_duration,
+        metavar="DURATION",
+    ),
     Option("--collect.processes", False, "also export per-PID GPU memory series (default: aggregated per container)", kind="bool"),
-    Option("--collect.processes.max-series", 500, "cap on per-PID series; the rest are counted as dropped", parse_positive_int, metavar="N"),
+    Option(
+        "--collect.processes.max-series", 500, "cap on per-PID series; the rest are counted as dropped", parse_positive_int, metavar="N"
+    ),
     Option(
         "--cost.config",
         "",
@@ -117,7 +132,7 @@ def make_source(settings: dict):
         ) from exc
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser("axonize-exporter", "Axonize GPU exporter for Prometheus.", OPTIONS)
     parser.add_argument("--version", action="version", version=f"axonize-exporter {__version__}")
     args = parser.parse_args(argv)

@@ -54,13 +54,13 @@ containerd 1.2.13 and 1.4.4); rootless podman ``libpod-<id>.scope/container`` fr
 container-id parser tests; CRI-O's ``crio-conmon-<id>`` cgroup for conmon from cri-o/cri-o
 ``internal/oci``. See tests/fixtures/procfs/README.md.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
 
 from .snapshot import CollectionError, Container
 
@@ -68,7 +68,14 @@ from .snapshot import CollectionError, Container
 RUNTIMES = ("docker", "containerd", "cri-o", "podman", "systemd", "host")
 
 _ID = r"[0-9a-f]{64}"
-_PREFIX_RUNTIME = {"docker": "docker", "cri-containerd": "containerd", "crio": "cri-o", "libpod": "podman", "libpod-payload": "podman", "nerdctl": "containerd"}
+_PREFIX_RUNTIME = {
+    "docker": "docker",
+    "cri-containerd": "containerd",
+    "crio": "cri-o",
+    "libpod": "podman",
+    "libpod-payload": "podman",
+    "nerdctl": "containerd",
+}
 # "<prefix>-<id>[.scope]" as a whole segment, or ":<prefix>:<id>" at its end (containerd 1.4 with systemd cgroups on v1)
 _PREFIXED = re.compile(r"(?:^|:)(docker|cri-containerd|crio|libpod-payload|libpod|nerdctl)[-:](" + _ID + r")(?:\.scope)?$")
 _BARE = re.compile(r"^(" + _ID + r")$")
@@ -220,7 +227,12 @@ PODMAN_CONTAINERS = "var/lib/containers/storage/overlay-containers/containers.js
 
 #: OCI annotations the containerd CRI plugin sets on every Kubernetes container
 #: (containerd ``pkg/cri/annotations``: ``SandboxName``, ``SandboxNamespace``, ``SandboxUID``, ``ContainerName``).
-CONTAINERD_ANNOTATIONS = ("io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.container-name", "io.kubernetes.cri.sandbox-uid")
+CONTAINERD_ANNOTATIONS = (
+    "io.kubernetes.cri.sandbox-name",
+    "io.kubernetes.cri.sandbox-namespace",
+    "io.kubernetes.cri.container-name",
+    "io.kubernetes.cri.sandbox-uid",
+)
 #: OCI annotations in CRI-O's saved spec: the kubelet's container labels, which CRI-O copies into the
 #: spec (the ``CRIO_SANDBOX_NAME`` / ``CRIO_SANDBOX_NAMESPACE`` / ``CRIO_CONTAINER_NAME`` keys OCI hooks
 #: read from ``config.json``): pod name, namespace, container name, pod UID.
@@ -324,10 +336,19 @@ class RuntimeState:
         try:
             return True, json.loads(text)
         except json.JSONDecodeError as exc:
-            errors.append(CollectionError("rootfs", f"{path}:{exc.lineno}", "parse", f"container runtime state is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"))
+            errors.append(
+                CollectionError(
+                    "rootfs",
+                    f"{path}:{exc.lineno}",
+                    "parse",
+                    f"container runtime state is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                )
+            )
             return True, None
 
-    def _annotated(self, runtime: str, templates: tuple[str, ...], keys: tuple[str, ...], container_id: str, errors: list[CollectionError]) -> Optional[_Names]:
+    def _annotated(
+        self, runtime: str, templates: tuple[str, ...], keys: tuple[str, ...], container_id: str, errors: list[CollectionError]
+    ) -> _Names | None:
         for template in templates:
             found, document = self._json(template.format(id=container_id), errors)
             if not found:
@@ -337,13 +358,13 @@ class RuntimeState:
             return _Names(runtime, pod_name, namespace, name, pod_uid)
         return None
 
-    def _containerd(self, container_id: str, errors: list[CollectionError]) -> Optional[_Names]:
+    def _containerd(self, container_id: str, errors: list[CollectionError]) -> _Names | None:
         return self._annotated("containerd", CONTAINERD_BUNDLES, CONTAINERD_ANNOTATIONS, container_id, errors)
 
-    def _crio(self, container_id: str, errors: list[CollectionError]) -> Optional[_Names]:
+    def _crio(self, container_id: str, errors: list[CollectionError]) -> _Names | None:
         return self._annotated("cri-o", CRIO_CONFIGS, CRIO_ANNOTATIONS, container_id, errors)
 
-    def _docker(self, container_id: str, errors: list[CollectionError]) -> Optional[_Names]:
+    def _docker(self, container_id: str, errors: list[CollectionError]) -> _Names | None:
         found, document = self._json(DOCKER_CONFIG.format(id=container_id), errors)
         if not found:
             return None
@@ -353,7 +374,7 @@ class RuntimeState:
         name = k8s_name or (name.lstrip("/") if isinstance(name, str) else "")
         return _Names("docker", pod_name, namespace, name, pod_uid)
 
-    def _podman(self, container_id: str, errors: list[CollectionError]) -> Optional[_Names]:
+    def _podman(self, container_id: str, errors: list[CollectionError]) -> _Names | None:
         found, document = self._json(PODMAN_CONTAINERS, errors)
         if not found or not isinstance(document, list):
             return None

@@ -59,11 +59,13 @@ Sample output (8x H100 SXM replay, ``--replay.hostname gpu-node-1``)::
     # TYPE DCGM_FI_DEV_FB_USED gauge
     DCGM_FI_DEV_FB_USED{DCGM_FI_DRIVER_VERSION="565.57.01",Hostname="gpu-node-1",UUID="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1",device="nvidia0",gpu="0",modelName="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:18:00.0"} 1.0
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, NamedTuple, Optional
+from typing import NamedTuple
 
 from axonize import exposition_text
 
@@ -102,8 +104,8 @@ class DcgmMetric:
     help: str
     axonize: tuple[str, ...]
     source: str
-    gpu_value: Callable[[Gpu], Optional[float]]
-    instance_value: Optional[Callable[[Gpu, MigDevice], Optional[float]]] = None
+    gpu_value: Callable[[Gpu], float | None]
+    instance_value: Callable[[Gpu, MigDevice], float | None] | None = None
     extra_labels: tuple[str, ...] = ()
     attributes: Callable[[Gpu], dict[str, str]] = field(default=lambda gpu: {})
 
@@ -143,14 +145,14 @@ class Entity:
     """
 
     gpu: Gpu
-    instance: Optional[MigDevice]
+    instance: MigDevice | None
     labels: tuple[tuple[str, str], ...]
 
 
 _CI_PREFIX = re.compile(r"^\d+c\.")
 
 
-def gpu_instance_profile(profile: Optional[str]) -> Optional[str]:
+def gpu_instance_profile(profile: str | None) -> str | None:
     """The GPU instance profile of a MIG device name: ``"1c.3g.71gb"`` -> ``"3g.71gb"``, ``"2g.35gb"`` unchanged.
 
     ``nvidia-smi -L`` names a MIG device by its compute instance profile, which
@@ -211,35 +213,35 @@ def entities(snapshot: Snapshot) -> Iterator[Entity]:
 # --- conversions -------------------------------------------------------------------------
 
 
-def _scaled(value: Optional[float], factor: float) -> Optional[float]:
+def _scaled(value: float | None, factor: float) -> float | None:
     # round away binary noise (0.57 * 100 = 56.99999999999999); dcgm-exporter prints at most 6 decimals
     return None if value is None else round(float(value) * factor, 6)
 
 
-def _attr(attr: str, factor: float = 1.0) -> Callable[[Gpu], Optional[float]]:
+def _attr(attr: str, factor: float = 1.0) -> Callable[[Gpu], float | None]:
     return lambda gpu: _scaled(getattr(gpu, attr), factor)
 
 
-def _key(attr: str, key: str, factor: float = 1.0) -> Callable[[Gpu], Optional[float]]:
+def _key(attr: str, key: str, factor: float = 1.0) -> Callable[[Gpu], float | None]:
     return lambda gpu: _scaled(getattr(gpu, attr).get(key), factor)
 
 
-def _mig_memory(part: str) -> Callable[[Gpu, MigDevice], Optional[float]]:
+def _mig_memory(part: str) -> Callable[[Gpu, MigDevice], float | None]:
     return lambda gpu, dev: _scaled(getattr(dev, f"memory_{part}_bytes"), 1 / _MIB)
 
 
-def _mig_activity(kind: str) -> Callable[[Gpu, MigDevice], Optional[float]]:
+def _mig_activity(kind: str) -> Callable[[Gpu, MigDevice], float | None]:
     return lambda gpu, dev: _scaled(dev.activity.get(kind), 1.0)
 
 
-def last_xid(gpu: Gpu) -> Optional[int]:
+def last_xid(gpu: Gpu) -> int | None:
     """The XID seen most recently (latest ``xid_last_seen_seconds``; the larger code on a tie), None when none."""
     if not gpu.xid_last_seen_seconds:
         return None
     return max(gpu.xid_last_seen_seconds.items(), key=lambda item: (item[1], item[0]))[0]
 
 
-def _xid_value(gpu: Gpu) -> Optional[float]:
+def _xid_value(gpu: Gpu) -> float | None:
     code = last_xid(gpu)
     return None if code is None else float(code)
 
@@ -249,13 +251,13 @@ def _xid_attributes(gpu: Gpu) -> dict[str, str]:
     return {} if code is None else {"err_code": str(code)}
 
 
-def _nvlink_bytes(gpu: Gpu) -> Optional[float]:
+def _nvlink_bytes(gpu: Gpu) -> float | None:
     known = [v for link in gpu.nvlinks for v in (link.tx_bytes, link.rx_bytes) if v is not None]
     return float(sum(known)) if known else None
 
 
-def _flag(attr: str) -> Callable[[Gpu], Optional[float]]:
-    def value(gpu: Gpu) -> Optional[float]:
+def _flag(attr: str) -> Callable[[Gpu], float | None]:
+    def value(gpu: Gpu) -> float | None:
         flag = getattr(gpu, attr)
         return None if flag is None else (1.0 if flag else 0.0)
 
@@ -368,8 +370,18 @@ METRICS: tuple[DcgmMetric, ...] = (
         "Percent of the sample period in which device memory was read or written, 0-100.",
         ("axonize_gpu_memory_utilization_ratio",),
     ),
-    _percent("DCGM_FI_DEV_ENC_UTIL", "encoder_utilization_ratio", "Video encoder busy percent, 0-100.", ("axonize_gpu_encoder_utilization_ratio",)),
-    _percent("DCGM_FI_DEV_DEC_UTIL", "decoder_utilization_ratio", "Video decoder busy percent, 0-100.", ("axonize_gpu_decoder_utilization_ratio",)),
+    _percent(
+        "DCGM_FI_DEV_ENC_UTIL",
+        "encoder_utilization_ratio",
+        "Video encoder busy percent, 0-100.",
+        ("axonize_gpu_encoder_utilization_ratio",),
+    ),
+    _percent(
+        "DCGM_FI_DEV_DEC_UTIL",
+        "decoder_utilization_ratio",
+        "Video decoder busy percent, 0-100.",
+        ("axonize_gpu_decoder_utilization_ratio",),
+    ),
     DcgmMetric(
         "DCGM_FI_DEV_XID_ERRORS",
         "gauge",

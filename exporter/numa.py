@@ -42,13 +42,14 @@ Replay mode has no /proc of the machine the capture came from: the GPU side ther
 affinity columns, and this module's process side is used only by live backends (see
 :class:`axonize.exporter.runtime_context.RuntimeContext`).
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
 
 from .snapshot import CollectionError, NumaNode
 
@@ -146,7 +147,7 @@ def _online_cpus(sysfs: str) -> frozenset[int]:
         return frozenset(range(os.cpu_count() or 1))
 
 
-def read_node_memory(sysfs: str, node: int) -> tuple[Optional[float], Optional[float]]:
+def read_node_memory(sysfs: str, node: int) -> tuple[float | None, float | None]:
     """(total, used) bytes of a node from ``devices/system/node/node<N>/meminfo``; used = MemTotal - MemFree.
 
     "Used" so counted includes the page cache and reclaimable slab (as ``numactl -H``'s "free" leaves
@@ -232,7 +233,7 @@ class HostNuma:
     def __init__(self, sysfs: str = "/sys", procfs: str = "/proc"):
         self.sysfs = sysfs
         self.procfs = procfs
-        self._previous: Optional[dict[int, CpuTime]] = None
+        self._previous: dict[int, CpuTime] | None = None
 
     def read(self, errors: list[CollectionError]) -> tuple[NumaTopology, list[NumaNode]]:
         topology, problems = read_topology(self.sysfs)
@@ -293,7 +294,7 @@ def read_cpus_allowed(procfs: str, pid: int) -> frozenset[int]:
     raise ProcFormatError(0, "no Cpus_allowed_list line (a kernel older than 2.6.26?)")
 
 
-def pci_device_dir(sysfs: str, pci_bus_id: str) -> Optional[Path]:
+def pci_device_dir(sysfs: str, pci_bus_id: str) -> Path | None:
     """``<sysfs>/bus/pci/devices/<domain:bus:device.function>`` of a bus id as NVML, nvidia-smi or sysfs write it; None when it is no bus id."""
     domain, _, rest = pci_bus_id.strip().lower().partition(":")
     if not rest:
@@ -301,7 +302,7 @@ def pci_device_dir(sysfs: str, pci_bus_id: str) -> Optional[Path]:
     return Path(sysfs) / "bus" / "pci" / "devices" / f"{domain[-4:].rjust(4, '0')}:{rest}"
 
 
-def pci_numa(sysfs: str, pci_bus_id: str) -> tuple[Optional[int], Optional[str]]:
+def pci_numa(sysfs: str, pci_bus_id: str) -> tuple[int | None, str | None]:
     """(CPU-side NUMA node, local cpulist) of a PCI device from ``bus/pci/devices/<bus id>/``.
 
     ``pci_bus_id`` as NVML or nvidia-smi print it (``00000000:3B:00.0``) or as sysfs names it
@@ -312,8 +313,8 @@ def pci_numa(sysfs: str, pci_bus_id: str) -> tuple[Optional[int], Optional[str]]
     device = pci_device_dir(sysfs, pci_bus_id)
     if device is None:
         return None, None
-    node: Optional[int] = None
-    cpulist: Optional[str] = None
+    node: int | None = None
+    cpulist: str | None = None
     try:
         value = int((device / "numa_node").read_text().strip())
         node = value if value >= 0 else None
@@ -326,7 +327,7 @@ def pci_numa(sysfs: str, pci_bus_id: str) -> tuple[Optional[int], Optional[str]]
     return node, cpulist
 
 
-def numa_placement(process_nodes: Optional[Iterable[int]], gpu_node: Optional[int]) -> Optional[str]:
+def numa_placement(process_nodes: Iterable[int] | None, gpu_node: int | None) -> str | None:
     """``"local"``, ``"unpinned"`` or ``"remote"`` (definitions in the module docstring), or None when unknown.
 
     ``process_nodes`` is ``Process.cpu_numa_nodes``; ``gpu_node`` is ``Gpu.numa_node`` (the CPU-side
@@ -342,7 +343,7 @@ def numa_placement(process_nodes: Optional[Iterable[int]], gpu_node: Optional[in
     return PLACEMENT_LOCAL if nodes == {gpu_node} else PLACEMENT_UNPINNED
 
 
-def numa_mismatch(process_nodes: Optional[Iterable[int]], gpu_node: Optional[int]) -> Optional[bool]:
+def numa_mismatch(process_nodes: Iterable[int] | None, gpu_node: int | None) -> bool | None:
     """True when the process may run on CPUs outside the GPU's node (``unpinned`` or ``remote``), False when ``local``, None when unknown."""
     placement = numa_placement(process_nodes, gpu_node)
     return None if placement is None else placement != PLACEMENT_LOCAL

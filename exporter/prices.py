@@ -17,6 +17,7 @@ price: one :class:`~axonize.exporter.snapshot.CollectionError` per GPU
 (source ``pricing``, kind ``unavailable``) says which, and the exporter logs and
 counts it in ``axonize_exporter_collection_errors_total``.
 """
+
 from __future__ import annotations
 
 from axonize import mig_profiles, pricing

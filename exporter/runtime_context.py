@@ -26,16 +26,27 @@ this read: a race, not a fault of the host. Such processes are counted once per 
 (permissions) in one of kind ``"io"``. A malformed ``cgroup`` or ``status`` file is one ``"parse"``
 error per process naming the file and line.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
 
 from axonize.host import host_pid_namespace
 
 from .containers import CgroupFormatError, RuntimeState, identity_from_cgroup
-from .numa import PLACEMENTS, pci_device_dir, HostNuma, NumaTopology, ProcFormatError, numa_placement, parse_cpulist, pci_numa, read_cpus_allowed
+from .numa import (
+    PLACEMENTS,
+    HostNuma,
+    NumaTopology,
+    ProcFormatError,
+    numa_placement,
+    parse_cpulist,
+    pci_device_dir,
+    pci_numa,
+    read_cpus_allowed,
+)
 from .snapshot import CollectionError, Container, ContainerUsage, Gpu, Process, Snapshot
 
 log = logging.getLogger(__name__)
@@ -57,7 +68,15 @@ class RuntimeContext:
     that loop only.
     """
 
-    def __init__(self, procfs: str = "/proc", sysfs: str = "/sys", rootfs: str = "/", *, host_pids: Optional[bool] = None, max_cached_containers: int = 4096):
+    def __init__(
+        self,
+        procfs: str = "/proc",
+        sysfs: str = "/sys",
+        rootfs: str = "/",
+        *,
+        host_pids: bool | None = None,
+        max_cached_containers: int = 4096,
+    ):
         self.procfs = procfs
         self.sysfs = sysfs
         self.rootfs = rootfs
@@ -65,7 +84,7 @@ class RuntimeContext:
         self.state = RuntimeState(rootfs, max_cached_containers)
         self.numa = HostNuma(sysfs, procfs)
         #: Whether the last cycle could look up GPU PIDs (None before the first cycle).
-        self.sees_host_pids: Optional[bool] = None
+        self.sees_host_pids: bool | None = None
         self._warned = False
 
     def enrich(self, snapshot: Snapshot) -> None:
@@ -113,7 +132,7 @@ class RuntimeContext:
         self._warned = False
         gone: list[int] = []
         unreadable: list[tuple[int, str]] = []
-        done: dict[int, tuple[Optional[Container], Optional[tuple[int, ...]]]] = {}
+        done: dict[int, tuple[Container | None, tuple[int, ...] | None]] = {}
         for gpu in snapshot.gpus:
             for process in gpu.processes:
                 if process.pid not in done:
@@ -121,23 +140,31 @@ class RuntimeContext:
                 process.container, process.cpu_numa_nodes = done[process.pid]
         self.state.end_cycle()
         if gone:
-            errors.append(CollectionError(
-                "procfs", self.procfs, "unavailable",
-                f"{len(gone)} of {len(done)} GPU processes not found under {self.procfs} (pids {_pid_list(gone)}): "
-                "they exited between the GPU's process list and this read",
-            ))
+            errors.append(
+                CollectionError(
+                    "procfs",
+                    self.procfs,
+                    "unavailable",
+                    f"{len(gone)} of {len(done)} GPU processes not found under {self.procfs} (pids {_pid_list(gone)}): "
+                    "they exited between the GPU's process list and this read",
+                )
+            )
         if unreadable:
-            errors.append(CollectionError(
-                "procfs", self.procfs, "io",
-                f"{len(unreadable)} of {len(done)} GPU processes unreadable under {self.procfs} "
-                f"(pids {_pid_list(pid for pid, _ in unreadable)}): {unreadable[0][1]}",
-            ))
+            errors.append(
+                CollectionError(
+                    "procfs",
+                    self.procfs,
+                    "io",
+                    f"{len(unreadable)} of {len(done)} GPU processes unreadable under {self.procfs} "
+                    f"(pids {_pid_list(pid for pid, _ in unreadable)}): {unreadable[0][1]}",
+                )
+            )
 
     def _describe(
         self, pid: int, topology: NumaTopology, errors: list[CollectionError], gone: list[int], unreadable: list[tuple[int, str]]
-    ) -> tuple[Optional[Container], Optional[tuple[int, ...]]]:
-        container: Optional[Container] = None
-        nodes: Optional[tuple[int, ...]] = None
+    ) -> tuple[Container | None, tuple[int, ...] | None]:
+        container: Container | None = None
+        nodes: tuple[int, ...] | None = None
         try:
             if pid <= 0:
                 raise _Vanished()
@@ -153,7 +180,7 @@ class RuntimeContext:
             errors.append(CollectionError("procfs", f"{self.procfs}/{pid}", "internal", f"{type(exc).__name__}: {exc}"))
         return container, nodes
 
-    def _container(self, pid: int, errors: list[CollectionError]) -> Optional[Container]:
+    def _container(self, pid: int, errors: list[CollectionError]) -> Container | None:
         path = Path(self.procfs) / str(pid) / "cgroup"
         text = _read_process_file(path)
         try:
@@ -165,7 +192,7 @@ class RuntimeContext:
             return None
         return self.state.describe(identity, errors)
 
-    def _nodes(self, pid: int, topology: NumaTopology, errors: list[CollectionError]) -> Optional[tuple[int, ...]]:
+    def _nodes(self, pid: int, topology: NumaTopology, errors: list[CollectionError]) -> tuple[int, ...] | None:
         path = Path(self.procfs) / str(pid) / "status"
         try:
             cpus = read_cpus_allowed(self.procfs, pid)
@@ -189,7 +216,11 @@ class RuntimeContext:
                 try:
                     parse_cpulist(cpulist)
                 except ValueError as exc:  # a bad value is this GPU's counted error, never an exception later
-                    errors.append(CollectionError("sysfs", f"{pci_device_dir(self.sysfs, gpu.pci_bus_id)}/local_cpulist", "value", f"GPU {gpu.index}: {exc}"))
+                    errors.append(
+                        CollectionError(
+                            "sysfs", f"{pci_device_dir(self.sysfs, gpu.pci_bus_id)}/local_cpulist", "value", f"GPU {gpu.index}: {exc}"
+                        )
+                    )
                 else:
                     gpu.cpu_affinity = cpulist
         if gpu.numa_node is None and len(topology.cpu_nodes) == 1:
@@ -224,7 +255,9 @@ def summarize(snapshot: Snapshot) -> None:
                 try:
                     gpu.cpu_affinity_cpus = len(parse_cpulist(gpu.cpu_affinity))
                 except ValueError as exc:
-                    snapshot.errors.append(CollectionError("topology", f"GPU {gpu.index} ({gpu.uuid})", "value", f"CPU affinity: {exc}; not exported"))
+                    snapshot.errors.append(
+                        CollectionError("topology", f"GPU {gpu.index} ({gpu.uuid})", "value", f"CPU affinity: {exc}; not exported")
+                    )
                     gpu.cpu_affinity = gpu.cpu_affinity_cpus = None
             for process in gpu.processes:
                 process.name = process_name(process.name)
@@ -251,7 +284,7 @@ def aggregate_by_container(gpu: Gpu) -> list[ContainerUsage]:
     pod, name, id, systemd unit), the unknown group last, then by MIG instance ids (whole-GPU
     processes first).
     """
-    groups: dict[tuple[Optional[Container], Optional[int], Optional[int]], list[Process]] = {}
+    groups: dict[tuple[Container | None, int | None, int | None], list[Process]] = {}
     for process in gpu.processes:
         groups.setdefault((process.container, process.gpu_instance_id, process.compute_instance_id), []).append(process)
     rows = [
@@ -270,22 +303,26 @@ def aggregate_by_container(gpu: Gpu) -> list[ContainerUsage]:
     return sorted(rows, key=_order)
 
 
-def _worst_placement(members: list[Process], gpu_node: Optional[int]) -> Optional[str]:
+def _worst_placement(members: list[Process], gpu_node: int | None) -> str | None:
     known = [x for x in (numa_placement(p.cpu_numa_nodes, gpu_node) for p in members) if x is not None]
     return max(known, key=PLACEMENTS.index) if known else None
 
 
-def _sum(values: Iterable[Optional[float]]) -> Optional[float]:
+def _sum(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return float(sum(present)) if present else None
 
 
-def _capped(value: Optional[float]) -> Optional[float]:
+def _capped(value: float | None) -> float | None:
     return None if value is None else min(1.0, value)
 
 
 def _order(row: ContainerUsage) -> tuple:
     c = row.container
     name = ("", "", "", "", "", "") if c is None else (c.runtime, c.namespace, c.pod_name, c.name, c.id, c.systemd_unit)
-    return (c is None, name, -1 if row.gpu_instance_id is None else row.gpu_instance_id, -1 if row.compute_instance_id is None else row.compute_instance_id)
-
+    return (
+        c is None,
+        name,
+        -1 if row.gpu_instance_id is None else row.gpu_instance_id,
+        -1 if row.compute_instance_id is None else row.compute_instance_id,
+    )

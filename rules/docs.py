@@ -6,10 +6,10 @@ the rules) and, per rules file, every recorded name with its formula in words:
 the comment the template writes above the rule. A test fails when the committed
 docs/metrics.md differs from what this prints.
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import yaml
 
@@ -45,7 +45,7 @@ def rules_of(text: str) -> list[tuple[str, dict]]:
     return [(r["record"], r.get("labels") or {}) for g in doc["groups"] for r in g["rules"] if "record" in r]
 
 
-def render(cfg: Optional[bundle.Bundle] = None) -> str:
+def render(cfg: bundle.Bundle | None = None) -> str:
     """The markdown section, starting with a blank line and ``## Recording rules``."""
     cfg = cfg or bundle.load()
     env = rules_render._environment()

@@ -29,14 +29,16 @@ Resolution runs in the collection loop (never on the scrape path) and at most on
 ``refresh`` seconds; a failure of NVML or of one GPU leaves the previous answer for that
 source and never stops the scrape of the engines.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import logging
 import socket
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import Callable, Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import psutil
@@ -48,6 +50,7 @@ from axonize.nvml import NvmlUnavailable, load
 from .targets import Target
 
 log = logging.getLogger(__name__)
+
 
 class GpuAttribution(Protocol):
     def resolve(self, targets: Sequence[Target]) -> dict[str, tuple[str, ...]]:
@@ -137,16 +140,21 @@ class ProcessGpus:
     A target not on this host, or whose tree holds no GPU, resolves to ``()``.
     """
 
-    def __init__(self, nvml: Optional[ModuleType] = None, refresh: float = 30.0, host_pids: Optional[bool] = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        nvml: ModuleType | None = None,
+        refresh: float = 30.0,
+        host_pids: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._nvml = nvml
         self.refresh = refresh
         self.host_pids = host_pids
         self.clock = clock
-        self.unavailable: Optional[str] = None  # why automatic resolution is off, once known
+        self.unavailable: str | None = None  # why automatic resolution is off, once known
         self._cache: dict[str, tuple[str, ...]] = {}
-        self._at: Optional[float] = None
-        self._addresses: Optional[set[str]] = None
+        self._at: float | None = None
+        self._addresses: set[str] | None = None
 
     def resolve(self, targets: Sequence[Target]) -> dict[str, tuple[str, ...]]:
         if self.unavailable is None and (self._at is None or self.clock() - self._at >= self.refresh):
@@ -154,11 +162,10 @@ class ProcessGpus:
             try:
                 self._cache = self._resolve(targets)
             except Exception as exc:  # psutil or NVML trouble: keep the previous answer, say why
-                log.warning("GPU attribution from processes failed, keeping the previous answer: %s: %s",
-                            type(exc).__name__, exc)
+                log.warning("GPU attribution from processes failed, keeping the previous answer: %s: %s", type(exc).__name__, exc)
         return {t.server: self._cache.get(t.server, ()) for t in targets}
 
-    def _load(self) -> Optional[ModuleType]:
+    def _load(self) -> ModuleType | None:
         if self._nvml is not None:
             return self._nvml
         try:
@@ -204,7 +211,7 @@ def uuids_of(pids: Iterable[int], on_gpu: Mapping[int, set[str]]) -> tuple[str, 
 class Attribution:
     """The configuration first, then (when given) the processes: ``{server: UUIDs}`` per cycle."""
 
-    def __init__(self, processes: Optional[ProcessGpus] = None):
+    def __init__(self, processes: ProcessGpus | None = None):
         self.configured = ConfiguredGpus()
         self.processes = processes
 

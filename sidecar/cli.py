@@ -13,11 +13,12 @@ Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}
 the file (``--target`` replaces the file's list). Exit codes: 0 ok, 1 no target could be read (``--print``),
 2 bad flags or configuration.
 """
+
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from axonize import __version__, web_config_file
 from axonize.config import (
@@ -66,8 +67,16 @@ OPTIONS = (
         lambda v: parse_engine(v) if v else "",
         metavar="ENGINE",
     ),
-    Option("--collect.interval", "5s", "how often to scrape every target (scrapes of the sidecar serve the latest)", parse_duration, metavar="DURATION"),
-    Option("--collect.timeout", "3s", "how long one target's scrape may take; at most --collect.interval", parse_duration, metavar="DURATION"),
+    Option(
+        "--collect.interval",
+        "5s",
+        "how often to scrape every target (scrapes of the sidecar serve the latest)",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
+        "--collect.timeout", "3s", "how long one target's scrape may take; at most --collect.interval", parse_duration, metavar="DURATION"
+    ),
     Option(
         "--collect.max-series",
         5000,
@@ -83,7 +92,13 @@ OPTIONS = (
         parse_attribution,
         metavar="SOURCE",
     ),
-    Option("--attribution.refresh", "30s", "how often the processes behind each target's port are resolved again", parse_duration, metavar="DURATION"),
+    Option(
+        "--attribution.refresh",
+        "30s",
+        "how often the processes behind each target's port are resolved again",
+        parse_duration,
+        metavar="DURATION",
+    ),
     Option("--print", False, "scrape every target once, print the exposition to stdout and exit", kind="bool"),
     LOG_LEVEL_OPTION,
 )
@@ -107,7 +122,7 @@ def load_settings(args) -> dict:
     return settings
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser("axonize-sidecar", "Axonize inference sidecar: engine metrics in one vocabulary, for Prometheus.", OPTIONS)
     parser.add_argument("--engine", dest="target_engine", default=None, metavar="ENGINE", help="same as --target.engine")
     parser.add_argument("--version", action="version", version=f"axonize-sidecar {__version__}")
@@ -127,7 +142,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings["collect_timeout"],
         exposition,
         max_series=settings["collect_max_series"],
-        attribution=Attribution(ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution_source"] == "processes" else None),
+        attribution=Attribution(
+            ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution_source"] == "processes" else None
+        ),
     )
     if settings["print"]:
         snapshot = loop.collect_once()

@@ -7,6 +7,7 @@ from its families to the normalized ones (unit scale, labels, notes) plus the
 families left out and why. ``make generate`` appends it to the exporter's part;
 tests/test_generated.py fails when the committed file differs.
 """
+
 from __future__ import annotations
 
 import sys
@@ -60,7 +61,7 @@ def _rule_note(rule: Rule) -> str:
 def _engine_section(adapter: Adapter) -> list[str]:
     out = [
         "",
-        f"### {adapter.title} (`engine=\"{adapter.engine}\"`, detected by `{adapter.prefix}`)",
+        f'### {adapter.title} (`engine="{adapter.engine}"`, detected by `{adapter.prefix}`)',
         "",
         f"Source: {adapter.source}.",
     ]

@@ -24,6 +24,7 @@ One kind does not fail the scrape:
   rest is served: as Prometheus drops the samples it cannot ingest and keeps the scrape, and
   so that one broken family does not blank the target's dashboards. Counted once per family.
 """
+
 from __future__ import annotations
 
 KINDS = ("connect", "timeout", "http", "parse", "mismatch", "engine", "internal", "invalid")

@@ -24,6 +24,7 @@ Sample output::
     axonize_inference_target_up{server="gpu-2:8080"} 0.0
     axonize_inference_server_gpu_info{model="meta-llama/Llama-3.1-8B-Instruct",server="gpu-1:8000",uuid="GPU-b42dd28e-..."} 1.0
 """
+
 from __future__ import annotations
 
 from axonize import exposition_text as text

@@ -23,12 +23,13 @@ negative counter; cumulative bucket counts that decrease; a ``_count`` other tha
 ``+Inf`` bucket) is left out alone: an "invalid" TargetError for it goes to ``problems``
 and the other families are kept (see :mod:`axonize.sidecar.errors`).
 """
+
 from __future__ import annotations
 
 import math
 import time
-from functools import lru_cache
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from functools import cache
 
 from .engines import ADAPTERS, Adapter, Rule, detect
 from .errors import TargetError
@@ -42,8 +43,9 @@ _SCALAR_TYPES = ("counter", "gauge", "unknown", "untyped")
 Key = tuple  # (model, engine_index, *family label values)
 
 
-def normalize(text: str, target: Target, deadline: Optional[float] = None,
-              problems: Optional[list[TargetError]] = None) -> tuple[Adapter, list[Series]]:
+def normalize(
+    text: str, target: Target, deadline: float | None = None, problems: list[TargetError] | None = None
+) -> tuple[Adapter, list[Series]]:
     """The adapter used and the target's normalized series, in :data:`FAMILIES` order.
 
     ``deadline``: ``time.monotonic()`` seconds after which the work stops with a "timeout" error.
@@ -62,12 +64,12 @@ def normalize(text: str, target: Target, deadline: Optional[float] = None,
     return adapter, apply(parsed, adapter, target, deadline, problems)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _names(engine: str) -> tuple[frozenset[str], frozenset[str]]:
     return ADAPTERS[engine].sample_names, ADAPTERS[engine].type_names
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rules_by_family(engine: str) -> dict[str, tuple[Rule, ...]]:
     rules: dict[str, list[Rule]] = {}
     for rule in ADAPTERS[engine].rules:
@@ -79,8 +81,9 @@ class _Invalid(Exception):
     """A value that breaks its family's type rules; leaves that family out (see the module docstring)."""
 
 
-def apply(parsed: Parsed, adapter: Adapter, target: Target, deadline: Optional[float] = None,
-          problems: Optional[list[TargetError]] = None) -> list[Series]:
+def apply(
+    parsed: Parsed, adapter: Adapter, target: Target, deadline: float | None = None, problems: list[TargetError] | None = None
+) -> list[Series]:
     """Apply ``adapter``'s rules to a parsed exposition (see the module docstring)."""
     by_family = _rules_by_family(adapter.engine)
     out: list[Series] = []
@@ -131,7 +134,7 @@ def _invalid(parsed: Parsed, name: str, labels: Iterable[tuple[str, str]], what:
     return _Invalid(f"{name}{_show_labels(labels)} {what}", parsed.line_of(name))
 
 
-def _has_samples(fam: Optional[ParsedFamily]) -> bool:
+def _has_samples(fam: ParsedFamily | None) -> bool:
     return fam is not None and bool(fam.samples)
 
 
@@ -175,8 +178,16 @@ def _key(labels: dict[str, str], mapping: dict[str, str], family: Family, target
     return (model or target.model, index, *extras.values())
 
 
-def _scalar(parsed: Parsed, source: ParsedFamily, sample_name: Optional[str], rule: Rule, family: Family,
-            mapping: dict[str, str], target: Target, acc: dict) -> None:
+def _scalar(
+    parsed: Parsed,
+    source: ParsedFamily,
+    sample_name: str | None,
+    rule: Rule,
+    family: Family,
+    mapping: dict[str, str],
+    target: Target,
+    acc: dict,
+) -> None:
     combine_max = family.combine == "max"
     counter = family.type == "counter"
     for s in source.samples:
@@ -199,12 +210,13 @@ class _Histogram:
 
     def __init__(self) -> None:
         self.buckets: dict[float, float] = {}
-        self.sum: Optional[float] = None
-        self.count: Optional[float] = None
+        self.sum: float | None = None
+        self.count: float | None = None
 
 
-def _histogram(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
-               mapping: dict[str, str], target: Target, acc: dict) -> None:
+def _histogram(
+    parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family, mapping: dict[str, str], target: Target, acc: dict
+) -> None:
     groups: dict[frozenset, _Histogram] = {}
     bucket_name, sum_name, count_name = source.name + "_bucket", source.name + "_sum", source.name + "_count"
     for s in source.samples:
@@ -229,7 +241,7 @@ def _histogram(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
                 h.count = float(s.value)
     for group, h in groups.items():
         if math.inf not in h.buckets:
-            raise TargetError("mismatch", f"{source.name}{_show_labels(group)} has no le=\"+Inf\" bucket", parsed.line_of(source.name))
+            raise TargetError("mismatch", f'{source.name}{_show_labels(group)} has no le="+Inf" bucket', parsed.line_of(source.name))
         if h.sum is None:
             raise TargetError("mismatch", f"{source.name}{_show_labels(group)} has buckets but no {sum_name}", parsed.line_of(source.name))
         buckets = tuple(sorted(h.buckets.items()))
@@ -251,8 +263,9 @@ def _histogram(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
         acc[key] = (merged, have_sum + h.sum, have_count + count)
 
 
-def _sum_count(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
-               mapping: dict[str, str], target: Target, acc: dict) -> None:
+def _sum_count(
+    parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family, mapping: dict[str, str], target: Target, acc: dict
+) -> None:
     """A histogram with only the +Inf bucket from a duration counter (sum) and a request counter (count)."""
     counts_family = parsed.get(rule.count_from)
     if not _has_samples(counts_family):
@@ -276,16 +289,21 @@ def _sum_count(parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family,
             acc[key] = (((math.inf, have[2] + counts[key]),), have[1] + total, have[2] + counts[key])
 
 
-def _check_buckets(parsed: Parsed, name: str, group: Iterable[tuple[str, str]],
-                   buckets: tuple[tuple[float, float], ...], count: Optional[float]) -> None:
+def _check_buckets(
+    parsed: Parsed, name: str, group: Iterable[tuple[str, str]], buckets: tuple[tuple[float, float], ...], count: float | None
+) -> None:
     """Cumulative bucket counts finite, not negative and not decreasing; ``_count`` (when given) equal to +Inf's."""
     previous = 0.0
     for bound, n in buckets:
         if _bad_count(n):
             raise _invalid(parsed, name + "_bucket", (*group, ("le", _le(bound))), f"is {n:g}: a bucket count is finite and not negative")
         if n < previous:
-            raise _invalid(parsed, name + "_bucket", (*group, ("le", _le(bound))),
-                           f"is {n:g}, below the previous bucket's {previous:g}: bucket counts are cumulative")
+            raise _invalid(
+                parsed,
+                name + "_bucket",
+                (*group, ("le", _le(bound))),
+                f"is {n:g}, below the previous bucket's {previous:g}: bucket counts are cumulative",
+            )
         previous = n
     if count is not None and count != buckets[-1][1]:
         raise _invalid(parsed, name + "_count", group, f"is {count:g} but the +Inf bucket is {buckets[-1][1]:g}")
@@ -331,4 +349,3 @@ def cap(series: list[Series], max_samples: int) -> tuple[list[Series], int]:
         else:
             dropped += n
     return kept, dropped
-

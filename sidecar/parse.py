@@ -24,6 +24,7 @@ seconds): the parser checks it every :data:`CHECK_EVERY` lines and gives up with
 "timeout" error, so the worker thread that parses a huge body stops soon after its
 target's deadline instead of holding the GIL for seconds.
 """
+
 from __future__ import annotations
 
 import re
@@ -146,11 +147,10 @@ def _until(lines: list[str], deadline: float | None) -> Iterator[str]:
     for start in range(0, len(lines), CHECK_EVERY):
         if time.monotonic() > deadline:
             raise TargetError("timeout", f"parsing was cut at the deadline, line {start} of {len(lines)} kept lines")
-        yield from lines[start:start + CHECK_EVERY]
+        yield from lines[start : start + CHECK_EVERY]
 
 
-def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset(),
-         deadline: float | None = None) -> Parsed:
+def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset(), deadline: float | None = None) -> Parsed:
     """Parse the sample lines of ``text`` named in ``samples`` (``x_total``, ``x_bucket``, ``x_sum``, ...)
     and the TYPE lines of the families in ``types``. Samples without a kept TYPE line come out
     untyped, one family per name.

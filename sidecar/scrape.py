@@ -14,6 +14,7 @@ The body is returned as bytes: decoding and parsing happen in a worker thread wi
 target's deadline (:mod:`axonize.sidecar.collection`). Messages show the target's
 ``display_url`` (credentials removed), never the URL it requests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -100,8 +101,11 @@ async def _get(session: aiohttp.ClientSession, target: Target, limit: int) -> by
     async with session.get(target.url, allow_redirects=False) as response:
         if 300 <= response.status < 400:
             location = redact(response.headers.get("Location", ""))
-            raise TargetError("http", f"HTTP {response.status} {response.reason or ''}".rstrip()
-                              + f" to {location!r}: redirects are not followed; configure the final URL")
+            raise TargetError(
+                "http",
+                f"HTTP {response.status} {response.reason or ''}".rstrip()
+                + f" to {location!r}: redirects are not followed; configure the final URL",
+            )
         if response.status != 200:
             raise TargetError("http", f"HTTP {response.status} {response.reason or ''}".rstrip())
         if response.content_length is not None and response.content_length > limit:

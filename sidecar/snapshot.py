@@ -4,6 +4,7 @@ No metric families here (:mod:`axonize.sidecar.exposition` renders them) and no
 state across cycles: a value is what the engine reported in this scrape, so a
 counter that restarts at 0 reaches Prometheus as a reset.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

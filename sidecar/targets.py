@@ -25,11 +25,13 @@ The file's form is checked by the :class:`TargetSpec` model (through
 ``sidecar.yml:4: targets[1].gpuz: unknown key; known keys: url, engine, server, model, gpus``);
 :func:`parse_target` checks one flag value or mapping and raises ``ValueError``.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Iterable, Optional
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BeforeValidator, ValidationError
@@ -52,7 +54,7 @@ class Target:
 
     url: str
     server: str
-    engine: Optional[str] = None
+    engine: str | None = None
     model: str = ""
     gpus: tuple[str, ...] = ()
 
@@ -96,7 +98,7 @@ def _url(value: Any) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"url {shown} is not an http(s) URL with a host, like http://host:8000/metrics")
     try:
-        parts.port
+        _ = parts.port  # urllib raises ValueError for a port out of range or not a number
     except ValueError:
         raise ValueError(f"url {shown} has a bad port") from None
     path = parts.path if parts.path not in ("", "/") else "/metrics"
@@ -109,11 +111,11 @@ def _server_of(url: str) -> str:
     return parts.netloc.rpartition("@")[2] or parts.path.rsplit("/", 1)[-1]
 
 
-def _engine(value: Any) -> Optional[str]:
+def _engine(value: Any) -> str | None:
     return None if value is None or value == "" else parse_engine(value)
 
 
-def _server(value: Any) -> Optional[str]:
+def _server(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -147,8 +149,8 @@ class TargetSpec(schema.Section):
     """One item of ``targets:``: a string ``URL[#ENGINE]`` or a mapping with :data:`KEYS`."""
 
     url: Annotated[str, BeforeValidator(_url)]
-    engine: Annotated[Optional[str], BeforeValidator(_engine)] = None
-    server: Annotated[Optional[str], BeforeValidator(_server)] = None
+    engine: Annotated[str | None, BeforeValidator(_engine)] = None
+    server: Annotated[str | None, BeforeValidator(_server)] = None
     model: Annotated[str, BeforeValidator(_model)] = ""
     gpus: Annotated[tuple[Annotated[str, BeforeValidator(_gpu)], ...], BeforeValidator(_gpus)] = ()
 
@@ -180,7 +182,7 @@ def parse_target(value: Any) -> Target:
         raise ValueError(str(schema.errors_of(exc, yaml_file.Document(value, where)))) from None
 
 
-def finish(targets: Iterable[Target], default_engine: Optional[str]) -> list[Target]:
+def finish(targets: Iterable[Target], default_engine: str | None) -> list[Target]:
     """Apply ``--target.engine`` to targets without one; refuse two targets with one ``server``."""
     out: list[Target] = []
     seen: dict[str, str] = {}

@@ -1,4 +1,5 @@
 """Shared test helpers: fixture paths, the shared capture set, real servers on loopback."""
+
 from __future__ import annotations
 
 import os
@@ -35,12 +36,9 @@ def require_binary(name: str) -> str:
 
 
 def run_exporter(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "axonize.exporter", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "axonize.exporter", *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
 def promtool() -> str:
     return require_binary("promtool")
-

@@ -1,4 +1,5 @@
 """setup.cfg, the Dockerfile and the README agree with each other."""
+
 import configparser
 import re
 
@@ -62,9 +63,7 @@ def test_runtime_wheel_carries_the_runtime_and_no_test_tooling(tmp_path):
     assert not [f for f in files if "vllm_cpu" in f or "tiny_llama" in f or f.startswith(("devtools/", "tests/"))]
     # every package of the source tree is in the wheel (setup.cfg lists them by hand)
     packaged = {f.rsplit("/", 1)[0] for f in files if f.endswith("/__init__.py")}
-    mapping = dict(
-        line.split(" = ") for line in setup_cfg()["options"]["package_dir"].strip().splitlines() if " = " in line
-    )
+    mapping = dict(line.split(" = ") for line in setup_cfg()["options"]["package_dir"].strip().splitlines() if " = " in line)
     for package, folder in mapping.items():
         for init in (ROOT / folder).rglob("__init__.py"):
             sub = init.parent.relative_to(ROOT / folder).as_posix()

@@ -27,8 +27,8 @@ filled in), :func:`unknown_names` (the unregistered names in a text: rules, aler
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 TYPES = ("gauge", "counter", "histogram", "info")
 COMPONENTS = ("exporter", "sidecar", "rules")
@@ -78,9 +78,7 @@ REGISTRY: dict[str, Name] = _build()
 
 #: What a ``{window}`` placeholder in a recorded name stands for: a Prometheus range such as ``5m`` or ``1h30m``.
 WINDOW = r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+"
-_TEMPLATED = {
-    re.compile(re.escape(n).replace(re.escape("{window}"), WINDOW)): row for n, row in REGISTRY.items() if "{window}" in n
-}
+_TEMPLATED = {re.compile(re.escape(n).replace(re.escape("{window}"), WINDOW)): row for n, row in REGISTRY.items() if "{window}" in n}
 
 
 def get(name: str) -> Name:

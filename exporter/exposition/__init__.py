@@ -17,12 +17,14 @@ Sample output (8x H100 SXM replay)::
     # TYPE axonize_gpu_memory_total_bytes gauge
     axonize_gpu_memory_total_bytes{gpu="0",uuid="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"} 8.5520809984e+010
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily, Metric as PromMetric
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import Metric as PromMetric
 
 from axonize import names
 

@@ -6,9 +6,10 @@ once per GPU instance, per MIG GPU instance. Sample::
     axonize_gpu_utilization_ratio{gpu="0",uuid="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"} 1.0
     axonize_mig_tensor_active_ratio{gpu="0",gpu_instance_id="2",uuid="GPU-..."} 0.42
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..snapshot import ACTIVITY_KINDS, Snapshot
 from .family import Metric, Sample, gpu_key, scalar

@@ -8,9 +8,10 @@ collection path. Sample::
     axonize_gpu_container_memory_used_bytes{compute_instance_id="",container="vllm",container_id="...",container_runtime="containerd",gpu="4",gpu_instance_id="",namespace="inference",pod="vllm-0",pod_uid="...",systemd_unit="",uuid="GPU-..."} 6.396313600e+10
     axonize_numa_node_cpus{node="0"} 4.0
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..snapshot import ContainerUsage, Gpu, Snapshot
 from .family import Metric, Sample, gpu_key
@@ -63,13 +64,17 @@ def _process_memory(snap: Snapshot) -> Iterator[Sample]:
         for proc in gpu.processes:
             if proc.used_memory_bytes is None:
                 continue
-            yield gpu_key(gpu) + (
-                str(proc.pid),
-                proc.name,
-                proc.type,
-                "" if proc.gpu_instance_id is None else str(proc.gpu_instance_id),
-                "" if proc.compute_instance_id is None else str(proc.compute_instance_id),
-            ), float(proc.used_memory_bytes)
+            yield (
+                gpu_key(gpu)
+                + (
+                    str(proc.pid),
+                    proc.name,
+                    proc.type,
+                    "" if proc.gpu_instance_id is None else str(proc.gpu_instance_id),
+                    "" if proc.compute_instance_id is None else str(proc.compute_instance_id),
+                ),
+                float(proc.used_memory_bytes),
+            )
 
 
 def _numa_node(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:
@@ -87,7 +92,9 @@ PER_PROCESS = frozenset({"axonize_gpu_process_memory_used_bytes"})
 
 ROWS: tuple[Metric, ...] = (
     Metric("axonize_numa_node_cpus", _numa_node("cpus"), "/sys/devices/system/node/node<N>/cpulist"),
-    Metric("axonize_numa_node_cpu_utilization_ratio", _numa_node("cpu_utilization_ratio"), "psutil per-CPU times (/proc/stat), grouped by node"),
+    Metric(
+        "axonize_numa_node_cpu_utilization_ratio", _numa_node("cpu_utilization_ratio"), "psutil per-CPU times (/proc/stat), grouped by node"
+    ),
     Metric("axonize_numa_node_memory_total_bytes", _numa_node("memory_total_bytes"), "/sys/devices/system/node/node<N>/meminfo `MemTotal`"),
     Metric("axonize_numa_node_memory_used_bytes", _numa_node("memory_used_bytes"), "/sys/devices/system/node/node<N>/meminfo"),
     Metric(

@@ -5,9 +5,10 @@ Sample::
     axonize_host_info{backend="replay",cuda_version="12.7",driver_version="565.57.01",hostname=""} 1.0
     axonize_gpu_up{gpu="0",uuid="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"} 1.0
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..snapshot import Snapshot
 from .family import NVML_SOURCE, Metric, Sample, gpu_key
@@ -20,18 +21,22 @@ def _host_info(snap: Snapshot) -> Iterator[Sample]:
 def _gpu_info(snap: Snapshot) -> Iterator[Sample]:
     for gpu in snap.gpus:
         mig = "" if gpu.mig_mode is None else ("enabled" if gpu.mig_mode else "disabled")
-        yield gpu_key(gpu) + (
-            gpu.name,
-            gpu.pci_bus_id,
-            gpu.serial,
-            gpu.brand,
-            gpu.architecture,
-            gpu.vbios_version,
-            snap.driver_version,
-            snap.cuda_version,
-            mig,
-            gpu.compute_mode,
-        ), 1.0
+        yield (
+            gpu_key(gpu)
+            + (
+                gpu.name,
+                gpu.pci_bus_id,
+                gpu.serial,
+                gpu.brand,
+                gpu.architecture,
+                gpu.vbios_version,
+                snap.driver_version,
+                snap.cuda_version,
+                mig,
+                gpu.compute_mode,
+            ),
+            1.0,
+        )
 
 
 def _gpu_up(snap: Snapshot) -> Iterator[Sample]:

@@ -7,9 +7,10 @@ Sample::
     axonize_gpu_clock_hertz{clock="sm",gpu="0",uuid="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"} 1.98e+09
     axonize_gpu_clock_event_reason_active{gpu="0",reason="gpu_idle",uuid="GPU-..."} 1.0
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..snapshot import Snapshot
 from .family import Metric, Sample, gpu_key, keyed, scalar

@@ -6,9 +6,10 @@ belong to the compute instance. Sample::
     axonize_mig_info{compute_instance_id="0",gpu="0",gpu_instance_id="2",mig_index="0",mig_uuid="MIG-...",profile="1c.3g.71gb",uuid="GPU-..."} 1.0
     axonize_mig_memory_total_bytes{gpu="0",gpu_instance_id="2",uuid="GPU-..."} 7.4088185856e+010
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..snapshot import Snapshot
 from .family import Metric, Sample, gpu_key
@@ -17,13 +18,17 @@ from .family import Metric, Sample, gpu_key
 def _mig_info(snap: Snapshot) -> Iterator[Sample]:
     for gpu in snap.gpus:
         for dev in gpu.mig_devices:
-            yield gpu_key(gpu) + (
-                str(dev.index),
-                str(dev.gpu_instance_id),
-                str(dev.compute_instance_id),
-                dev.profile or "",
-                dev.uuid or "",
-            ), 1.0
+            yield (
+                gpu_key(gpu)
+                + (
+                    str(dev.index),
+                    str(dev.gpu_instance_id),
+                    str(dev.compute_instance_id),
+                    dev.profile or "",
+                    dev.uuid or "",
+                ),
+                1.0,
+            )
 
 
 def _mig_sms(snap: Snapshot) -> Iterator[Sample]:

@@ -7,9 +7,10 @@ Sample::
     axonize_gpu_ecc_errors_total{gpu="0",memory="dram",type="correctable",uuid="GPU-..."} 0.0
     axonize_gpu_xid_errors_total{gpu="3",uuid="GPU-...",xid="79"} 1.0
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..snapshot import Snapshot
 from .family import NVML_SOURCE, Metric, Sample, flag, gpu_key, keyed, scalar
@@ -46,7 +47,9 @@ ROWS: tuple[Metric, ...] = (
     scalar("axonize_gpu_pcie_link_max_width_lanes", "pcie_link_max_width"),
     flag("axonize_gpu_ecc_enabled", "ecc_mode"),
     Metric("axonize_gpu_ecc_errors_total", _ecc("ecc_errors_volatile"), _ECC_SOURCE.format(scope="Volatile", scope_xml="volatile")),
-    Metric("axonize_gpu_ecc_aggregate_errors_total", _ecc("ecc_errors_aggregate"), _ECC_SOURCE.format(scope="Aggregate", scope_xml="aggregate")),
+    Metric(
+        "axonize_gpu_ecc_aggregate_errors_total", _ecc("ecc_errors_aggregate"), _ECC_SOURCE.format(scope="Aggregate", scope_xml="aggregate")
+    ),
     keyed("axonize_gpu_remapped_rows", "remapped_rows"),
     flag("axonize_gpu_remapped_rows_pending", "remapped_rows_pending"),
     flag("axonize_gpu_remapped_rows_failure", "remapped_rows_failure"),

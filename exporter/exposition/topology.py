@@ -7,9 +7,10 @@ collection path (a malformed cpulist is a counted error there, never an exceptio
     axonize_gpu_cpu_affinity_info{cpus="0-63,128-191",gpu="0",uuid="GPU-..."} 1.0
     axonize_gpu_peer_path_info{gpu="0",path="NVLINK",peer_gpu="1",peer_uuid="GPU-...",uuid="GPU-..."} 1.0
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..snapshot import Snapshot
 from .family import NVML_SOURCE, TOPO_SOURCE, Metric, Sample, gpu_key

@@ -3,6 +3,7 @@
 :class:`~.source.NvmlSource` is a collection :class:`Source` like the replay
 backend and fills the same :class:`~axonize.exporter.snapshot.Snapshot`.
 """
+
 from axonize.nvml import NvmlUnavailable
 
 from .source import NvmlSource

@@ -7,10 +7,10 @@ in degrees C; the snapshot holds base units (W, J, Hz, ratios 0..1). Each
 reading is one NVML call (nvml.h, "Device Queries"); an unsupported one
 leaves the field ``None`` (no series), see :mod:`axonize.nvml`.
 """
+
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Optional
 
 from axonize.nvml import Caller, GpuFault, text
 
@@ -18,12 +18,35 @@ from ..snapshot import Gpu
 
 #: nvmlBrandType_t -> the word nvidia-smi prints for it (``Product Brand``)
 BRANDS = {
-    1: "Quadro", 2: "Tesla", 3: "NVS", 4: "Grid", 5: "GeForce", 6: "Titan", 7: "NVIDIA Virtual Applications",
-    8: "NVIDIA Virtual PC", 9: "NVIDIA Virtual Compute Server", 10: "NVIDIA RTX Virtual Workstation",
-    11: "NVIDIA Cloud Gaming", 12: "Quadro RTX", 13: "NVIDIA RTX", 14: "NVIDIA", 15: "GeForce RTX", 16: "Titan RTX",
+    1: "Quadro",
+    2: "Tesla",
+    3: "NVS",
+    4: "Grid",
+    5: "GeForce",
+    6: "Titan",
+    7: "NVIDIA Virtual Applications",
+    8: "NVIDIA Virtual PC",
+    9: "NVIDIA Virtual Compute Server",
+    10: "NVIDIA RTX Virtual Workstation",
+    11: "NVIDIA Cloud Gaming",
+    12: "Quadro RTX",
+    13: "NVIDIA RTX",
+    14: "NVIDIA",
+    15: "GeForce RTX",
+    16: "Titan RTX",
 }
 #: nvmlDeviceArchitecture_t -> the word nvidia-smi prints (``Product Architecture``)
-ARCHITECTURES = {2: "Kepler", 3: "Maxwell", 4: "Pascal", 5: "Volta", 6: "Turing", 7: "Ampere", 8: "Ada Lovelace", 9: "Hopper", 10: "Blackwell"}
+ARCHITECTURES = {
+    2: "Kepler",
+    3: "Maxwell",
+    4: "Pascal",
+    5: "Volta",
+    6: "Turing",
+    7: "Ampere",
+    8: "Ada Lovelace",
+    9: "Hopper",
+    10: "Blackwell",
+}
 #: nvmlComputeMode_t -> nvidia-smi's word
 COMPUTE_MODES = {0: "Default", 1: "Exclusive_Thread", 2: "Prohibited", 3: "Exclusive_Process"}
 #: clock domain -> nvmlClockType_t
@@ -41,7 +64,13 @@ CLOCK_EVENT_BITS = {
     "display_clocks_setting": 0x100,
 }
 #: clock-event reason -> NVML field id of its cumulative time (ns; driver >= 550)
-CLOCK_EVENT_FIELDS = {"sw_power_cap": 74, "sync_boost": 76, "sw_thermal_slowdown": 269, "hw_thermal_slowdown": 270, "hw_power_brake_slowdown": 271}
+CLOCK_EVENT_FIELDS = {
+    "sw_power_cap": 74,
+    "sync_boost": 76,
+    "sw_thermal_slowdown": 269,
+    "hw_thermal_slowdown": 270,
+    "hw_power_brake_slowdown": 271,
+}
 FI_MEMORY_TEMP = 82  # NVML_FI_DEV_MEMORY_TEMP, C
 FI_POWER_AVERAGE = 185  # NVML_FI_DEV_POWER_AVERAGE, mW, with an NVML_POWER_SCOPE_* scope
 FI_POWER_INSTANT = 186  # NVML_FI_DEV_POWER_INSTANT, mW
@@ -91,15 +120,15 @@ def read_memory(call: Caller, handle, target) -> None:
         target.memory_reserved_bytes = float(memory.reserved)
 
 
-def _mhz(v) -> Optional[float]:
+def _mhz(v) -> float | None:
     return None if v is None else float(v) * 1e6
 
 
-def _mw(v) -> Optional[float]:
+def _mw(v) -> float | None:
     return None if v is None else float(v) / 1000.0
 
 
-def _pct(v) -> Optional[float]:
+def _pct(v) -> float | None:
     return None if v is None else float(v) / 100.0
 
 

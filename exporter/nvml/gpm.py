@@ -7,9 +7,8 @@ the interval since the previous sample (``nvmlGpmMetricsGet``; percent ->
 ratio). The first cycle has no previous sample, so activity appears from the
 second cycle on. Source: nvml.h "GPM" section; metric ids ``NVML_GPM_METRIC_*``.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from axonize.nvml import Caller
 
@@ -31,7 +30,7 @@ class GpmSampler:
     """Keeps the previous GPM sample per (GPU uuid, GPU instance id or None)."""
 
     def __init__(self) -> None:
-        self._previous: dict[tuple[str, Optional[int]], object] = {}
+        self._previous: dict[tuple[str, int | None], object] = {}
         self._supported: dict[str, bool] = {}
 
     def supported(self, call: Caller, uuid: str, handle) -> bool:
@@ -40,7 +39,7 @@ class GpmSampler:
             self._supported[uuid] = bool(support is not None and support.isSupportedDevice)
         return self._supported[uuid]
 
-    def activity(self, call: Caller, uuid: str, handle, gpu_instance_id: Optional[int] = None) -> dict[str, float]:
+    def activity(self, call: Caller, uuid: str, handle, gpu_instance_id: int | None = None) -> dict[str, float]:
         """Activity ratios over the interval since the last call for the same key; {} on the first call."""
         nvml = call.nvml
         key = (uuid, gpu_instance_id)

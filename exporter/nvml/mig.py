@@ -7,6 +7,7 @@ where the profile comes from, as in ``nvidia-smi -L``. Memory is the GPU
 instance's (shared by its compute instances); SMs from
 ``nvmlDeviceGetAttributes`` are the compute instance's.
 """
+
 from __future__ import annotations
 
 from axonize.nvml import Caller, text

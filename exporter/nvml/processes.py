@@ -7,6 +7,7 @@ it; never the arguments or environment). Per-process SM and memory
 utilization come from ``nvmlDeviceGetProcessUtilization`` samples newer than
 the previous cycle's (percent -> ratio; the latest sample per PID wins).
 """
+
 from __future__ import annotations
 
 from axonize.gpu_processes import running_processes
@@ -26,9 +27,14 @@ def read_processes(call: Caller, handle, mig_mode: bool, last_seen_us: int) -> t
                 by_pid[key].type = "C+G"
                 continue
             name = call(nvml.nvmlSystemGetProcessName, entry.pid)
-            by_pid[key] = Process(pid=entry.pid, name=text(name) if name is not None else "", type=kind,
-                                  used_memory_bytes=entry.used_memory_bytes, gpu_instance_id=entry.gpu_instance_id,
-                                  compute_instance_id=entry.compute_instance_id)
+            by_pid[key] = Process(
+                pid=entry.pid,
+                name=text(name) if name is not None else "",
+                type=kind,
+                used_memory_bytes=entry.used_memory_bytes,
+                gpu_instance_id=entry.gpu_instance_id,
+                compute_instance_id=entry.compute_instance_id,
+            )
     newest = last_seen_us
     if by_pid and not mig_mode:  # per-process samples are not kept per MIG instance
         latest: dict[int, tuple[int, float, float]] = {}
@@ -42,4 +48,11 @@ def read_processes(call: Caller, handle, mig_mode: bool, last_seen_us: int) -> t
                 _, sm, mem = latest[proc.pid]
                 proc.sm_utilization_ratio = sm / 100.0
                 proc.memory_utilization_ratio = mem / 100.0
-    return sorted(by_pid.values(), key=lambda p: (-1 if p.gpu_instance_id is None else p.gpu_instance_id, -1 if p.compute_instance_id is None else p.compute_instance_id, p.pid)), newest
+    return sorted(
+        by_pid.values(),
+        key=lambda p: (
+            -1 if p.gpu_instance_id is None else p.gpu_instance_id,
+            -1 if p.compute_instance_id is None else p.compute_instance_id,
+            p.pid,
+        ),
+    ), newest

@@ -12,15 +12,16 @@ cycle (at most every ``reinit_interval`` seconds), so a driver reload or a
 GPU reset does not need an exporter restart. Scrapes never wait on any of
 this: they serve the last rendering (see :mod:`..collection`).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import ModuleType
-from typing import Callable, Optional
 
 from axonize.nvml import Caller, GpuFault, NvmlUnavailable, kind_of, load, text
 
@@ -49,11 +50,11 @@ class NvmlSource:
 
     def __init__(
         self,
-        nvml: Optional[ModuleType] = None,
+        nvml: ModuleType | None = None,
         hostname: str = "",
         gpu_timeout: float = 2.0,
         reinit_interval: float = 10.0,
-        enrich: Optional[Callable[[Snapshot], None]] = None,
+        enrich: Callable[[Snapshot], None] | None = None,
         xid_events: bool = True,
     ):
         self.nvml = load(nvml)
@@ -71,7 +72,7 @@ class NvmlSource:
         self._reinit_due = False
         self._last_init = 0.0
         self._init_errors: list[CollectionError] = []
-        self.xid: Optional[XidWatcher] = None
+        self.xid: XidWatcher | None = None
         try:
             self._open()
         except self.nvml.NVMLError as exc:
@@ -129,7 +130,7 @@ class NvmlSource:
             if self.xid is not None:
                 self.xid.carry_over(previous)
 
-    def _reinit(self) -> Optional[CollectionError]:
+    def _reinit(self) -> CollectionError | None:
         log.warning("re-initialising NVML")
         self._last_init = time.monotonic()
         try:
@@ -185,7 +186,9 @@ class NvmlSource:
             if index not in started:  # finished late: its result is stale, read it again next cycle
                 del self._inflight[index]
                 snap.gpus.append(self._faulted(index, "timeout"))
-                snap.errors.append(CollectionError("nvml", f"GPU {index}", "timeout", "the previous read finished late; reading again next cycle"))
+                snap.errors.append(
+                    CollectionError("nvml", f"GPU {index}", "timeout", "the previous read finished late; reading again next cycle")
+                )
                 continue
             try:
                 gpu, errors = future.result()
@@ -243,4 +246,3 @@ class NvmlSource:
             else:
                 gpu.activity = self.gpm.activity(call, gpu.uuid, handle)
         return gpu, call.errors
-

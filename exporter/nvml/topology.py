@@ -13,6 +13,7 @@ Per link: ``nvmlDeviceGetNvLinkState``, ``nvmlDeviceGetNvLinkRemotePciInfo``
 and the cumulative data throughput field values
 ``NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX/RX`` (KiB, scope = link) -> bytes.
 """
+
 from __future__ import annotations
 
 from axonize.nvml import Caller, text

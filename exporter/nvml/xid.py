@@ -9,6 +9,7 @@ the time each code was last seen. The collection cycle reads the counts;
 nothing is lost between scrapes. Counts start at 0 when the exporter starts
 (XIDs before that are in the kernel log, not in NVML).
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,7 +82,7 @@ class XidWatcher:
         except self.nvml.NVMLError:
             pass
 
-    def carry_over(self, previous: "XidWatcher") -> None:
+    def carry_over(self, previous: XidWatcher) -> None:
         """Keep the counts of a watcher replaced after NVML was re-initialised (counters must not reset)."""
         counts, last = previous.counts()
         with self._lock:

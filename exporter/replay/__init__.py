@@ -22,11 +22,12 @@ section that is broken, or a topology that does not fit the GPUs becomes a
 :class:`~axonize.exporter.snapshot.CollectionError` naming the file and line,
 and everything else is still exported.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from ..snapshot import CollectionError, Snapshot
 from . import gpu_list, query_text, query_xml, topology
@@ -41,7 +42,7 @@ _BUNDLE = "# nvidia_gpu_exporter GPU capture"
 _SECTION = re.compile(r"^#{20,}\n# (?P<title>[^\n]+)\n(?:# \$ [^\n]*\n)?#{20,}\n", re.MULTILINE)
 
 
-def classify(text: str) -> Optional[str]:
+def classify(text: str) -> str | None:
     """``"bundle"``, ``"query-xml"``, ``"query-text"``, ``"topology"``, ``"list"`` or ``None``."""
     if text.lstrip().startswith("#") and _BUNDLE in text[:400]:
         return "bundle"
@@ -58,9 +59,9 @@ def classify(text: str) -> Optional[str]:
 
 @dataclass
 class _Parts:
-    report: Optional[tuple[str, Node, str]] = None  # (dialect, root, path)
-    topo: Optional[tuple[topology.Topology, str]] = None
-    listing: Optional[tuple[dict, str]] = None
+    report: tuple[str, Node, str] | None = None  # (dialect, root, path)
+    topo: tuple[topology.Topology, str] | None = None
+    listing: tuple[dict, str] | None = None
 
 
 class ReplaySource:
@@ -73,7 +74,7 @@ class ReplaySource:
 
     name = "replay"
 
-    def __init__(self, paths: Sequence[str], hostname: str = "", reader: Optional[BoundedReader] = None):
+    def __init__(self, paths: Sequence[str], hostname: str = "", reader: BoundedReader | None = None):
         if not paths:
             raise ValueError("replay needs at least one capture file")
         self.paths = list(paths)
@@ -114,10 +115,14 @@ class ReplaySource:
                 raise CaptureError(path, None, f"not UTF-8 text (byte {exc.start}): not an nvidia-smi capture") from None
             line = data.count(b"\n", 0, exc.start) + 1
             bad = sum(1 for ch in text if ch == "\ufffd")
-            errors.append(CollectionError(
-                self.name, f"{path}:{line}", "value",
-                f"byte {exc.start} is not UTF-8 ({bad} such character{'s' if bad != 1 else ''} in the file, read as U+FFFD); the rest of the capture is used",
-            ))
+            errors.append(
+                CollectionError(
+                    self.name,
+                    f"{path}:{line}",
+                    "value",
+                    f"byte {exc.start} is not UTF-8 ({bad} such character{'s' if bad != 1 else ''} in the file, read as U+FFFD); the rest of the capture is used",
+                )
+            )
         self._load_text(text, path, parts)
 
     def _load_text(self, text: str, path: str, parts: _Parts) -> None:
@@ -126,9 +131,7 @@ class ReplaySource:
             first = next((line.strip() for line in text.splitlines() if line.strip()), "")
             if not first:
                 raise CaptureError(path, None, "empty file")
-            raise CaptureError(
-                path, 1, f"not a recognised capture (nvidia-smi -q, -q -x, topo -m or -L); it starts {first[:60]!r}"
-            )
+            raise CaptureError(path, 1, f"not a recognised capture (nvidia-smi -q, -q -x, topo -m or -L); it starts {first[:60]!r}")
         if kind == "bundle":
             self._load_bundle(text, path, parts)
         elif kind in ("query-text", "query-xml"):
@@ -170,7 +173,10 @@ class ReplaySource:
             top = {k: root.child(k) for k in ("Driver Version", "CUDA Version", "Attached GPUs")}
         else:
             sections, bus_of = query_xml.gpu_nodes(root), query_xml.gpu_bus_id
-            top = {k: root.child(x) for k, x in (("Driver Version", "driver_version"), ("CUDA Version", "cuda_version"), ("Attached GPUs", "attached_gpus"))}
+            top = {
+                k: root.child(x)
+                for k, x in (("Driver Version", "driver_version"), ("CUDA Version", "cuda_version"), ("Attached GPUs", "attached_gpus"))
+            }
         snap.driver_version = top["Driver Version"].value if top["Driver Version"] else ""
         snap.cuda_version = top["CUDA Version"].value if top["CUDA Version"] else ""
         attached = top["Attached GPUs"]
@@ -189,10 +195,14 @@ class ReplaySource:
         for index, node in enumerate(sections):
             if node.child("Processes" if dialect == "text" else "processes") is None:
                 # every driver prints Processes in each GPU section (N/A or None when empty): a section without it was cut short
-                snap.errors.append(CollectionError(
-                    self.name, f"{path}:{node.line}", "mismatch",
-                    f"GPU {index} section has no Processes section: the capture is cut short (a torn write?); its readings may be incomplete",
-                ))
+                snap.errors.append(
+                    CollectionError(
+                        self.name,
+                        f"{path}:{node.line}",
+                        "mismatch",
+                        f"GPU {index} section has no Processes section: the capture is cut short (a torn write?); its readings may be incomplete",
+                    )
+                )
             reader = GpuReader(node, dialect, path, self.name)
             try:
                 gpu = reader.read(index, bus_of(node))
@@ -201,9 +211,14 @@ class ReplaySource:
                 gpu = None
             snap.errors.extend(reader.errors)
             if gpu is not None and gpu.uuid in seen:
-                snap.errors.append(CollectionError(
-                    self.name, f"{path}:{node.line}", "mismatch", f"GPU {index} has the UUID {gpu.uuid} of GPU {seen[gpu.uuid]}; GPU skipped",
-                ))
+                snap.errors.append(
+                    CollectionError(
+                        self.name,
+                        f"{path}:{node.line}",
+                        "mismatch",
+                        f"GPU {index} has the UUID {gpu.uuid} of GPU {seen[gpu.uuid]}; GPU skipped",
+                    )
+                )
             elif gpu is not None:
                 seen[gpu.uuid] = index
                 snap.gpus.append(gpu)
@@ -239,7 +254,9 @@ class ReplaySource:
                 continue
             if entry["uuid"] != gpu.uuid:
                 snap.errors.append(
-                    CollectionError(self.name, path, "mismatch", f"GPU {gpu.index}: -L says UUID {entry['uuid']}, the report {gpu.uuid}; -L not applied")
+                    CollectionError(
+                        self.name, path, "mismatch", f"GPU {gpu.index}: -L says UUID {entry['uuid']}, the report {gpu.uuid}; -L not applied"
+                    )
                 )
                 continue
             for dev in gpu.mig_devices:

@@ -14,12 +14,12 @@ mount) must fail that cycle, not the exporter. :meth:`BoundedReader.read`:
 
 Errors are :class:`ReadFailure` with a ``kind`` (``io`` or ``mismatch``) and a message naming the file.
 """
+
 from __future__ import annotations
 
 import os
 import stat
 import threading
-from typing import Optional
 
 #: Largest capture file read, bytes.
 MAX_BYTES = 64 * 2**20
@@ -53,7 +53,9 @@ class BoundedReader:
         """The bytes of ``path``; :class:`ReadFailure` when it is unreadable, over the limit, too slow or torn."""
         with self._lock:
             if path in self._pending:
-                raise ReadFailure("io", f"an earlier read has not returned after {self.timeout:g}s (a FIFO without a writer, or a hung mount?)")
+                raise ReadFailure(
+                    "io", f"an earlier read has not returned after {self.timeout:g}s (a FIFO without a writer, or a hung mount?)"
+                )
             self._pending.add(path)
         result: dict[str, object] = {}
 
@@ -103,5 +105,5 @@ def _read(path: str, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _changed(before: os.stat_result, after: os.stat_result, size: Optional[int]) -> bool:
+def _changed(before: os.stat_result, after: os.stat_result, size: int | None) -> bool:
     return (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or size != after.st_size

@@ -1,4 +1,5 @@
 """The error a capture file raises when it cannot be read at all."""
+
 from __future__ import annotations
 
 

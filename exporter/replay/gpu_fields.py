@@ -13,11 +13,13 @@ A value that does not parse is left out and reported as a
 the rest of the GPU is still exported. A GPU section without a UUID is
 dropped with an error; the other GPUs are unaffected.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..snapshot import CollectionError, Gpu, MigDevice, Process
 from . import values
@@ -176,7 +178,7 @@ class GpuReader:
     def _where(self, node: Node) -> str:
         return f"{self.path}:{node.line}"
 
-    def _read(self, node: Optional[Node], parse: Callable[[str], Any], what: str) -> Any:
+    def _read(self, node: Node | None, parse: Callable[[str], Any], what: str) -> Any:
         if node is None:
             return None
         try:
@@ -193,7 +195,7 @@ class GpuReader:
         return self._read(node, f.parse, node.key if node else f.attr)
 
     # -- the GPU -------------------------------------------------------------------
-    def read(self, index: int, bus_id: str) -> Optional[Gpu]:
+    def read(self, index: int, bus_id: str) -> Gpu | None:
         uuid_node = self.node.first("GPU UUID" if self.dialect == "text" else "uuid")
         uuid = values.text(uuid_node.value) if uuid_node else None
         if not uuid:
@@ -269,12 +271,22 @@ class GpuReader:
         if self.dialect == "text":
             nodes = list(self.node.all("MIG Device"))
             mem_paths = ("FB Memory Usage", "Shared FB Memory Usage")
-            gi_key, ci_key, idx_key, sm_path = "GPU Instance ID", "Compute Instance ID", "Index", "Device Attributes/Shared/Multiprocessor count"
+            gi_key, ci_key, idx_key, sm_path = (
+                "GPU Instance ID",
+                "Compute Instance ID",
+                "Index",
+                "Device Attributes/Shared/Multiprocessor count",
+            )
         else:
             holder = self.node.child("mig_devices")
             nodes = list(holder.all("mig_device")) if holder else []
             mem_paths = ("fb_memory_usage", "shared_fb_memory_usage")
-            gi_key, ci_key, idx_key, sm_path = "gpu_instance_id", "compute_instance_id", "index", "device_attributes/shared/multiprocessor_count"
+            gi_key, ci_key, idx_key, sm_path = (
+                "gpu_instance_id",
+                "compute_instance_id",
+                "index",
+                "device_attributes/shared/multiprocessor_count",
+            )
         devices = []
         for node in nodes:
             index = self._read(node.child(idx_key), values.integer, "MIG device index")
@@ -282,7 +294,9 @@ class GpuReader:
             ci = self._read(node.child(ci_key), values.integer, "MIG compute instance ID")
             if index is None or gi is None or ci is None:
                 self.errors.append(
-                    CollectionError(self.source, self._where(node), "parse", "MIG device without index, GPU instance ID or compute instance ID; skipped")
+                    CollectionError(
+                        self.source, self._where(node), "parse", "MIG device without index, GPU instance ID or compute instance ID; skipped"
+                    )
                 )
                 continue
             dev = MigDevice(index=index, gpu_instance_id=gi, compute_instance_id=ci)
@@ -319,7 +333,7 @@ class GpuReader:
             return []
         out = []
         gi = ci = None
-        current: Optional[Process] = None
+        current: Process | None = None
         for node in holder.children:
             key = node.key.casefold()
             if key == "gpu instance id":

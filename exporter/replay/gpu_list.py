@@ -9,6 +9,7 @@ Shape of the input (tests/fixtures/nvidia/h200-mig_drv590_nvidia-smi-L.txt)::
 Returns ``{gpu index: {"uuid": ..., "name": ..., "mig": {device index: (profile, mig uuid)}}}``.
 Errors: :class:`~.errors.CaptureError` naming the line for anything else.
 """
+
 from __future__ import annotations
 
 import re

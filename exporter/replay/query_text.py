@@ -20,6 +20,7 @@ Errors: :class:`~.errors.CaptureError` naming the file and line for an empty
 file, a file that is not an ``nvidia-smi -q`` log, an indentation that matches
 no open section, and a top-level section other than ``GPU <bus id>``.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,9 +66,7 @@ def parse(text: str, path: str) -> Node:
         if frame[2] is None:
             frame[2] = indent
         elif indent != frame[2]:
-            raise CaptureError(
-                path, lineno, f"indentation of {indent} spaces matches no open section (siblings use {frame[2]})"
-            )
+            raise CaptureError(path, lineno, f"indentation of {indent} spaces matches no open section (siblings use {frame[2]})")
         content = raw.strip()
         m = _KEY_VALUE.match(content)
         node = Node(m.group("key").strip(), (m.group("value") or "").strip(), lineno) if m else Node(content, "", lineno)
@@ -83,9 +82,7 @@ def _check_top_level(node: Node, path: str) -> None:
         return
     if node.value or node.key.casefold() in _TOP_LEVEL_KEYS:
         return
-    raise CaptureError(
-        path, node.line, f"unknown top-level section {node.key[:60]!r}: expected 'GPU <PCI bus id>' or 'key : value'"
-    )
+    raise CaptureError(path, node.line, f"unknown top-level section {node.key[:60]!r}: expected 'GPU <PCI bus id>' or 'key : value'")
 
 
 def gpu_nodes(root: Node) -> list[Node]:

@@ -16,6 +16,7 @@ Errors: :class:`~.errors.CaptureError` naming the file and line for an empty
 file, malformed or truncated XML, a root other than ``<nvidia_smi_log>``, and a
 top-level section other than ``<gpu>``.
 """
+
 from __future__ import annotations
 
 from xml.parsers import expat

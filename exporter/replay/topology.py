@@ -20,11 +20,11 @@ reason to refuse the matrix: that GPU's affinity is left out and the problem is
 listed in :attr:`Topology.errors` as ``(line, message)`` (a counted ``value``
 error for that GPU).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ..numa import parse_cpulist
 from ..snapshot import PCIE_PATH_TYPES, Link
@@ -42,9 +42,9 @@ _PLACEMENT_COLUMNS = ("cpu affinity", "numa affinity", "gpu numa id")
 class GpuPlacement:
     """Per-GPU columns after the matrix: CPU affinity (cpulist), NUMA node, GPU memory NUMA node."""
 
-    cpu_affinity: Optional[str] = None
-    numa_node: Optional[int] = None
-    memory_numa_node: Optional[int] = None
+    cpu_affinity: str | None = None
+    numa_node: int | None = None
+    memory_numa_node: int | None = None
 
 
 @dataclass
@@ -89,7 +89,7 @@ def parse(text: str, path: str) -> Topology:
     for d in devices:
         if not _DEVICE.match(d):
             raise CaptureError(path, header_at + 1, f"unknown column {d!r} in the header")
-    extra = [h.casefold() for h in header[len(devices):]]
+    extra = [h.casefold() for h in header[len(devices) :]]
     topo = Topology()
     for lineno, line in enumerate(lines[header_at + 1 :], start=header_at + 2):
         if not line.strip():
@@ -102,9 +102,7 @@ def parse(text: str, path: str) -> Topology:
             raise CaptureError(path, lineno, f"unknown row {row!r}: expected GPU<n> or NIC<n>")
         matrix = cells[1 : 1 + len(devices)]
         if len(matrix) < len(devices):
-            raise CaptureError(
-                path, lineno, f"row {row} has {len(matrix)} cells, the header names {len(devices)} devices (truncated?)"
-            )
+            raise CaptureError(path, lineno, f"row {row} has {len(matrix)} cells, the header names {len(devices)} devices (truncated?)")
         for col, cell in zip(devices, matrix):
             if cell != "X" and not _NVLINK.match(cell) and cell not in _PCIE:
                 raise CaptureError(path, lineno, f"unknown connection {cell!r} between {row} and {col}")
@@ -130,7 +128,7 @@ def parse(text: str, path: str) -> Topology:
 def _placement(rest: list[str], names: list[str], path: str, lineno: int, errors: list[tuple[int, str]]) -> GpuPlacement:
     # Real output (driver 590) can leave an empty cell before "GPU NUMA ID"; drop empties
     # only between the columns we know, keeping the order of the header.
-    values = [v for v in rest]
+    values = list(rest)
     while len(values) > len(names) and "" in values:
         values.remove("")
     got = dict(zip(names, values))
@@ -148,7 +146,7 @@ def _placement(rest: list[str], names: list[str], path: str, lineno: int, errors
     return place
 
 
-def _int_or_none(value: str, what: str, path: str, lineno: int) -> Optional[int]:
+def _int_or_none(value: str, what: str, path: str, lineno: int) -> int | None:
     if value in ("", "N/A"):
         return None
     if not value.isdigit():

@@ -6,10 +6,11 @@ place it came from, so that every error can name the file and line. Lookups
 are case-insensitive and ignore spaces, dashes and underscores at the ends, so
 "Utilization/Gpu" (driver 565) and "Utilization/GPU" (driver 590) both match.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
 
 
 def norm(key: str) -> str:
@@ -22,29 +23,29 @@ class Node:
     key: str
     value: str = ""
     line: int = 0  # 1-based line in the file
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
-    def child(self, key: str) -> Optional["Node"]:
+    def child(self, key: str) -> Node | None:
         want = norm(key)
         for c in self.children:
             if norm(c.key) == want:
                 return c
         return None
 
-    def all(self, key: str) -> Iterator["Node"]:
+    def all(self, key: str) -> Iterator[Node]:
         want = norm(key)
         return (c for c in self.children if norm(c.key) == want)
 
-    def find(self, path: str) -> Optional["Node"]:
+    def find(self, path: str) -> Node | None:
         """Follow a ``/``-separated path of keys; ``None`` if any step is missing."""
-        node: Optional[Node] = self
+        node: Node | None = self
         for part in path.split("/"):
             if node is None:
                 return None
             node = node.child(part)
         return node
 
-    def first(self, *paths: str) -> Optional["Node"]:
+    def first(self, *paths: str) -> Node | None:
         """The node at the first of ``paths`` that exists (names change across drivers)."""
         for path in paths:
             node = self.find(path)

@@ -12,10 +12,11 @@ nvidia-smi says KiB, and dcgm-exporter documents the field as "KB"; ``MHz`` = 1e
 ``W``; ``C``; ``%`` -> ratio 0..1; ``us`` -> seconds; ``16x`` -> 16 lanes;
 ``P0`` .. ``P15`` -> 0 .. 15.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional
+from collections.abc import Callable
 
 
 class ValueFormatError(ValueError):
@@ -73,14 +74,12 @@ def _unavailable(text: str) -> bool:
     return low in UNAVAILABLE
 
 
-def _with_unit(units: dict[str, float]) -> Callable[[str], Optional[float]]:
-    pattern = re.compile(
-        r"^\s*" + _NUMBER + r"\s*(" + "|".join(re.escape(u) for u in units) + r")\s*$", re.IGNORECASE
-    )
+def _with_unit(units: dict[str, float]) -> Callable[[str], float | None]:
+    pattern = re.compile(r"^\s*" + _NUMBER + r"\s*(" + "|".join(re.escape(u) for u in units) + r")\s*$", re.IGNORECASE)
     lookup = {u.lower(): f for u, f in units.items()}
     expected = " or ".join(units)
 
-    def parse(text: str) -> Optional[float]:
+    def parse(text: str) -> float | None:
         if _unavailable(text):
             return None
         m = pattern.match(text)
@@ -100,12 +99,12 @@ microseconds = _with_unit({"us": 1e-6, "ms": 1e-3, "s": 1.0})
 percent_ratio_raw = _with_unit({"%": 0.01})
 
 
-def ratio(text: str) -> Optional[float]:
+def ratio(text: str) -> float | None:
     """``"37 %"`` -> 0.37."""
     return percent_ratio_raw(text)
 
 
-def number(text: str) -> Optional[float]:
+def number(text: str) -> float | None:
     """A bare number (counters such as "353")."""
     if _unavailable(text):
         return None
@@ -115,7 +114,7 @@ def number(text: str) -> Optional[float]:
         raise ValueFormatError(f"expected a number, got {text.strip()!r}") from None
 
 
-def integer(text: str) -> Optional[int]:
+def integer(text: str) -> int | None:
     value = number(text)
     if value is None:
         return None
@@ -124,7 +123,7 @@ def integer(text: str) -> Optional[int]:
     return int(value)
 
 
-def lanes(text: str) -> Optional[int]:
+def lanes(text: str) -> int | None:
     """PCIe link width ``"16x"`` -> 16."""
     if _unavailable(text):
         return None
@@ -134,7 +133,7 @@ def lanes(text: str) -> Optional[int]:
     return int(m.group(1))
 
 
-def pstate(text: str) -> Optional[int]:
+def pstate(text: str) -> int | None:
     """Performance state ``"P0"`` -> 0."""
     if _unavailable(text) or text.strip().lower() == "unknown":
         return None
@@ -148,7 +147,7 @@ _TRUE = {"enabled", "active", "yes", "on"}
 _FALSE = {"disabled", "not active", "no", "off"}
 
 
-def flag(text: str) -> Optional[bool]:
+def flag(text: str) -> bool | None:
     """``Enabled``/``Active``/``Yes`` -> True; ``Disabled``/``Not Active``/``No`` -> False."""
     low = " ".join(text.split()).lower()
     if _unavailable(text):
@@ -160,7 +159,7 @@ def flag(text: str) -> Optional[bool]:
     raise ValueFormatError(f"expected Enabled/Disabled, Active/Not Active or Yes/No, got {text.strip()!r}")
 
 
-def text(value: str) -> Optional[str]:
+def text(value: str) -> str | None:
     """A free-text value; the 'unavailable' words become ``None``."""
     if _unavailable(value):
         return None

@@ -7,25 +7,21 @@ matters where one endpoint serves two dialects: Triton's vLLM backend exposes
 ``vllm:`` families next to Triton's ``nv_inference_`` ones and is read as vLLM
 (configure ``engine: triton`` to read Triton's request counters instead).
 """
+
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 from . import llamacpp, sglang, tgi, triton, vllm
 from .mapping import Adapter, Rule
 
-ADAPTERS: dict[str, Adapter] = {
-    a.engine: a for a in (vllm.ADAPTER, sglang.ADAPTER, tgi.ADAPTER, llamacpp.ADAPTER, triton.ADAPTER)
-}
+ADAPTERS: dict[str, Adapter] = {a.engine: a for a in (vllm.ADAPTER, sglang.ADAPTER, tgi.ADAPTER, llamacpp.ADAPTER, triton.ADAPTER)}
 ENGINES = tuple(ADAPTERS)
 
-_DETECT = {
-    engine: re.compile(r"^(?:# TYPE )?" + re.escape(adapter.prefix), re.MULTILINE) for engine, adapter in ADAPTERS.items()
-}
+_DETECT = {engine: re.compile(r"^(?:# TYPE )?" + re.escape(adapter.prefix), re.MULTILINE) for engine, adapter in ADAPTERS.items()}
 
 
-def detect(text: str) -> Optional[Adapter]:
+def detect(text: str) -> Adapter | None:
     """The adapter whose metric prefix appears in ``text`` first in :data:`ADAPTERS` order, or None."""
     for engine, pattern in _DETECT.items():
         if pattern.search(text):

@@ -12,6 +12,7 @@ No latency histograms: ``prompt_seconds_total`` and ``tokens_predicted_seconds_t
 are sums of per-slot processing time, which overlap when slots run together, so
 they are not request latencies.
 """
+
 from __future__ import annotations
 
 from .mapping import Adapter, Rule

@@ -8,11 +8,13 @@ the families it deliberately leaves out (with the reason). The same tables drive
 the normalization (:mod:`axonize.sidecar.normalize`) and the mapping table in
 docs/metrics.md (:mod:`axonize.sidecar.docs`), so the two cannot drift.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ..normalized import BY_NAME
+
 
 @dataclass(frozen=True)
 class Rule:

@@ -18,6 +18,7 @@ the example in ``docs/references/production_metrics.md`` (commit 00b08c49, the f
 
 Labels: ``model_name`` -> ``model``; others (``engine_type``, ``tp_rank``, ...) are merged.
 """
+
 from __future__ import annotations
 
 from .mapping import Adapter, Rule
@@ -34,8 +35,10 @@ ADAPTER = Adapter(
         Rule("sglang:time_to_first_token_seconds", _T + "time_to_first_token_seconds"),
         Rule("sglang:inter_token_latency_seconds", _T + "inter_token_latency_seconds", versions="newer"),
         Rule(
-            "sglang:time_per_output_token_seconds", _T + "inter_token_latency_seconds",
-            replaced_by="sglang:inter_token_latency_seconds", versions="older",
+            "sglang:time_per_output_token_seconds",
+            _T + "inter_token_latency_seconds",
+            replaced_by="sglang:inter_token_latency_seconds",
+            versions="older",
             note="the old name: one observation per output token",
         ),
         Rule("sglang:e2e_request_latency_seconds", _T + "e2e_request_latency_seconds"),

@@ -15,6 +15,7 @@ at commit db931fcf42da018a3657580c64bf2720f167f9ab (v3.3.7+1). Its dialect:
 * there is no model label (the model is ``model_id`` in ``GET /info``): set the target's
   ``model`` in the configuration.
 """
+
 from __future__ import annotations
 
 from .mapping import Adapter, Rule
@@ -32,13 +33,19 @@ ADAPTER = Adapter(
         Rule("tgi_request_queue_duration", _T + "queue_time_seconds"),
         Rule("tgi_request_inference_duration", _T + "inference_time_seconds"),
         Rule(
-            "tgi_request_mean_time_per_token_duration", _T + "time_per_output_token_estimated_seconds",
+            "tgi_request_mean_time_per_token_duration",
+            _T + "time_per_output_token_estimated_seconds",
             note="inference time / generated tokens, prefill included: reads high",
         ),
         Rule("tgi_request_input_length", _T + "prompt_tokens_total", part="sum", note="_sum of the per-request histogram"),
         Rule("tgi_request_generated_tokens", _T + "generation_tokens_total", part="sum", note="_sum of the per-request histogram"),
         Rule("tgi_request_success", _T + "requests_finished_total", note="no finish reason: reason is empty"),
-        Rule("tgi_request_failure", _T + "request_errors_total", labels={"err": "reason"}, note="err: validation, generation, overloaded, ..."),
+        Rule(
+            "tgi_request_failure",
+            _T + "request_errors_total",
+            labels={"err": "reason"},
+            note="err: validation, generation, overloaded, ...",
+        ),
         Rule("tgi_batch_current_size", _T + "requests_running"),
         Rule("tgi_queue_size", _T + "requests_waiting"),
     ),

@@ -19,6 +19,7 @@ LLM-shaped:
 
 Labels: ``model`` -> ``model``; ``version`` (and ``gpu_uuid`` in older releases) are merged.
 """
+
 from __future__ import annotations
 
 from .mapping import Adapter, Rule
@@ -33,16 +34,24 @@ ADAPTER = Adapter(
     source="triton-inference-server/server docs/user_guide/metrics.md (067c1e96, dcc9123c); TensorRT-LLM backend README, Triton Metrics",
     rules=(
         Rule(
-            "nv_inference_first_response_histogram_ms", _T + "time_to_first_token_seconds", scale=1e-3,
+            "nv_inference_first_response_histogram_ms",
+            _T + "time_to_first_token_seconds",
+            scale=1e-3,
             note="ms -> s; time to the first response of a decoupled model",
         ),
         Rule(
-            "nv_inference_request_duration_us", _T + "e2e_request_latency_seconds", scale=1e-6,
-            count_from="nv_inference_request_success", note="µs counter -> _sum in s; _count from request_success",
+            "nv_inference_request_duration_us",
+            _T + "e2e_request_latency_seconds",
+            scale=1e-6,
+            count_from="nv_inference_request_success",
+            note="µs counter -> _sum in s; _count from request_success",
         ),
         Rule(
-            "nv_inference_queue_duration_us", _T + "queue_time_seconds", scale=1e-6,
-            count_from="nv_inference_request_success", note="µs counter -> _sum in s; _count from request_success",
+            "nv_inference_queue_duration_us",
+            _T + "queue_time_seconds",
+            scale=1e-6,
+            count_from="nv_inference_request_success",
+            note="µs counter -> _sum in s; _count from request_success",
         ),
         Rule("nv_inference_request_success", _T + "requests_finished_total", note="no finish reason: reason is empty"),
         Rule("nv_inference_request_failure", _T + "request_errors_total", labels={"reason": "reason"}),

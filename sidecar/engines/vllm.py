@@ -20,6 +20,7 @@ Labels: ``model_name`` -> ``model``; V1's ``engine`` (engine core index, one per
 data-parallel rank) -> ``engine_index``. V0 has ``model_name`` only.
 ``kv_cache_usage_perc`` is a 0-1 fraction despite its name: scale 1.
 """
+
 from __future__ import annotations
 
 from .mapping import Adapter, Rule
@@ -36,8 +37,10 @@ ADAPTER = Adapter(
         Rule("vllm:time_to_first_token_seconds", _T + "time_to_first_token_seconds"),
         Rule("vllm:inter_token_latency_seconds", _T + "inter_token_latency_seconds", versions="0.10+"),
         Rule(
-            "vllm:time_per_output_token_seconds", _T + "inter_token_latency_seconds",
-            replaced_by="vllm:inter_token_latency_seconds", versions="until 0.11; 0.12 behind --show-hidden-metrics-for-version",
+            "vllm:time_per_output_token_seconds",
+            _T + "inter_token_latency_seconds",
+            replaced_by="vllm:inter_token_latency_seconds",
+            versions="until 0.11; 0.12 behind --show-hidden-metrics-for-version",
             note="the old name of inter_token_latency_seconds: one observation per decode step, not per request",
         ),
         Rule("vllm:request_time_per_output_token_seconds", _T + "time_per_output_token_seconds", versions="0.11+"),
@@ -49,30 +52,42 @@ ADAPTER = Adapter(
         Rule("vllm:prompt_tokens_total", _T + "prompt_tokens_total"),
         Rule("vllm:generation_tokens_total", _T + "generation_tokens_total"),
         Rule(
-            "vllm:request_success_total", _T + "requests_finished_total", labels={"finished_reason": "reason"},
+            "vllm:request_success_total",
+            _T + "requests_finished_total",
+            labels={"finished_reason": "reason"},
             note="finished_reason: stop, length, abort, error, repetition",
         ),
         Rule(
-            "vllm:admission_rejections_total", _T + "request_errors_total", labels={"reason": "reason"},
-            versions="after 0.12", note="rejected at admission (queue limits); no engine_index",
+            "vllm:admission_rejections_total",
+            _T + "request_errors_total",
+            labels={"reason": "reason"},
+            versions="after 0.12",
+            note="rejected at admission (queue limits); no engine_index",
         ),
         Rule("vllm:num_preemptions_total", _T + "preemptions_total"),
         Rule("vllm:prefix_cache_queries_total", _T + "prefix_cache_queries_total", versions="0.9.2+"),
         Rule(
-            "vllm:gpu_prefix_cache_queries_total", _T + "prefix_cache_queries_total",
-            replaced_by="vllm:prefix_cache_queries_total", versions="V1 0.7-0.10; 0.11 hidden",
+            "vllm:gpu_prefix_cache_queries_total",
+            _T + "prefix_cache_queries_total",
+            replaced_by="vllm:prefix_cache_queries_total",
+            versions="V1 0.7-0.10; 0.11 hidden",
         ),
         Rule("vllm:prefix_cache_hits_total", _T + "prefix_cache_hits_total", versions="0.9.2+"),
         Rule(
-            "vllm:gpu_prefix_cache_hits_total", _T + "prefix_cache_hits_total",
-            replaced_by="vllm:prefix_cache_hits_total", versions="V1 0.7-0.10; 0.11 hidden",
+            "vllm:gpu_prefix_cache_hits_total",
+            _T + "prefix_cache_hits_total",
+            replaced_by="vllm:prefix_cache_hits_total",
+            versions="V1 0.7-0.10; 0.11 hidden",
         ),
         Rule("vllm:num_requests_running", _T + "requests_running"),
         Rule("vllm:num_requests_waiting", _T + "requests_waiting"),
         Rule("vllm:kv_cache_usage_perc", _T + "kv_cache_usage_ratio", versions="0.9.2+", note="a 0-1 fraction"),
         Rule(
-            "vllm:gpu_cache_usage_perc", _T + "kv_cache_usage_ratio",
-            replaced_by="vllm:kv_cache_usage_perc", versions="until 0.10; 0.11 hidden", note="a 0-1 fraction",
+            "vllm:gpu_cache_usage_perc",
+            _T + "kv_cache_usage_ratio",
+            replaced_by="vllm:kv_cache_usage_perc",
+            versions="until 0.10; 0.11 hidden",
+            note="a 0-1 fraction",
         ),
     ),
     unmapped={

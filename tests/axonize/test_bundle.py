@@ -1,4 +1,5 @@
 """The bundle configuration (axonize/bundle.yml) is loaded whole and every section validated; errors name file, line and key."""
+
 from fractions import Fraction
 
 import pytest
@@ -68,11 +69,20 @@ def test_unreadable_and_invalid_yaml(tmp_path):
         (lambda d: d["levels"].update(fleet=["cluster-name"]), "my-rules.yml: levels.fleet: must be a list of label names"),
         (lambda d: d["levels"].update(fleet=["model"]), "my-rules.yml: levels.fleet: 'model' is a label the rules set"),
         (lambda d: d["windows"].update(queue_growth=300), "my-rules.yml: windows.queue_growth: must be a Prometheus duration"),
-        (lambda d: d["efficiency"]["gpu_score"].update(memory_weight="0.3"), "my-rules.yml: efficiency.gpu_score.memory_weight: must be a number >= 0"),
+        (
+            lambda d: d["efficiency"]["gpu_score"].update(memory_weight="0.3"),
+            "my-rules.yml: efficiency.gpu_score.memory_weight: must be a number >= 0",
+        ),
         (lambda d: d["efficiency"]["weights"].update(io=-0.2), "my-rules.yml: efficiency.weights.io: must be a number >= 0"),
-        (lambda d: d["efficiency"]["weights"].update(gpu=0, numa=0, io=0), "my-rules.yml: efficiency.weights: the weights must not all be 0"),
+        (
+            lambda d: d["efficiency"]["weights"].update(gpu=0, numa=0, io=0),
+            "my-rules.yml: efficiency.weights: the weights must not all be 0",
+        ),
         (lambda d: d["efficiency"]["numa"].update(mismatch=1.5), "my-rules.yml: efficiency.numa.mismatch: must be a number >= 0 and <= 1"),
-        (lambda d: d["efficiency"]["io"].update(busy_utilization_above=1), "my-rules.yml: efficiency.io.busy_utilization_above: must be below 1"),
+        (
+            lambda d: d["efficiency"]["io"].update(busy_utilization_above=1),
+            "my-rules.yml: efficiency.io.busy_utilization_above: must be below 1",
+        ),
         (lambda d: d["grades"].update(B=95), "my-rules.yml: grades.B: must be below grades.A (90), got 95"),
         (lambda d: d["grades"].update(F=10), "my-rules.yml: grades.F: must be 0"),
         (lambda d: d["grades"].update(A=101), "my-rules.yml: grades.A: must be a number >= 0 and <= 100"),
@@ -82,7 +92,10 @@ def test_unreadable_and_invalid_yaml(tmp_path):
         (lambda d: d["inference"].update(quantiles=[0.5, 1]), "my-rules.yml: inference.quantiles: a quantile must be below 1"),
         (lambda d: d["inference"].update(quantiles=[0.5, 0.5]), "my-rules.yml: inference.quantiles: repeats a quantile"),
         # the prices and electricity sections are validated by axonize.pricing, with the same file name
-        (lambda d: d["prices"]["gpus"][0].update(dollars_per_hour="cheap"), "my-rules.yml: prices.gpus[0].dollars_per_hour: must be a number >= 0"),
+        (
+            lambda d: d["prices"]["gpus"][0].update(dollars_per_hour="cheap"),
+            "my-rules.yml: prices.gpus[0].dollars_per_hour: must be a number >= 0",
+        ),
         (lambda d: d["electricity"].update(dollars_per_kwh=0.12), "my-rules.yml: electricity.source: must be a non-empty string"),
     ],
 )

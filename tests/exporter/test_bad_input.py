@@ -1,4 +1,5 @@
 """Bad captures get a clear error naming the file and the line or element; a broken GPU does not stop the others."""
+
 import pytest
 
 from axonize.exporter.replay import CaptureError, ReplaySource, query_text, query_xml, topology

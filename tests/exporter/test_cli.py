@@ -1,4 +1,5 @@
 """axonize-exporter's command line: --print for every capture format, flags and YAML config."""
+
 import os
 import time
 
@@ -56,7 +57,9 @@ def test_config_file_and_flag_precedence(tmp_path):
 
 def test_nested_yaml_keys(tmp_path):
     cfg = tmp_path / "exporter.yml"
-    cfg.write_text(f"web:\n  listen_address: 127.0.0.1:1\n  telemetry_path: /m\ncollect:\n  interval: 2s\nreplay: [{DEMO_Q}]\nprint: true\n")
+    cfg.write_text(
+        f"web:\n  listen_address: 127.0.0.1:1\n  telemetry_path: /m\ncollect:\n  interval: 2s\nreplay: [{DEMO_Q}]\nprint: true\n"
+    )
     assert run_exporter("--config", str(cfg)).returncode == 0
 
 

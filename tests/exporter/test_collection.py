@@ -1,4 +1,5 @@
 """The collection loop: health, failing sources, and that scrapes never trigger collection."""
+
 import asyncio
 import time
 

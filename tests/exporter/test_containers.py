@@ -1,4 +1,5 @@
 """Process -> container/pod/service from /proc/<pid>/cgroup and the runtimes' state (tests/fixtures/procfs/README.md)."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,6 @@ from axonize.exporter.containers import (
 )
 from axonize.exporter.runtime_context import ContainerUsage, RuntimeContext, aggregate_by_container
 from axonize.exporter.snapshot import Container, Gpu, Process, Snapshot
-
 from tests.conftest import FIXTURES
 
 HOST = FIXTURES / "procfs" / "two-node-host"
@@ -82,8 +82,10 @@ HEX = "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970"
             CgroupIdentity("docker", HEX, "045b1e35-7f13-11e7-ac42-0050568ffca0"),
         ),
         # a sub-cgroup below the container (kube-proxy's own)
-        (f"7:cpu,cpuacct:/kubepods/besteffort/podf8a694f2-7c08-11e9-98da-000c29077430/{HEX}/kube-proxy\n",
-         CgroupIdentity("containerd", HEX, "f8a694f2-7c08-11e9-98da-000c29077430", runtime_inferred=True)),
+        (
+            f"7:cpu,cpuacct:/kubepods/besteffort/podf8a694f2-7c08-11e9-98da-000c29077430/{HEX}/kube-proxy\n",
+            CgroupIdentity("containerd", HEX, "f8a694f2-7c08-11e9-98da-000c29077430", runtime_inferred=True),
+        ),
         # containerd 1.4 with systemd cgroups on v1: "<slice>:cri-containerd:<id>"
         (
             "11:pids:/system.slice/containerd.service/kubepods-besteffort-pod2105e389_7471_476e_a50f_6074cef29bbd.slice:cri-containerd:"
@@ -97,11 +99,15 @@ HEX = "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970"
             CgroupIdentity("cri-o", HEX, "487a0dc6dccaeefbcfedba7a7ce1ca18"),
         ),
         # guaranteed QoS, cgroupfs driver: no QoS level in the path
-        (f"0::/kubepods/pod8e2f6a1c-3b7d-4e9a-b5c1-7d3f9e2a6b4c/{HEX}\n",
-         CgroupIdentity("containerd", HEX, "8e2f6a1c-3b7d-4e9a-b5c1-7d3f9e2a6b4c", runtime_inferred=True)),
+        (
+            f"0::/kubepods/pod8e2f6a1c-3b7d-4e9a-b5c1-7d3f9e2a6b4c/{HEX}\n",
+            CgroupIdentity("containerd", HEX, "8e2f6a1c-3b7d-4e9a-b5c1-7d3f9e2a6b4c", runtime_inferred=True),
+        ),
         # read from a container in its own cgroup namespace: the path climbs out with ".."
-        (f"0::/../../kubepods-besteffort-pod8ca306fa_3c03_47fa_97dd_19979c345572.slice/cri-containerd-{HEX}.scope\n",
-         CgroupIdentity("containerd", HEX, "8ca306fa-3c03-47fa-97dd-19979c345572")),
+        (
+            f"0::/../../kubepods-besteffort-pod8ca306fa_3c03_47fa_97dd_19979c345572.slice/cri-containerd-{HEX}.scope\n",
+            CgroupIdentity("containerd", HEX, "8ca306fa-3c03-47fa-97dd-19979c345572"),
+        ),
         # the cgroup was removed while the process lived
         (f"0::/system.slice/docker-{HEX}.scope (deleted)\n", CgroupIdentity("docker", HEX)),
         # podman: conmon is not the container; cgroupfs mode; split mode; nerdctl is containerd
@@ -114,8 +120,10 @@ HEX = "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970"
         (f"0::/system.slice/nerdctl-{HEX}.scope\n", CgroupIdentity("containerd", HEX)),
         # services: the daemons themselves, a rootless user service; the user manager is not one
         ("0::/system.slice/docker.service\n", CgroupIdentity("systemd", systemd_unit="docker.service")),
-        ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/llama-server.service\n",
-         CgroupIdentity("systemd", systemd_unit="llama-server.service")),
+        (
+            "0::/user.slice/user-1000.slice/user@1000.service/app.slice/llama-server.service\n",
+            CgroupIdentity("systemd", systemd_unit="llama-server.service"),
+        ),
         ("0::/user.slice/user-1000.slice/user@1000.service/init.scope\n", CgroupIdentity()),
         ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-Alacritty-3266.scope\n", CgroupIdentity()),
         # hybrid v1 + unified: the named line wins over "/" lines, whichever comes first
@@ -146,7 +154,13 @@ def test_parse_cgroup_lines():
 
 @pytest.mark.parametrize(
     "text, line_number",
-    [("0::/system.slice/tgi.service\nthis is not a cgroup line\n", 2), ("x:cpu:/\n", 1), ("3:cpu:relative/path\n", 1), ("", 0), ("\n\n", 0)],
+    [
+        ("0::/system.slice/tgi.service\nthis is not a cgroup line\n", 2),
+        ("x:cpu:/\n", 1),
+        ("3:cpu:relative/path\n", 1),
+        ("", 0),
+        ("\n\n", 0),
+    ],
 )
 def test_a_malformed_cgroup_file_names_the_line(text, line_number):
     with pytest.raises(CgroupFormatError) as caught:
@@ -181,7 +195,9 @@ def test_an_inferred_runtime_is_settled_by_whose_state_has_the_id():
 def test_bad_state_json_is_one_error_naming_the_file_then_cached():
     state, errors = RuntimeState(ROOT), []
     assert state.describe(CgroupIdentity("docker", D2), errors) == Container("docker", D2)
-    assert [(e.source, e.location, e.kind) for e in errors] == [("rootfs", f"{ROOT}/var/lib/docker/containers/{D2}/config.v2.json:1", "parse")]
+    assert [(e.source, e.location, e.kind) for e in errors] == [
+        ("rootfs", f"{ROOT}/var/lib/docker/containers/{D2}/config.v2.json:1", "parse")
+    ]
     assert "not JSON" in errors[0].message
     state.describe(CgroupIdentity("docker", D2), errors)
     assert len(errors) == 1
@@ -214,10 +230,14 @@ def test_the_cache_is_bounded():
 def test_rootful_podman_names_from_containers_json(tmp_path):
     storage = tmp_path / "var/lib/containers/storage/overlay-containers"
     storage.mkdir(parents=True)
-    (storage / "containers.json").write_text(json.dumps([
-        {"id": HEX, "names": ["comfy"], "image": "f1e2", "layer": "a1b2", "metadata": "{}", "created": "2026-11-20T09:14:01Z"},
-        {"id": P1, "names": ["llama-cpp"], "image": "f1e2", "layer": "c3d4"},
-    ]))
+    (storage / "containers.json").write_text(
+        json.dumps(
+            [
+                {"id": HEX, "names": ["comfy"], "image": "f1e2", "layer": "a1b2", "metadata": "{}", "created": "2026-11-20T09:14:01Z"},
+                {"id": P1, "names": ["llama-cpp"], "image": "f1e2", "layer": "c3d4"},
+            ]
+        )
+    )
     errors: list = []
     assert RuntimeState(str(tmp_path)).describe(CgroupIdentity("podman", P1), errors) == Container("podman", P1, name="llama-cpp")
     assert errors == []
@@ -246,11 +266,13 @@ def test_fixture_errors_name_file_and_line_and_summarise_vanished_pids():
     snapshot = _snapshot()
     RuntimeContext(PROC, SYS, ROOT).enrich(snapshot)
     found = sorted((e.source, e.location, e.kind) for e in snapshot.errors)
-    assert found == sorted([
-        ("procfs", f"{PROC}/5103/cgroup:2", "parse"),
-        ("rootfs", f"{ROOT}/var/lib/docker/containers/{D2}/config.v2.json:1", "parse"),
-        ("procfs", PROC, "unavailable"),
-    ])
+    assert found == sorted(
+        [
+            ("procfs", f"{PROC}/5103/cgroup:2", "parse"),
+            ("rootfs", f"{ROOT}/var/lib/docker/containers/{D2}/config.v2.json:1", "parse"),
+            ("procfs", PROC, "unavailable"),
+        ]
+    )
     gone = next(e for e in snapshot.errors if e.kind == "unavailable")
     assert gone.message.startswith(f"1 of {len(EXPECTED)} GPU processes not found under {PROC} (pids 9999)")
     garbled = next(e for e in snapshot.errors if e.location.endswith("cgroup:2"))
@@ -309,7 +331,10 @@ def test_unreadable_process_files_are_one_io_error(monkeypatch):
     snapshot = _snapshot([1101, 1102, 2101])
     RuntimeContext(PROC, SYS, ROOT).enrich(snapshot)
     assert [(e.kind, e.location) for e in snapshot.errors] == [("io", PROC)]
-    assert snapshot.errors[0].message == f"2 of 3 GPU processes unreadable under {PROC} (pids 1101, 1102): {PROC}/1101/cgroup: Permission denied"
+    assert (
+        snapshot.errors[0].message
+        == f"2 of 3 GPU processes unreadable under {PROC} (pids 1101, 1102): {PROC}/1101/cgroup: Permission denied"
+    )
     assert snapshot.gpus[0].processes[2].container == EXPECTED[2101]
 
 
@@ -336,22 +361,54 @@ def test_aggregation_of_the_fixture_host_sums_the_vllm_workers():
     RuntimeContext(PROC, SYS, ROOT).enrich(snapshot)
     rows = aggregate_by_container(snapshot.gpus[0])
     assert rows == [
-        ContainerUsage(EXPECTED[2101], None, None, processes=2, used_memory_bytes=3.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None, placement="local"),
-        ContainerUsage(EXPECTED[1101], None, None, processes=1, used_memory_bytes=3.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None, placement="local"),
-        ContainerUsage(None, None, None, processes=1, used_memory_bytes=4.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None),
+        ContainerUsage(
+            EXPECTED[2101],
+            None,
+            None,
+            processes=2,
+            used_memory_bytes=3.0 * 2**30,
+            sm_utilization_ratio=None,
+            memory_utilization_ratio=None,
+            placement="local",
+        ),
+        ContainerUsage(
+            EXPECTED[1101],
+            None,
+            None,
+            processes=1,
+            used_memory_bytes=3.0 * 2**30,
+            sm_utilization_ratio=None,
+            memory_utilization_ratio=None,
+            placement="local",
+        ),
+        ContainerUsage(
+            None, None, None, processes=1, used_memory_bytes=4.0 * 2**30, sm_utilization_ratio=None, memory_utilization_ratio=None
+        ),
     ]
 
 
 def test_aggregation_groups_by_container_and_mig_instance():
     vllm = Container("containerd", C1, "5f6a7d2e-8b3c-4f1e-9a2d-0c4b6e8f1a3b", "vllm-0", "inference", "vllm")
     tei = Container("containerd", C2, "a36d0c1d-0b26-4451-8d80-9c195e004afa", "embedder-0", "search", "tei")
-    gpu = Gpu(index=0, uuid="GPU-x", processes=[
-        Process(10, used_memory_bytes=100.0, gpu_instance_id=1, compute_instance_id=0, sm_utilization_ratio=0.5, memory_utilization_ratio=0.25, container=vllm),
-        Process(11, used_memory_bytes=50.0, gpu_instance_id=1, compute_instance_id=0, sm_utilization_ratio=0.75, container=vllm),
-        Process(12, used_memory_bytes=None, gpu_instance_id=2, compute_instance_id=0, sm_utilization_ratio=0.125, container=vllm),
-        Process(13, used_memory_bytes=30.0, gpu_instance_id=2, compute_instance_id=0, container=tei),
-        Process(14, used_memory_bytes=None, gpu_instance_id=2, compute_instance_id=0, container=tei),
-    ])
+    gpu = Gpu(
+        index=0,
+        uuid="GPU-x",
+        processes=[
+            Process(
+                10,
+                used_memory_bytes=100.0,
+                gpu_instance_id=1,
+                compute_instance_id=0,
+                sm_utilization_ratio=0.5,
+                memory_utilization_ratio=0.25,
+                container=vllm,
+            ),
+            Process(11, used_memory_bytes=50.0, gpu_instance_id=1, compute_instance_id=0, sm_utilization_ratio=0.75, container=vllm),
+            Process(12, used_memory_bytes=None, gpu_instance_id=2, compute_instance_id=0, sm_utilization_ratio=0.125, container=vllm),
+            Process(13, used_memory_bytes=30.0, gpu_instance_id=2, compute_instance_id=0, container=tei),
+            Process(14, used_memory_bytes=None, gpu_instance_id=2, compute_instance_id=0, container=tei),
+        ],
+    )
     assert aggregate_by_container(gpu) == [
         # sorted by namespace: "inference" < "search"; MIG instance 1 before 2
         ContainerUsage(vllm, 1, 0, processes=2, used_memory_bytes=150.0, sm_utilization_ratio=1.0, memory_utilization_ratio=0.25),
@@ -361,11 +418,16 @@ def test_aggregation_groups_by_container_and_mig_instance():
 
 
 def test_a_group_is_placed_by_its_worst_placed_process():
-    gpu = Gpu(index=0, uuid="GPU-x", numa_node=1, processes=[
-        Process(10, used_memory_bytes=1.0, cpu_numa_nodes=(1,)),
-        Process(11, used_memory_bytes=1.0, cpu_numa_nodes=(0, 1)),
-        Process(12, used_memory_bytes=1.0),  # not visible: does not count
-    ])
+    gpu = Gpu(
+        index=0,
+        uuid="GPU-x",
+        numa_node=1,
+        processes=[
+            Process(10, used_memory_bytes=1.0, cpu_numa_nodes=(1,)),
+            Process(11, used_memory_bytes=1.0, cpu_numa_nodes=(0, 1)),
+            Process(12, used_memory_bytes=1.0),  # not visible: does not count
+        ],
+    )
     assert [row.placement for row in aggregate_by_container(gpu)] == ["unpinned"]
     gpu.processes.append(Process(13, cpu_numa_nodes=(0,)))
     assert [row.placement for row in aggregate_by_container(gpu)] == ["remote"]

@@ -1,4 +1,5 @@
 """dcgm-exporter compatible exposition: names, types, units, labels, MIG and pod labels, XID, promtool's findings."""
+
 import os
 import re
 import subprocess
@@ -65,7 +66,8 @@ def capture_fb_mib(path) -> list[dict[str, int]]:
     out = []
     for section in re.split(r"^GPU [0-9A-F]{8}:", path.read_text(), flags=re.MULTILINE)[1:]:
         block = re.search(
-            r"\n    FB Memory Usage\n\s+Total\s+: (\d+) MiB\n\s+Reserved\s+: (\d+) MiB\n\s+Used\s+: (\d+) MiB\n\s+Free\s+: (\d+) MiB", section
+            r"\n    FB Memory Usage\n\s+Total\s+: (\d+) MiB\n\s+Reserved\s+: (\d+) MiB\n\s+Used\s+: (\d+) MiB\n\s+Free\s+: (\d+) MiB",
+            section,
         )
         out.append(dict(zip(("total", "reserved", "used", "free"), map(int, block.groups()))))
     return out
@@ -73,34 +75,37 @@ def capture_fb_mib(path) -> list[dict[str, int]]:
 
 def full_gpu(index: int = 0, **overrides) -> Gpu:
     """A GPU with every field dcgm-exporter's default counters read, in base units."""
-    fields = dict(
-        uuid=f"GPU-0000000{index}-1111-2222-3333-444444444444",
-        pci_bus_id=f"00000000:{0x18 + index:02X}:00.0",
-        name="NVIDIA H100 80GB HBM3",
-        minor_number=index,
-        memory_total_bytes=81559 * MIB,
-        memory_used_bytes=19818 * MIB,
-        memory_free_bytes=61263 * MIB,
-        memory_reserved_bytes=479 * MIB,
-        utilization_ratio=1.0,
-        memory_utilization_ratio=0.11,
-        encoder_utilization_ratio=0.0,
-        decoder_utilization_ratio=0.07,
-        power_watts=629.45,
-        energy_joules=5551899.58,
-        temperature_celsius=60.0,
-        memory_temperature_celsius=71.0,
-        clocks_hertz={"graphics": 1980e6, "sm": 1980e6, "memory": 2619e6, "video": 1545e6},
-        pcie_tx_bytes_per_second=3092000.0,
-        pcie_rx_bytes_per_second=6346000.0,
-        pcie_replays=7.0,
-        remapped_rows={"correctable": 0.0, "uncorrectable": 2.0},
-        remapped_rows_failure=False,
-        activity={"graphics_engine_active": 0.97, "tensor_active": 0.42, "dram_active": 0.31, "sm_active": 0.9},
-        xid_errors={13: 3.0, 79: 1.0},
-        xid_last_seen_seconds={13: 1_700_000_100.0, 79: 1_700_000_000.0},
-        nvlinks=[NvLink(link=0, active=True, tx_bytes=1000.0, rx_bytes=2000.0), NvLink(link=1, active=True, tx_bytes=30.0, rx_bytes=None)],
-    )
+    fields = {
+        "uuid": f"GPU-0000000{index}-1111-2222-3333-444444444444",
+        "pci_bus_id": f"00000000:{0x18 + index:02X}:00.0",
+        "name": "NVIDIA H100 80GB HBM3",
+        "minor_number": index,
+        "memory_total_bytes": 81559 * MIB,
+        "memory_used_bytes": 19818 * MIB,
+        "memory_free_bytes": 61263 * MIB,
+        "memory_reserved_bytes": 479 * MIB,
+        "utilization_ratio": 1.0,
+        "memory_utilization_ratio": 0.11,
+        "encoder_utilization_ratio": 0.0,
+        "decoder_utilization_ratio": 0.07,
+        "power_watts": 629.45,
+        "energy_joules": 5551899.58,
+        "temperature_celsius": 60.0,
+        "memory_temperature_celsius": 71.0,
+        "clocks_hertz": {"graphics": 1980e6, "sm": 1980e6, "memory": 2619e6, "video": 1545e6},
+        "pcie_tx_bytes_per_second": 3092000.0,
+        "pcie_rx_bytes_per_second": 6346000.0,
+        "pcie_replays": 7.0,
+        "remapped_rows": {"correctable": 0.0, "uncorrectable": 2.0},
+        "remapped_rows_failure": False,
+        "activity": {"graphics_engine_active": 0.97, "tensor_active": 0.42, "dram_active": 0.31, "sm_active": 0.9},
+        "xid_errors": {13: 3.0, 79: 1.0},
+        "xid_last_seen_seconds": {13: 1_700_000_100.0, 79: 1_700_000_000.0},
+        "nvlinks": [
+            NvLink(link=0, active=True, tx_bytes=1000.0, rx_bytes=2000.0),
+            NvLink(link=1, active=True, tx_bytes=30.0, rx_bytes=None),
+        ],
+    }
     fields.update(overrides)
     return Gpu(index=index, **fields)
 
@@ -111,7 +116,15 @@ def pod(name: str, container: str = "main") -> Container:
 
 # --- the table against dcgm-exporter's counter set -----------------------------------------
 
-CSV_UNITS = {"(in MHz)": "MHz", "(in C)": "C", "(in W)": "W", "(in mJ)": "mJ", "(in %)": "%", "(in MiB)": "MiB", "in bytes per second": "bytes/s"}
+CSV_UNITS = {
+    "(in MHz)": "MHz",
+    "(in C)": "C",
+    "(in W)": "W",
+    "(in mJ)": "mJ",
+    "(in %)": "%",
+    "(in MiB)": "MiB",
+    "in bytes per second": "bytes/s",
+}
 #: default counters the snapshot cannot give, and why
 NOT_PROVIDED = {
     "DCGM_FI_DEV_VGPU_LICENSE_STATUS": "vGPU guest licence state; Axonize reads bare-metal and passthrough GPUs",
@@ -274,9 +287,25 @@ def test_mig_gpu_is_reported_per_gpu_instance():
 
 def test_mig_instance_profile_and_activity():
     devices = [
-        MigDevice(index=0, gpu_instance_id=1, compute_instance_id=0, profile="1c.4g.40gb", memory_used_bytes=10 * MIB, activity={"tensor_active": 0.5}),
-        MigDevice(index=1, gpu_instance_id=1, compute_instance_id=1, profile="3c.4g.40gb", memory_used_bytes=10 * MIB, activity={"tensor_active": 0.5}),
-        MigDevice(index=2, gpu_instance_id=5, compute_instance_id=0, profile=None, memory_used_bytes=None, activity={"tensor_active": 0.25}),
+        MigDevice(
+            index=0,
+            gpu_instance_id=1,
+            compute_instance_id=0,
+            profile="1c.4g.40gb",
+            memory_used_bytes=10 * MIB,
+            activity={"tensor_active": 0.5},
+        ),
+        MigDevice(
+            index=1,
+            gpu_instance_id=1,
+            compute_instance_id=1,
+            profile="3c.4g.40gb",
+            memory_used_bytes=10 * MIB,
+            activity={"tensor_active": 0.5},
+        ),
+        MigDevice(
+            index=2, gpu_instance_id=5, compute_instance_id=0, profile=None, memory_used_bytes=None, activity={"tensor_active": 0.25}
+        ),
     ]
     snap = Snapshot(hostname="h", driver_version="590.48.01", gpus=[full_gpu(mig_mode=True, mig_devices=devices, activity={})])
     got = parse(text(snap))
@@ -334,8 +363,10 @@ def test_every_field_converted():
 
 def test_xid_is_the_code_seen_last():
     def xid(last_seen: dict) -> dict:
-        got = parse(text(Snapshot(gpus=[full_gpu(xid_errors={code: 1.0 for code in last_seen}, xid_last_seen_seconds=last_seen)])))
-        return {(s.labels["err_code"], s.value) for s in got["DCGM_FI_DEV_XID_ERRORS"].samples} if "DCGM_FI_DEV_XID_ERRORS" in got else set()
+        got = parse(text(Snapshot(gpus=[full_gpu(xid_errors=dict.fromkeys(last_seen, 1.0), xid_last_seen_seconds=last_seen)])))
+        return (
+            {(s.labels["err_code"], s.value) for s in got["DCGM_FI_DEV_XID_ERRORS"].samples} if "DCGM_FI_DEV_XID_ERRORS" in got else set()
+        )
 
     # 13 was counted more often, but 79 came later: dcgm-exporter's gauge holds the latest code
     assert xid({13: 1_700_000_100.0, 79: 1_700_000_200.0}) == {("79", 79.0)}
@@ -359,7 +390,12 @@ def test_pod_labels_when_one_container_owns_the_gpu():
     ]
     got = parse(text(Snapshot(hostname="gpu-node-1", driver_version="580.105.08", gpus=gpus)))
     labels = {s.labels["gpu"]: s.labels for s in got["DCGM_FI_DEV_POWER_USAGE"].samples}
-    assert {k: labels["0"][k] for k in dcgm.POD_LABELS} == {"container": "main", "namespace": "inference", "pod": "vllm-decode-0", "pod_uid": "uid-vllm-decode-0"}
+    assert {k: labels["0"][k] for k in dcgm.POD_LABELS} == {
+        "container": "main",
+        "namespace": "inference",
+        "pod": "vllm-decode-0",
+        "pod_uid": "uid-vllm-decode-0",
+    }
     for gpu in "1234":
         assert not set(dcgm.POD_LABELS) & set(labels[gpu]), gpu
     # the same label names as dcgm-exporter's scrape of a GPU assigned to a pod
@@ -370,7 +406,10 @@ def test_pod_labels_when_one_container_owns_the_gpu():
 
 def test_pod_labels_per_mig_instance():
     web = pod("vllm-decode-0")
-    devices = [MigDevice(index=0, gpu_instance_id=1, compute_instance_id=0, profile="3g.40gb"), MigDevice(index=1, gpu_instance_id=2, compute_instance_id=0, profile="3g.40gb")]
+    devices = [
+        MigDevice(index=0, gpu_instance_id=1, compute_instance_id=0, profile="3g.40gb"),
+        MigDevice(index=1, gpu_instance_id=2, compute_instance_id=0, profile="3g.40gb"),
+    ]
     gpu = full_gpu(mig_mode=True, mig_devices=devices, processes=[Process(pid=10, gpu_instance_id=2, compute_instance_id=0, container=web)])
     got = parse(text(Snapshot(gpus=[gpu])))
     pods = {s.labels["GPU_I_ID"]: s.labels.get("pod") for s in got["DCGM_FI_DEV_GPU_TEMP"].samples}
@@ -423,6 +462,8 @@ def test_promtool_finds_only_what_it_finds_in_dcgm_exporters_own_output(name, pr
     snapshot = {
         "h100x8": lambda: replay(H100X8),
         "h200-mig": lambda: replay(H200_MIG),
-        "every-field": lambda: Snapshot(hostname="h", driver_version="590.48.01", gpus=[full_gpu(0), full_gpu(1, processes=[Process(pid=1, container=pod("p"))])]),
+        "every-field": lambda: Snapshot(
+            hostname="h", driver_version="590.48.01", gpus=[full_gpu(0), full_gpu(1, processes=[Process(pid=1, container=pod("p"))])]
+        ),
     }[name]()
     assert_only_dcgm_exporters_own_findings(promtool, text(snapshot))

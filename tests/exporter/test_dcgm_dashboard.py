@@ -8,6 +8,7 @@ which backends feed the exporter and which metrics each one cannot give; the
 test fails when any other query comes back empty, and when one of those
 unexpectedly has data.
 """
+
 import json
 import re
 import sys
@@ -67,8 +68,18 @@ def start_exporter(name: str, args: list[str], metrics_format: str, logs, env: d
     port = free_port()
     exporter = ManagedProcess(
         name,
-        [sys.executable, "-m", "axonize.exporter", *args, "--metrics-format", metrics_format,
-         "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s"],
+        [
+            sys.executable,
+            "-m",
+            "axonize.exporter",
+            *args,
+            "--metrics-format",
+            metrics_format,
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--collect.interval",
+            "1s",
+        ],
         str(logs / f"{name}.log"),
         env=env,
     )

@@ -1,4 +1,5 @@
 """The axonize_* exposition: names, labels, absent values, and promtool's linter on every capture."""
+
 import functools
 import re
 import subprocess
@@ -80,7 +81,9 @@ def test_fixed_names_with_gpu_and_uuid_labels():
         assert len(got[name]) == 8, name
         assert {s.labels["gpu"] for s in got[name]} == {str(i) for i in range(8)}
         assert all(s.labels["uuid"].startswith("GPU-") for s in got[name])
-    gpu0 = {s.name: s.value for s in sum(got.values(), []) if s.labels.get("gpu") == "0" and "peer_gpu" not in s.labels and len(s.labels) == 2}
+    gpu0 = {
+        s.name: s.value for s in sum(got.values(), []) if s.labels.get("gpu") == "0" and "peer_gpu" not in s.labels and len(s.labels) == 2
+    }
     assert gpu0["axonize_gpu_memory_total_bytes"] == 85520809984
     assert gpu0["axonize_gpu_power_watts"] == pytest.approx(100.89)
     assert gpu0["axonize_gpu_numa_node"] == 0 and gpu0["axonize_gpu_cpu_affinity_cpus"] == 128
@@ -106,13 +109,21 @@ def test_unavailable_values_are_absent_series():
 def test_mig_series_memory_once_per_gpu_instance():
     got = samples(render(CAPTURE_SETS["h200-mig+L"]))
     info = sorted((s.labels["gpu_instance_id"], s.labels["compute_instance_id"], s.labels["profile"]) for s in got["axonize_mig_info"])
-    assert info == [("10", "0", "1g.18gb"), ("2", "0", "1c.3g.71gb"), ("2", "1", "2c.3g.71gb"), ("3", "0", "2g.35gb"), ("9", "0", "1g.18gb")]
+    assert info == [
+        ("10", "0", "1g.18gb"),
+        ("2", "0", "1c.3g.71gb"),
+        ("2", "1", "2c.3g.71gb"),
+        ("3", "0", "2g.35gb"),
+        ("9", "0", "1g.18gb"),
+    ]
     total = {s.labels["gpu_instance_id"]: s.value for s in got["axonize_mig_memory_total_bytes"]}
     assert total == {"2": 71424 * 2**20, "3": 33280 * 2**20, "9": 16384 * 2**20, "10": 16384 * 2**20}
     sms = {(s.labels["gpu_instance_id"], s.labels["compute_instance_id"]): s.value for s in got["axonize_mig_multiprocessors"]}
     assert sms[("2", "0")] == 16 and sms[("2", "1")] == 32
     procs = got["axonize_gpu_process_memory_used_bytes"]
-    assert sorted((s.labels["pid"], s.labels["process_name"], s.labels["gpu_instance_id"], s.labels["compute_instance_id"], s.value) for s in procs) == [
+    assert sorted(
+        (s.labels["pid"], s.labels["process_name"], s.labels["gpu_instance_id"], s.labels["compute_instance_id"], s.value) for s in procs
+    ) == [
         ("12249", MEMHOG, "2", "1", 2194 * 2**20),
         ("12250", MEMHOG, "2", "1", 1170 * 2**20),
         ("12267", "gpu_burn", "2", "1", 13526 * 2**20),
@@ -140,12 +151,26 @@ def test_label_values_are_escaped_per_the_exposition_format(promtool):
     from axonize.exporter.snapshot import Container, Gpu, Process, Snapshot
 
     nasty = 'we"ird\\name\nline2'
-    snap = Snapshot(hostname=nasty, gpus=[Gpu(index=0, uuid="GPU-x", name=nasty, processes=[
-        Process(7, nasty, "C", 1024.0, container=Container("docker", "ab" * 32, pod_name=nasty, namespace="ns", name=nasty)),
-    ])])
+    snap = Snapshot(
+        hostname=nasty,
+        gpus=[
+            Gpu(
+                index=0,
+                uuid="GPU-x",
+                name=nasty,
+                processes=[
+                    Process(7, nasty, "C", 1024.0, container=Container("docker", "ab" * 32, pod_name=nasty, namespace="ns", name=nasty)),
+                ],
+            )
+        ],
+    )
     exposition = Exposition()
-    loop = CollectionLoop(type("S", (), {"name": "test", "collect": lambda self: snap})(), 5.0, exposition,
-                          render=functools.partial(families, options=Options(per_process=True)))
+    loop = CollectionLoop(
+        type("S", (), {"name": "test", "collect": lambda self: snap})(),
+        5.0,
+        exposition,
+        render=functools.partial(families, options=Options(per_process=True)),
+    )
     loop.collect_once()
     text = exposition.latest.body.decode()
     assert 'process_name="we\\"ird\\\\name\\nline2"' in text

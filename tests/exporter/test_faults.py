@@ -4,6 +4,7 @@ Each test checks the four promises of the collection loop: the next cycle runs (
 counter goes up), the problem is counted in axonize_exporter_collection_errors_total, the healthy
 parts are served fresh, and /-/healthy (``CollectionLoop.health``) tells the truth.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """NUMA nodes from sysfs and /proc/stat, process CPU placement, and the local/unpinned/remote decision."""
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,6 @@ from axonize.exporter.numa import (
 )
 from axonize.exporter.runtime_context import RuntimeContext
 from axonize.exporter.snapshot import Gpu, NumaNode, Process, Snapshot
-
 from tests.conftest import FIXTURES
 
 HOST = FIXTURES / "procfs" / "two-node-host"
@@ -38,7 +38,14 @@ KIB = 1024
 
 @pytest.mark.parametrize(
     "text, cpus",
-    [("0-3\n", {0, 1, 2, 3}), ("0-1,4,6-7", {0, 1, 4, 6, 7}), ("5", {5}), ("\n", set()), ("", set()), (" 0-51,104-155 ", set(range(52)) | set(range(104, 156)))],
+    [
+        ("0-3\n", {0, 1, 2, 3}),
+        ("0-1,4,6-7", {0, 1, 4, 6, 7}),
+        ("5", {5}),
+        ("\n", set()),
+        ("", set()),
+        (" 0-51,104-155 ", set(range(52)) | set(range(104, 156))),
+    ],
 )
 def test_parse_cpulist(text, cpus):
     assert parse_cpulist(text) == frozenset(cpus)
@@ -90,7 +97,9 @@ def test_a_memory_only_node_has_no_cpus(tmp_path):
     (node / "meminfo").write_text("Node 2 MemTotal:       100663296 kB\nNode 2 MemFree:         99614720 kB\n")
     topology, nodes = HostNuma(str(sys), PROC).read([])
     assert topology.cpu_nodes == (0, 1)
-    assert nodes[2] == NumaNode(node=2, cpus=0, cpu_utilization_ratio=None, memory_total_bytes=100663296 * KIB, memory_used_bytes=1048576 * KIB)
+    assert nodes[2] == NumaNode(
+        node=2, cpus=0, cpu_utilization_ratio=None, memory_total_bytes=100663296 * KIB, memory_used_bytes=1048576 * KIB
+    )
 
 
 def test_sysfs_problems_are_errors_naming_the_file(tmp_path):
@@ -229,26 +238,31 @@ def test_placement(process_nodes, gpu_node, placement, mismatch):
 
 #: ``Cpus_allowed_list`` of each fixture PID -> its nodes and placement against the GPU on node 1.
 PLACED = {
-    1101: ((1,), "local"),       # 4-7
+    1101: ((1,), "local"),  # 4-7
     1102: ((0, 1), "unpinned"),  # 0-7
-    2101: ((1,), "local"),       # 4-7, Kubernetes static CPU manager
+    2101: ((1,), "local"),  # 4-7, Kubernetes static CPU manager
     2106: ((1,), "local"),
-    2102: ((0,), "remote"),      # 0-3
-    2103: ((1,), "local"),       # 6-7
+    2102: ((0,), "remote"),  # 0-3
+    2103: ((1,), "local"),  # 6-7
     2104: ((0, 1), "unpinned"),
     2105: ((0, 1), "unpinned"),
     3101: ((0, 1), "unpinned"),  # 2-5 straddles the nodes
     3102: ((0, 1), "unpinned"),
-    4101: ((0,), "remote"),      # 0-1
+    4101: ((0,), "remote"),  # 0-1
     5101: ((1,), "local"),
     5102: ((0, 1), "unpinned"),
-    5103: ((1,), "local"),       # 4-5, garbled cgroup file does not matter here
-    9999: (None, None),          # gone
+    5103: ((1,), "local"),  # 4-5, garbled cgroup file does not matter here
+    9999: (None, None),  # gone
 }
 
 
 def _snapshot(pids) -> Snapshot:
-    gpu = Gpu(index=0, uuid="GPU-5c1d2a8e-0f3b-4e6a-9d7c-2b8e4f1a6c3d", pci_bus_id="00000000:B1:00.0", processes=[Process(pid=pid) for pid in pids])
+    gpu = Gpu(
+        index=0,
+        uuid="GPU-5c1d2a8e-0f3b-4e6a-9d7c-2b8e4f1a6c3d",
+        pci_bus_id="00000000:B1:00.0",
+        processes=[Process(pid=pid) for pid in pids],
+    )
     return Snapshot(backend="nvml", gpus=[gpu])
 
 
@@ -265,8 +279,12 @@ def test_fixture_host_numa_nodes():
     snapshot = _snapshot([])
     RuntimeContext(PROC, SYS, ROOT).enrich(snapshot)
     assert snapshot.numa_nodes == [
-        NumaNode(node=0, cpus=4, cpu_utilization_ratio=None, memory_total_bytes=65755948 * KIB, memory_used_bytes=(65755948 - 12845676) * KIB),
-        NumaNode(node=1, cpus=4, cpu_utilization_ratio=None, memory_total_bytes=66060288 * KIB, memory_used_bytes=(66060288 - 40960512) * KIB),
+        NumaNode(
+            node=0, cpus=4, cpu_utilization_ratio=None, memory_total_bytes=65755948 * KIB, memory_used_bytes=(65755948 - 12845676) * KIB
+        ),
+        NumaNode(
+            node=1, cpus=4, cpu_utilization_ratio=None, memory_total_bytes=66060288 * KIB, memory_used_bytes=(66060288 - 40960512) * KIB
+        ),
     ]
     assert snapshot.errors == []
 

@@ -1,4 +1,5 @@
 """Price series from real captures: the row that applies per GPU, per MIG GPU instance its share, --cost.config."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,11 +8,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from axonize import pricing
 from axonize.exporter.collection import CollectionLoop
 from axonize.exporter.prices import PricedSource
 from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
-from axonize import pricing
 from tests.conftest import DEMO_Q, NVIDIA, ROOT, requires, run_exporter
 
 H100 = [NVIDIA / "h100-80gb-hbm3_drv590_nvidia-smi-q_load.txt"]

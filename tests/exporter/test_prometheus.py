@@ -1,4 +1,5 @@
 """A real Prometheus scrapes the exporter; PromQL returns the capture's values."""
+
 import sys
 
 import pytest
@@ -18,12 +19,27 @@ def prom(tmp_path_factory):
     started = []
     try:
         targets = []
-        for name, files in (("h100x8", [DEMO_Q, DEMO_TOPO]), ("h200mig", [NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-mig_drv590_nvidia-smi-L.txt"])):
+        for name, files in (
+            ("h100x8", [DEMO_Q, DEMO_TOPO]),
+            ("h200mig", [NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-mig_drv590_nvidia-smi-L.txt"]),
+        ):
             port = free_port()
             exporter = ManagedProcess(
                 name,
-                [sys.executable, "-m", "axonize.exporter", "--replay", *map(str, files), "--replay.hostname", name, "--collect.processes",
-                 "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s"],
+                [
+                    sys.executable,
+                    "-m",
+                    "axonize.exporter",
+                    "--replay",
+                    *map(str, files),
+                    "--replay.hostname",
+                    name,
+                    "--collect.processes",
+                    "--web.listen-address",
+                    f"127.0.0.1:{port}",
+                    "--collect.interval",
+                    "1s",
+                ],
                 str(logs / f"{name}.log"),
             )
             started.append(exporter)

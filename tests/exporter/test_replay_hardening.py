@@ -1,4 +1,5 @@
 """Replay files that never end, never open, are rewritten mid-read, or carry one bad byte: bounded, counted, never fatal."""
+
 import os
 import time
 
@@ -73,7 +74,9 @@ def test_duplicate_uuids_are_counted_and_the_copy_skipped(tmp_path):
 def test_a_report_without_gpus_is_an_error_and_print_says_why(tmp_path):
     text = H100.read_text()
     path = tmp_path / "q.txt"
-    path.write_text(text[: text.index("GPU 00000000")].replace("Attached GPUs                                          : 1", "Attached GPUs : 0"))
+    path.write_text(
+        text[: text.index("GPU 00000000")].replace("Attached GPUs                                          : 1", "Attached GPUs : 0")
+    )
     snap = ReplaySource([str(path)]).collect()
     assert [k for k, m in errors(snap)] == ["parse"] and "no GPU section" in snap.errors[0].message
     result = run_exporter("--replay", str(path), "--print")

@@ -1,4 +1,5 @@
 """The replay parsers, checked value by value against real captures (tests/fixtures/nvidia, axonize/demo_data)."""
+
 import re
 
 import pytest
@@ -45,7 +46,12 @@ def test_h100_x8_text_report_value_by_value():
     assert g0.clock_event_reasons["gpu_idle"] is True
     assert g0.clock_event_reasons["hw_thermal_slowdown"] is False  # nested under "HW Slowdown" in the text
     assert g0.ecc_mode is True
-    assert g0.ecc_errors_volatile == {("sram", "correctable"): 0, ("sram", "uncorrectable"): 0, ("dram", "correctable"): 0, ("dram", "uncorrectable"): 0}
+    assert g0.ecc_errors_volatile == {
+        ("sram", "correctable"): 0,
+        ("sram", "uncorrectable"): 0,
+        ("dram", "correctable"): 0,
+        ("dram", "uncorrectable"): 0,
+    }
     assert g0.remapped_rows == {"correctable": 0, "uncorrectable": 0}
     assert g0.remapped_rows_pending is False
     assert g0.retired_pages == {}  # all N/A on Hopper
@@ -74,7 +80,13 @@ def test_h200_mig_text_report_with_gpu_list():
     assert gpu.utilization_ratio is None  # N/A under MIG
     assert gpu.power_watts == pytest.approx(294.94)  # "Average Power Draw" (driver 590)
     assert gpu.power_instant_watts == pytest.approx(292.14)
-    assert gpu.clock_event_seconds == {"sw_power_cap": 0, "sync_boost": 0, "sw_thermal_slowdown": 0, "hw_thermal_slowdown": 0, "hw_power_brake_slowdown": 0}
+    assert gpu.clock_event_seconds == {
+        "sw_power_cap": 0,
+        "sync_boost": 0,
+        "sw_thermal_slowdown": 0,
+        "hw_thermal_slowdown": 0,
+        "hw_power_brake_slowdown": 0,
+    }
     assert gpu.remapped_rows == {}  # "Remapped Rows : N/A"
     devs = [(d.index, d.gpu_instance_id, d.compute_instance_id, d.profile, d.multiprocessor_count) for d in gpu.mig_devices]
     assert devs == [
@@ -113,7 +125,12 @@ def test_xml_a100_mig_v12():
     assert gpu.pcie_tx_bytes_per_second == 4_000_000
     assert gpu.power_watts == pytest.approx(67.03) and gpu.power_limit_watts == 500
     assert gpu.utilization_ratio is None
-    assert [(d.gpu_instance_id, d.compute_instance_id, d.multiprocessor_count) for d in gpu.mig_devices] == [(3, 0, 14), (4, 0, 14), (5, 0, 14), (6, 0, 14)]
+    assert [(d.gpu_instance_id, d.compute_instance_id, d.multiprocessor_count) for d in gpu.mig_devices] == [
+        (3, 0, 14),
+        (4, 0, 14),
+        (5, 0, 14),
+        (6, 0, 14),
+    ]
     assert gpu.mig_devices[0].memory_total_bytes == 19968 * MiB
     # the capture says <attached_gpus>4 but holds one <gpu>: reported, not fatal
     assert [(e.kind, e.location.rsplit(":", 1)[1]) for e in snap.errors] == [("mismatch", "7")]

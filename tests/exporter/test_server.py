@@ -1,8 +1,9 @@
 """The running exporter: scrapes serve the last snapshot, collection runs on its own, health reflects it."""
+
 import gzip
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,9 +22,21 @@ def exporter(tmp_path):
     shutil.copy(DEMO_Q, q)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "axonize.exporter", "--replay", str(q), str(DEMO_TOPO),
-         "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "200ms"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "axonize.exporter",
+            "--replay",
+            str(q),
+            str(DEMO_TOPO),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--collect.interval",
+            "200ms",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/-/ready", 30)

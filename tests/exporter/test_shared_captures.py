@@ -4,6 +4,7 @@ The shared set (../shared/fixtures/nvidia) sits beside the checkout in CI and in
 development; it includes captures whose licences keep them out of this
 repository (GPL-3.0, CC BY-SA), so they are read in place.
 """
+
 import pytest
 
 from axonize.exporter.replay import ReplaySource, classify, topology
@@ -12,8 +13,11 @@ from tests.conftest import SHARED
 NVIDIA_SHARED = SHARED / "nvidia"
 if NVIDIA_SHARED.is_dir():
     CAPTURES = sorted(
-        p for p in NVIDIA_SHARED.rglob("*")
-        if p.is_file() and ("-q" in p.name or "topo-m" in p.name or p.parent.name == "utkuozdemir-captures") and p.suffix in (".txt", ".xml")
+        p
+        for p in NVIDIA_SHARED.rglob("*")
+        if p.is_file()
+        and ("-q" in p.name or "topo-m" in p.name or p.parent.name == "utkuozdemir-captures")
+        and p.suffix in (".txt", ".xml")
     )
 else:
     CAPTURES = []

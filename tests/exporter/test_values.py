@@ -42,7 +42,14 @@ def test_fault_words_raise_gpu_fault(text):
 
 @pytest.mark.parametrize(
     "parse, text",
-    [(values.mib, "12 W"), (values.mib, "lots"), (values.watts, "100,5 W"), (values.pstate, "PX"), (values.flag, "maybe"), (values.integer, "1.5")],
+    [
+        (values.mib, "12 W"),
+        (values.mib, "lots"),
+        (values.watts, "100,5 W"),
+        (values.pstate, "PX"),
+        (values.flag, "maybe"),
+        (values.integer, "1.5"),
+    ],
 )
 def test_garbled_values_raise_with_the_text(parse, text):
     with pytest.raises(values.ValueFormatError, match=repr(text.strip())[1:-1]):

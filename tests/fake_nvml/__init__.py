@@ -18,6 +18,7 @@ and faults: ``fail(gpu, function, code)``, ``hang(gpu, seconds)``,
 Subprocess tests load it as ``pynvml`` through ``tests/fake_nvml/shim`` on
 ``PYTHONPATH`` with the scenario in ``AXONIZE_FAKE_NVML`` (see :func:`scenario_env`).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,9 +27,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from axonize.exporter.replay import ReplaySource
 from axonize.exporter.snapshot import Gpu, Snapshot
@@ -59,20 +61,42 @@ _real = _load_real_pynvml()
 
 _CLOCK_DOMAINS = {0: "graphics", 1: "sm", 2: "memory", 3: "video"}
 _REASON_BITS = {
-    "gpu_idle": 0x1, "applications_clocks_setting": 0x2, "sw_power_cap": 0x4, "hw_slowdown": 0x8, "sync_boost": 0x10,
-    "sw_thermal_slowdown": 0x20, "hw_thermal_slowdown": 0x40, "hw_power_brake_slowdown": 0x80, "display_clocks_setting": 0x100,
+    "gpu_idle": 0x1,
+    "applications_clocks_setting": 0x2,
+    "sw_power_cap": 0x4,
+    "hw_slowdown": 0x8,
+    "sync_boost": 0x10,
+    "sw_thermal_slowdown": 0x20,
+    "hw_thermal_slowdown": 0x40,
+    "hw_power_brake_slowdown": 0x80,
+    "display_clocks_setting": 0x100,
 }
-_REASON_FIELDS = {74: "sw_power_cap", 76: "sync_boost", 269: "sw_thermal_slowdown", 270: "hw_thermal_slowdown", 271: "hw_power_brake_slowdown"}
+_REASON_FIELDS = {
+    74: "sw_power_cap",
+    76: "sync_boost",
+    269: "sw_thermal_slowdown",
+    270: "hw_thermal_slowdown",
+    271: "hw_power_brake_slowdown",
+}
 _BRANDS = {"Quadro": 1, "Tesla": 2, "GeForce": 5, "NVIDIA RTX": 13, "NVIDIA": 14}
 _ARCHS = {"Volta": 5, "Turing": 6, "Ampere": 7, "Ada Lovelace": 8, "Hopper": 9, "Blackwell": 10}
 _COMPUTE = {"Default": 0, "Prohibited": 2, "Exclusive_Process": 3}
 _ANCESTOR = {"PIX": 10, "PXB": 20, "PHB": 30, "NODE": 40, "SYS": 50}
-_GPM = {1: "graphics_engine_active", 2: "sm_active", 3: "sm_occupancy", 5: "tensor_active", 10: "dram_active", 11: "fp64_active", 12: "fp32_active", 13: "fp16_active"}
+_GPM = {
+    1: "graphics_engine_active",
+    2: "sm_active",
+    3: "sm_occupancy",
+    5: "tensor_active",
+    10: "dram_active",
+    11: "fp64_active",
+    12: "fp32_active",
+    13: "fp16_active",
+}
 _LOCATIONS = {7: "sram", 2: "dram"}
 
 
 class _Handle:
-    def __init__(self, gpu: int, gi: Optional[int] = None, ci: Optional[int] = None):
+    def __init__(self, gpu: int, gi: int | None = None, ci: int | None = None):
         self.gpu, self.gi, self.ci = gpu, gi, ci
 
     def __repr__(self) -> str:
@@ -92,8 +116,13 @@ def _cpulist_words(cpulist: str, words: int) -> list[int]:
 class FakeNvml:
     """Stands in for the ``pynvml`` module (pass it as ``NvmlSource(nvml=...)``)."""
 
-    def __init__(self, snapshot: Snapshot, gpm: Optional[dict[int, dict[str, float]]] = None,
-                 energy_joules: Optional[dict[int, float]] = None, nvswitch: bool = True):
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        gpm: dict[int, dict[str, float]] | None = None,
+        energy_joules: dict[int, float] | None = None,
+        nvswitch: bool = True,
+    ):
         for name, value in vars(_real).items():  # constants, NVMLError classes, ctypes structs
             if not name.startswith("_") and not (callable(value) and name.startswith("nvml") and not isinstance(value, type)):
                 setattr(self, name, value)
@@ -110,14 +139,14 @@ class FakeNvml:
         self._failure_codes: dict[tuple[int, str], int] = {}
         self._hangs: dict[int, float] = {}
         self._lost: set[int] = set()
-        self._events: "queue.Queue[SimpleNamespace]" = queue.Queue()
-        self._samples: dict[int, tuple[int, Optional[int], Any]] = {}
+        self._events: queue.Queue[SimpleNamespace] = queue.Queue()
+        self._samples: dict[int, tuple[int, int | None, Any]] = {}
         self._lock = threading.Lock()
         self._nvlinks = self._build_nvlinks()
 
     # -- scenario --------------------------------------------------------------------
     @classmethod
-    def from_captures(cls, paths: Iterable[str | os.PathLike], **kw: Any) -> "FakeNvml":
+    def from_captures(cls, paths: Iterable[str | os.PathLike], **kw: Any) -> FakeNvml:
         return cls(ReplaySource([str(p) for p in paths]).collect(), **kw)
 
     def fail(self, gpu: int, function: str, code: int, times: int = 1_000_000) -> None:
@@ -142,10 +171,12 @@ class FakeNvml:
         self.driver_loaded = True
 
     def emit_xid(self, gpu: int, code: int) -> None:
-        self._events.put(SimpleNamespace(device=_Handle(gpu), eventType=0x8, eventData=code, gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF))
+        self._events.put(
+            SimpleNamespace(device=_Handle(gpu), eventType=0x8, eventData=code, gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF)
+        )
 
     # -- plumbing --------------------------------------------------------------------
-    def _enter(self, fn: str, handle: Optional[_Handle] = None) -> Optional[Gpu]:
+    def _enter(self, fn: str, handle: _Handle | None = None) -> Gpu | None:
         with self._lock:
             self.calls += 1
             if handle is not None:
@@ -295,8 +326,13 @@ class FakeNvml:
         gpu = self._enter("nvmlDeviceGetMemoryInfo", h)
         src = self._mig(h)[1] if h.gi is not None else gpu
         total = self._need(src.memory_total_bytes)
-        return SimpleNamespace(total=int(total), used=int(src.memory_used_bytes or 0), free=int(src.memory_free_bytes or 0),
-                               reserved=int(src.memory_reserved_bytes or 0), version=version)
+        return SimpleNamespace(
+            total=int(total),
+            used=int(src.memory_used_bytes or 0),
+            free=int(src.memory_free_bytes or 0),
+            reserved=int(src.memory_reserved_bytes or 0),
+            version=version,
+        )
 
     def nvmlDeviceGetBAR1MemoryInfo(self, h: _Handle):
         gpu = self._enter("nvmlDeviceGetBAR1MemoryInfo", h)
@@ -400,8 +436,12 @@ class FakeNvml:
     def nvmlDeviceGetRemappedRows(self, h: _Handle) -> tuple:
         gpu = self._enter("nvmlDeviceGetRemappedRows", h)
         self._need(gpu.remapped_rows or None)
-        return (int(gpu.remapped_rows.get("correctable", 0)), int(gpu.remapped_rows.get("uncorrectable", 0)),
-                int(bool(gpu.remapped_rows_pending)), int(bool(gpu.remapped_rows_failure)))
+        return (
+            int(gpu.remapped_rows.get("correctable", 0)),
+            int(gpu.remapped_rows.get("uncorrectable", 0)),
+            int(bool(gpu.remapped_rows_pending)),
+            int(bool(gpu.remapped_rows_failure)),
+        )
 
     def nvmlDeviceGetRetiredPages(self, h: _Handle, cause: int) -> list[int]:
         gpu = self._enter("nvmlDeviceGetRetiredPages", h)
@@ -436,10 +476,14 @@ class FakeNvml:
     def _procs(self, h: _Handle, kinds: set[str]) -> list:
         gpu = self._enter("nvmlDeviceGetComputeRunningProcesses", h)
         return [
-            SimpleNamespace(pid=p.pid, usedGpuMemory=None if p.used_memory_bytes is None else int(p.used_memory_bytes),
-                            gpuInstanceId=0xFFFFFFFF if p.gpu_instance_id is None else p.gpu_instance_id,
-                            computeInstanceId=0xFFFFFFFF if p.compute_instance_id is None else p.compute_instance_id)
-            for p in gpu.processes if set(p.type.split("+")) & kinds
+            SimpleNamespace(
+                pid=p.pid,
+                usedGpuMemory=None if p.used_memory_bytes is None else int(p.used_memory_bytes),
+                gpuInstanceId=0xFFFFFFFF if p.gpu_instance_id is None else p.gpu_instance_id,
+                computeInstanceId=0xFFFFFFFF if p.compute_instance_id is None else p.compute_instance_id,
+            )
+            for p in gpu.processes
+            if set(p.type.split("+")) & kinds
         ]
 
     def nvmlDeviceGetComputeRunningProcesses(self, h: _Handle) -> list:
@@ -451,8 +495,16 @@ class FakeNvml:
     def nvmlDeviceGetProcessUtilization(self, h: _Handle, since_us: int) -> list:
         gpu = self._enter("nvmlDeviceGetProcessUtilization", h)
         now = int(time.time() * 1e6)
-        return [SimpleNamespace(pid=p.pid, timeStamp=now, smUtil=round((p.sm_utilization_ratio or 0) * 100), memUtil=round((p.memory_utilization_ratio or 0) * 100))
-                for p in gpu.processes if p.sm_utilization_ratio is not None]
+        return [
+            SimpleNamespace(
+                pid=p.pid,
+                timeStamp=now,
+                smUtil=round((p.sm_utilization_ratio or 0) * 100),
+                memUtil=round((p.memory_utilization_ratio or 0) * 100),
+            )
+            for p in gpu.processes
+            if p.sm_utilization_ratio is not None
+        ]
 
     # -- topology and NVLink ---------------------------------------------------------
     def nvmlDeviceGetTopologyCommonAncestor(self, a: _Handle, b: _Handle) -> int:
@@ -464,7 +516,7 @@ class FakeNvml:
 
     def nvmlDeviceGetP2PStatus(self, a: _Handle, b: _Handle, index: int) -> int:
         self._enter("nvmlDeviceGetP2PStatus", a)
-        nv = any(l.path == "NVLINK" for l in self.snapshot.links if (l.gpu, l.peer_gpu) == (a.gpu, b.gpu))
+        nv = any(link.path == "NVLINK" for link in self.snapshot.links if (link.gpu, link.peer_gpu) == (a.gpu, b.gpu))
         return 0 if nv else 5  # NVML_P2P_STATUS_NOT_SUPPORTED
 
     def nvmlDeviceGetNvLinkState(self, h: _Handle, link: int) -> int:
@@ -533,15 +585,17 @@ class FakeNvml:
         return None
 
 
-def scenario_env(captures: Iterable[str | os.PathLike], gpm: Optional[dict] = None, energy: Optional[dict] = None) -> dict[str, str]:
+def scenario_env(captures: Iterable[str | os.PathLike], gpm: dict | None = None, energy: dict | None = None) -> dict[str, str]:
     """Environment for a subprocess whose ``import pynvml`` gets a :class:`FakeNvml` of ``captures``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(SHIM), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env["AXONIZE_FAKE_NVML"] = json.dumps({
-        "captures": [str(p) for p in captures],
-        "gpm": {str(k): v for k, v in (gpm or {}).items()},
-        "energy": {str(k): v for k, v in (energy or {}).items()},
-    })
+    env["AXONIZE_FAKE_NVML"] = json.dumps(
+        {
+            "captures": [str(p) for p in captures],
+            "gpm": {str(k): v for k, v in (gpm or {}).items()},
+            "energy": {str(k): v for k, v in (energy or {}).items()},
+        }
+    )
     return env
 
 
@@ -564,13 +618,25 @@ def benchmark_fleet() -> FakeNvml:
     """
     from axonize.exporter.snapshot import MigDevice, Process
 
-    snap = ReplaySource([str(ROOT / "axonize" / "demo_data" / n) for n in ("h100-sxm-x8_drv565_nvidia-smi-q.txt", "h200-x8-hgx_topo-m_nics.txt")]).collect()
+    snap = ReplaySource(
+        [str(ROOT / "axonize" / "demo_data" / n) for n in ("h100-sxm-x8_drv565_nvidia-smi-q.txt", "h200-x8-hgx_topo-m_nics.txt")]
+    ).collect()
     mig_gpu = snap.gpus[7]
     mig_gpu.mig_mode = True
     mig_gpu.utilization_ratio = mig_gpu.memory_utilization_ratio = None
     mig_gpu.mig_devices = [
-        MigDevice(index=i, gpu_instance_id=7 + i, compute_instance_id=0, profile="1g.10gb", uuid=f"MIG-bench-{i}", multiprocessor_count=16,
-                  memory_total_bytes=9856 * 2**20, memory_used_bytes=1024 * 2**20, memory_free_bytes=8832 * 2**20, memory_reserved_bytes=0.0)
+        MigDevice(
+            index=i,
+            gpu_instance_id=7 + i,
+            compute_instance_id=0,
+            profile="1g.10gb",
+            uuid=f"MIG-bench-{i}",
+            multiprocessor_count=16,
+            memory_total_bytes=9856 * 2**20,
+            memory_used_bytes=1024 * 2**20,
+            memory_free_bytes=8832 * 2**20,
+            memory_reserved_bytes=0.0,
+        )
         for i in range(7)
     ]
     pid = 20000
@@ -581,7 +647,9 @@ def benchmark_fleet() -> FakeNvml:
             dev = gpu.mig_devices[n // 8 % 7]
             gpu.processes.append(Process(pid, "/usr/bin/python3", "C", 512 * 2**20, dev.gpu_instance_id, 0))
         else:
-            gpu.processes.append(Process(pid, "/usr/bin/python3", "C", 2048 * 2**20, sm_utilization_ratio=0.3, memory_utilization_ratio=0.1))
+            gpu.processes.append(
+                Process(pid, "/usr/bin/python3", "C", 2048 * 2**20, sm_utilization_ratio=0.3, memory_utilization_ratio=0.1)
+            )
     activity = {"sm_active": 0.61, "sm_occupancy": 0.35, "tensor_active": 0.42, "dram_active": 0.5, "graphics_engine_active": 0.9}
     gpm: dict = {i: dict(activity) for i in range(8)}
     for dev in mig_gpu.mig_devices:

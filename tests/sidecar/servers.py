@@ -5,12 +5,12 @@ status and headers (a redirect), a delay before answering (a slow target), raw b
 event loop in a thread, so the sidecar under test (its own loop, or a subprocess)
 talks to it over real sockets.
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Optional
 
 from aiohttp import web
 
@@ -20,7 +20,7 @@ class Route:
     body: bytes = b""
     status: int = 200
     delay: float = 0.0
-    headers: Optional[dict[str, str]] = None
+    headers: dict[str, str] | None = None
 
 
 class FakeEngines:
@@ -30,12 +30,11 @@ class FakeEngines:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         self.port = 0
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._runner: Optional[web.AppRunner] = None
-        self._thread: Optional[threading.Thread] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
 
-    def serve(self, path: str, text: str | bytes, status: int = 200, delay: float = 0.0,
-              headers: Optional[dict[str, str]] = None) -> str:
+    def serve(self, path: str, text: str | bytes, status: int = 200, delay: float = 0.0, headers: dict[str, str] | None = None) -> str:
         """Answer GET ``path`` with ``text`` (and ``status`` and ``headers``, after ``delay`` seconds); returns its URL."""
         body = text.encode() if isinstance(text, str) else text
         self.routes[path] = Route(body, status, delay, headers)
@@ -51,10 +50,9 @@ class FakeEngines:
             return web.Response(status=404, text="not found\n")
         if route.delay:
             await asyncio.sleep(route.delay)
-        return web.Response(status=route.status, body=route.body, content_type="text/plain", charset="utf-8",
-                            headers=route.headers)
+        return web.Response(status=route.status, body=route.body, content_type="text/plain", charset="utf-8", headers=route.headers)
 
-    def __enter__(self) -> "FakeEngines":
+    def __enter__(self) -> FakeEngines:
         ready = threading.Event()
 
         async def start() -> None:

@@ -1,4 +1,5 @@
 """GPU attribution: real processes and sockets (psutil), NVML from real captures (the fake at the hardware boundary)."""
+
 from __future__ import annotations
 
 import json

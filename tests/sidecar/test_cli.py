@@ -1,4 +1,5 @@
 """The installed ``axonize-sidecar`` command end to end: real engines on loopback, promtool on its output."""
+
 from __future__ import annotations
 
 import subprocess
@@ -106,9 +107,20 @@ def test_the_server_serves_the_last_collection_with_the_exporter_endpoints(engin
     )
     port = free_port()
     proc = subprocess.Popen(
-        [sidecar_command(), "--config", str(config), "--web.listen-address", f"127.0.0.1:{port}",
-         "--collect.interval", "300ms", "--collect.timeout", "300ms"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sidecar_command(),
+            "--config",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--collect.interval",
+            "300ms",
+            "--collect.timeout",
+            "300ms",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -118,8 +130,12 @@ def test_the_server_serves_the_last_collection_with_the_exporter_endpoints(engin
         assert body.status_code == 200 and body.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
         assert engines.hits.get("/vllm", 0) - hits <= 1, "a scrape of the sidecar does not scrape the engines"
         assert values(body.text, "axonize_inference_target_up") == {"vllm": 1, "tgi": 1, "error": 0}
-        ttft = {(s.labels["server"], s.labels.get("engine_index")) for fam in text_string_to_metric_families(body.text)
-                for s in fam.samples if s.name == "axonize_inference_time_to_first_token_seconds_count"}
+        ttft = {
+            (s.labels["server"], s.labels.get("engine_index"))
+            for fam in text_string_to_metric_families(body.text)
+            for s in fam.samples
+            if s.name == "axonize_inference_time_to_first_token_seconds_count"
+        }
         assert ttft == {("vllm", "0"), ("vllm", "1")}, "two vLLM engine cores; TGI has no time to first token"
         assert requests.get(f"{base}/-/healthy", timeout=5).text == "OK\n"
         assert "Metrics" in requests.get(f"{base}/", timeout=5).text

@@ -1,4 +1,5 @@
 """The collection loop against real HTTP servers on loopback: one bad target never touches the others."""
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,13 @@ def value(parsed: dict, name: str, **labels: str):
 
 
 def servers_of(parsed: dict, prefix: str = "axonize_inference_") -> set[str]:
-    return {dict(ls).get("server") for (n, ls) in parsed if n.startswith(prefix) and not n.startswith("axonize_inference_target_up")
-            and not n.startswith("axonize_inference_server_gpu_info")}
+    return {
+        dict(ls).get("server")
+        for (n, ls) in parsed
+        if n.startswith(prefix)
+        and not n.startswith("axonize_inference_target_up")
+        and not n.startswith("axonize_inference_server_gpu_info")
+    }
 
 
 @pytest.fixture
@@ -66,7 +72,15 @@ def test_bad_targets_are_counted_and_withdrawn_while_the_good_ones_are_served(en
     snapshot = loop.collect_once()
     assert time.monotonic() - start < 2.5, "targets are scraped concurrently and the slow one is cut at its timeout"
     kinds = {r.target.server: (r.error.kind if r.error else None) for r in snapshot.results}
-    assert kinds == {"vllm": None, "tgi": None, "error": "http", "slow": "timeout", "malformed": "parse", "down": "connect", "unknown": "engine"}
+    assert kinds == {
+        "vllm": None,
+        "tgi": None,
+        "error": "http",
+        "slow": "timeout",
+        "malformed": "parse",
+        "down": "connect",
+        "unknown": "engine",
+    }
     assert "line 4" in str(next(r.error for r in snapshot.results if r.target.server == "malformed"))
     parsed = samples(exposition.latest.body)
     for server, up in (("vllm", 1), ("tgi", 1), ("error", 0), ("slow", 0), ("malformed", 0), ("down", 0), ("unknown", 0)):
@@ -144,8 +158,10 @@ def test_gpu_join_series_from_the_configuration(engines):
         if n == "axonize_inference_server_gpu_info":
             assert v == 1
             info[dict(ls)["server"]].append((dict(ls)["model"], dict(ls)["uuid"]))
-    assert sorted(info["v"]) == [("meta-llama/Llama-3.1-8B-Instruct", "GPU-00000000-0000-0000-0000-000000000001"),
-                                 ("meta-llama/Llama-3.1-8B-Instruct", UUID)]
+    assert sorted(info["v"]) == [
+        ("meta-llama/Llama-3.1-8B-Instruct", "GPU-00000000-0000-0000-0000-000000000001"),
+        ("meta-llama/Llama-3.1-8B-Instruct", UUID),
+    ]
     assert info["t"] == [("tgi-model", UUID)]
     assert info["off"] == [("", UUID)], "a target never read still has its configured GPUs"
 
@@ -175,7 +191,9 @@ def test_a_body_that_is_not_utf8_or_too_large_is_that_targets_error(engines, mon
 
     targets = [
         Target(url=engines.serve("/latin1", "vllm:num_requests_running 1\n# caf\xe9\n".encode("latin-1")), server="latin1"),
-        Target(url=engines.serve("/sample", '# ok\nvllm:num_requests_running{model_name="caf\xe9"} 1\n'.encode("latin-1")), server="sample"),
+        Target(
+            url=engines.serve("/sample", '# ok\nvllm:num_requests_running{model_name="caf\xe9"} 1\n'.encode("latin-1")), server="sample"
+        ),
         Target(url=engines.serve("/big", VLLM), server="big"),
         Target(url=engines.serve("/small", (INFERENCE / "sglang-docs-example.prom").read_text()), server="small"),
     ]
@@ -214,11 +232,17 @@ def test_file_targets_need_an_absolute_local_path(url):
 def test_a_duplicated_series_fails_that_scrape_and_an_invalid_counter_only_its_family(engines, caplog):
     first = next(line for line in VLLM.splitlines() if line.startswith("vllm:prompt_tokens_total{"))
     doubled = VLLM.replace(first + "\n", first + "\n" + first + "\n", 1)
-    nan = "\n".join(line.rsplit(" ", 1)[0] + " NaN" if line.startswith("vllm:generation_tokens_total{") else line
-                    for line in VLLM.splitlines()) + "\n"
-    targets = [Target(url=engines.serve("/doubled", doubled), server="doubled"),
-               Target(url=engines.serve("/nan", nan), server="nan"),
-               Target(url=engines.serve("/good", VLLM), server="good")]
+    nan = (
+        "\n".join(
+            line.rsplit(" ", 1)[0] + " NaN" if line.startswith("vllm:generation_tokens_total{") else line for line in VLLM.splitlines()
+        )
+        + "\n"
+    )
+    targets = [
+        Target(url=engines.serve("/doubled", doubled), server="doubled"),
+        Target(url=engines.serve("/nan", nan), server="nan"),
+        Target(url=engines.serve("/good", VLLM), server="good"),
+    ]
     loop, exposition = loop_for(targets)
     caplog.set_level("INFO", logger="axonize.sidecar.collection")
     for _ in range(3):
@@ -232,7 +256,9 @@ def test_a_duplicated_series_fails_that_scrape_and_an_invalid_counter_only_its_f
     assert value(parsed, "axonize_sidecar_target_errors_total", server="doubled", kind="parse") == 3
     assert value(parsed, "axonize_inference_target_up", server="nan") == 1
     assert value(parsed, "axonize_inference_generation_tokens_total", server="nan") is None
-    assert value(parsed, "axonize_inference_prompt_tokens_total", server="nan") == value(parsed, "axonize_inference_prompt_tokens_total", server="good")
+    assert value(parsed, "axonize_inference_prompt_tokens_total", server="nan") == value(
+        parsed, "axonize_inference_prompt_tokens_total", server="good"
+    )
     assert value(parsed, "axonize_sidecar_target_errors_total", server="nan", kind="invalid") == 3
     assert caplog.text.count("duplicate series") == 1 and caplog.text.count("generation_tokens_total left out") == 1, "logged once per kind"
 
@@ -240,8 +266,10 @@ def test_a_duplicated_series_fails_that_scrape_and_an_invalid_counter_only_its_f
 def test_the_gpu_join_series_count_inside_the_series_cap(engines):
     models = "".join(f'vllm:num_requests_running{{model_name="model-{i}"}} 1\n' for i in range(1000))
     gpus = [f"GPU-00000000-0000-0000-0000-00000000000{i}" for i in range(8)]
-    targets = [parse_target({"url": engines.serve("/many", models), "server": "many", "gpus": gpus}),
-               parse_target({"url": f"http://127.0.0.1:{free_port()}/metrics", "server": "down", "gpus": gpus})]
+    targets = [
+        parse_target({"url": engines.serve("/many", models), "server": "many", "gpus": gpus}),
+        parse_target({"url": f"http://127.0.0.1:{free_port()}/metrics", "server": "down", "gpus": gpus}),
+    ]
     loop, exposition = loop_for(targets, max_series=100)
     loop.collect_once()
     parsed = samples(exposition.latest.body)
@@ -256,7 +284,8 @@ def test_the_gpu_join_series_count_inside_the_series_cap(engines):
 def huge_vllm(lines: int) -> str:
     """A vLLM exposition of ``lines`` mapped counter series (about 60 bytes each): seconds of parsing."""
     return "# TYPE vllm:prompt_tokens_total counter\n" + "".join(
-        f'vllm:prompt_tokens_total{{model_name="model-{i:07d}"}} {i}\n' for i in range(lines))
+        f'vllm:prompt_tokens_total{{model_name="model-{i:07d}"}} {i}\n' for i in range(lines)
+    )
 
 
 def test_huge_targets_are_cut_at_their_deadline_and_the_others_are_published_on_time(engines):
@@ -331,8 +360,10 @@ def test_the_loop_survives_a_render_an_attribution_and_a_target_that_raise(engin
         return real_render(snapshot)
 
     monkeypatch.setattr(collection.sidecar_format, "render", render_raising_once)
-    targets = [Target(url=engines.serve("/good", VLLM), server="good", gpus=(UUID,)),
-               Target(url=engines.serve("/flaky", VLLM), server="flaky")]
+    targets = [
+        Target(url=engines.serve("/good", VLLM), server="good", gpus=(UUID,)),
+        Target(url=engines.serve("/flaky", VLLM), server="flaky"),
+    ]
     exposition = Exposition()
     loop = CollectionLoop(targets, interval=0.1, timeout=0.1, exposition=exposition, attribution=BrokenAttribution())
     caplog.set_level("INFO", logger="axonize.sidecar.collection")

@@ -1,4 +1,5 @@
 """The sidecar's own writer of the text format reads back exactly, escapes label values, and withdraws down targets."""
+
 from __future__ import annotations
 
 import math

@@ -6,6 +6,7 @@ and buckets are multiplied by a step that grows every half second, so rates are 
 histogram keeps the capture's shape) on H100 GPU 0, and ``mig`` (the same capture, static) on the H200's
 MIG device of GPU instance 2.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,17 @@ def stack(tmp_path_factory):
                 port = free_port()
                 proc = ManagedProcess(
                     f"exporter-{name}",
-                    [sys.executable, "-m", "axonize.exporter", "--replay", *map(str, captures),
-                     "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "axonize.exporter",
+                        "--replay",
+                        *map(str, captures),
+                        "--web.listen-address",
+                        f"127.0.0.1:{port}",
+                        "--collect.interval",
+                        "1s",
+                    ],
                     str(tmp / f"exporter-{name}.log"),
                 )
                 started.append(proc)
@@ -77,7 +87,8 @@ def stack(tmp_path_factory):
             }))  # fmt: skip
             port = free_port()
             sidecar = ManagedProcess(
-                "sidecar", [sys.executable, "-m", "axonize.sidecar", "--config", str(config), "--web.listen-address", f"127.0.0.1:{port}"],
+                "sidecar",
+                [sys.executable, "-m", "axonize.sidecar", "--config", str(config), "--web.listen-address", f"127.0.0.1:{port}"],
                 str(tmp / "sidecar.log"),
             )
             started.append(sidecar)

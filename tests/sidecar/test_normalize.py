@@ -4,6 +4,7 @@ Expected values are read from the fixture with prometheus_client's parser over t
 whole file (:func:`raw`), independently of the sidecar's line selection, or are
 literal numbers the fixture's provenance states.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,11 +61,15 @@ def raw_value(samples: dict, name: str, **labels: str) -> float:
 
 def raw_histogram(samples: dict, name: str, scale: float = 1.0, **labels: str):
     """(buckets [(bound in the normalized unit, count)], sum, count) of one histogram series of a fixture."""
+
     def match(s):
         return all(s.labels.get(k) == v for k, v in labels.items())
 
-    buckets = sorted((float(s.labels["le"]) * (1 if math.isinf(float(s.labels["le"])) else scale), float(s.value))
-                     for s in samples[name + "_bucket"] if match(s))
+    buckets = sorted(
+        (float(s.labels["le"]) * (1 if math.isinf(float(s.labels["le"])) else scale), float(s.value))
+        for s in samples[name + "_bucket"]
+        if match(s)
+    )
     return buckets, raw_value(samples, name + "_sum", **labels) * scale, raw_value(samples, name + "_count", **labels)
 
 
@@ -128,9 +133,7 @@ VLLM_SCALARS = {
 }
 
 
-@pytest.mark.parametrize(
-    "name", ["vllm-0.33.0-v1.synthetic.prom", "vllm-0.32.0-cpu-real.prom", "vllm-0.32.0-cpu-real-workload.prom"]
-)
+@pytest.mark.parametrize("name", ["vllm-0.33.0-v1.synthetic.prom", "vllm-0.32.0-cpu-real.prom", "vllm-0.32.0-cpu-real-workload.prom"])
 def test_vllm_v1_every_mapped_family_equals_the_file(name):
     _, series = normalize(text(name), TARGET)
     samples = raw(name)
@@ -207,7 +210,9 @@ def test_vllm_v0_has_no_engine_index_and_its_own_names():
     assert all("engine_index" not in dict(s.labels) for s in series)
     assert all(dict(s.labels)["model"] == MODEL for s in series)
     assert one(series, T + "generation_tokens_total").value == raw_value(samples, "vllm:generation_tokens_total") == 52849
-    assert same_histogram(hist(one(series, T + "inter_token_latency_seconds")), raw_histogram(samples, "vllm:time_per_output_token_seconds"))
+    assert same_histogram(
+        hist(one(series, T + "inter_token_latency_seconds")), raw_histogram(samples, "vllm:time_per_output_token_seconds")
+    )
     assert one(series, T + "kv_cache_usage_ratio").value == raw_value(samples, "vllm:gpu_cache_usage_perc")
     for absent in ("queue_time_seconds", "prefill_time_seconds", "prefix_cache_hits_total"):
         assert not series_of(series, T + absent), absent
@@ -246,8 +251,14 @@ def test_tgi_has_no_time_to_first_token_and_its_counters_need_no_total_suffix():
     name = "tgi-3.3.7-v3.synthetic.prom"
     samples = raw(name)
     _, series = normalize(text(name), Target(url="http://tgi:80/metrics", server="tgi", model=MODEL))
-    for absent in ("time_to_first_token_seconds", "inter_token_latency_seconds", "time_per_output_token_seconds",
-                   "prefill_time_seconds", "decode_time_seconds", "kv_cache_usage_ratio"):
+    for absent in (
+        "time_to_first_token_seconds",
+        "inter_token_latency_seconds",
+        "time_per_output_token_seconds",
+        "prefill_time_seconds",
+        "decode_time_seconds",
+        "kv_cache_usage_ratio",
+    ):
         assert not series_of(series, T + absent), absent
     assert one(series, T + "prompt_tokens_total").value == raw_value(samples, "tgi_request_input_length_sum") == 129618
     assert one(series, T + "generation_tokens_total").value == raw_value(samples, "tgi_request_generated_tokens_sum") == 36795
@@ -271,8 +282,9 @@ def test_sglang_docs_example():
     name = "sglang-docs-example.prom"
     samples = raw(name)
     _, series = normalize(text(name), TARGET)
-    assert same_histogram(hist(one(series, T + "time_to_first_token_seconds", model=MODEL)),
-                          raw_histogram(samples, "sglang:time_to_first_token_seconds"))
+    assert same_histogram(
+        hist(one(series, T + "time_to_first_token_seconds", model=MODEL)), raw_histogram(samples, "sglang:time_to_first_token_seconds")
+    )
     itl = one(series, T + "inter_token_latency_seconds")  # from the old name time_per_output_token_seconds
     assert same_histogram(hist(itl), raw_histogram(samples, "sglang:time_per_output_token_seconds"))
     assert one(series, T + "generation_tokens_total").value == 7557572
@@ -308,12 +320,14 @@ def test_series_that_differ_only_in_a_dropped_label_are_merged():
     body = body.replace(
         'nv_inference_request_success{model="tensorrt_llm",version="1"} 240\n',
         'nv_inference_request_success{model="tensorrt_llm",version="1"} 240\n'
-        + "\n".join(line for line in extra.splitlines() if line.startswith("nv_inference_request_success")) + "\n",
+        + "\n".join(line for line in extra.splitlines() if line.startswith("nv_inference_request_success"))
+        + "\n",
     )
     body = body.replace(
         'nv_inference_first_response_histogram_ms_bucket{model="tensorrt_llm",version="1",le="+Inf"} 240\n',
         'nv_inference_first_response_histogram_ms_bucket{model="tensorrt_llm",version="1",le="+Inf"} 240\n'
-        + "\n".join(line for line in extra.splitlines() if line.startswith("nv_inference_first_response")) + "\n",
+        + "\n".join(line for line in extra.splitlines() if line.startswith("nv_inference_first_response"))
+        + "\n",
     )
     _, series = normalize(body, TARGET)
     assert one(series, T + "requests_finished_total", model="tensorrt_llm").value == 480
@@ -359,7 +373,7 @@ def test_a_bad_value_or_label_in_a_mapped_family_names_its_line():
     body = text("vllm-0.33.0-v1.synthetic.prom").splitlines()
     at = next(i for i, line in enumerate(body) if line.startswith("vllm:generation_tokens_total{"))
     for broken in (body[at].rsplit(" ", 1)[0] + " twelve", body[at].replace('engine="0"', "engine=0")):
-        lines = body[:at] + [broken] + body[at + 1:]
+        lines = body[:at] + [broken] + body[at + 1 :]
         with pytest.raises(TargetError) as err:
             normalize("\n".join(lines), TARGET)
         assert err.value.kind == "parse" and err.value.line == at + 1 and "vllm:generation_tokens_total" in str(err.value)
@@ -375,7 +389,7 @@ def test_unknown_engine_and_wrong_configured_engine_are_engine_errors():
 
 
 def test_histogram_shape_errors_are_mismatches():
-    no_inf = "# TYPE vllm:time_to_first_token_seconds histogram\nvllm:time_to_first_token_seconds_bucket{le=\"1.0\"} 3\nvllm:time_to_first_token_seconds_sum 1.5\nvllm:time_to_first_token_seconds_count 3\n"
+    no_inf = '# TYPE vllm:time_to_first_token_seconds histogram\nvllm:time_to_first_token_seconds_bucket{le="1.0"} 3\nvllm:time_to_first_token_seconds_sum 1.5\nvllm:time_to_first_token_seconds_count 3\n'
     with pytest.raises(TargetError, match=r'no le="\+Inf" bucket') as err:
         normalize(no_inf, TARGET)
     assert err.value.kind == "mismatch" and err.value.line == 2
@@ -400,7 +414,9 @@ def test_values_come_from_each_scrape_alone_so_a_counter_reset_passes_through():
         line.rsplit(" ", 1)[0] + " 12.0" if line.startswith("vllm:generation_tokens_total{") else line for line in body.splitlines()
     )
     _, after = normalize(restarted, TARGET)
-    assert one(before, T + "generation_tokens_total").value == raw_value(raw("vllm-0.33.0-v1.synthetic.prom"), "vllm:generation_tokens_total")
+    assert one(before, T + "generation_tokens_total").value == raw_value(
+        raw("vllm-0.33.0-v1.synthetic.prom"), "vllm:generation_tokens_total"
+    )
     assert one(after, T + "generation_tokens_total").value == 12.0
 
 
@@ -466,7 +482,10 @@ def test_a_counter_that_cannot_be_one_leaves_its_family_out_and_the_rest_is_kept
 def histogram(buckets: list[tuple[str, str]], count: str) -> str:
     lines = ["# TYPE vllm:time_to_first_token_seconds histogram"]
     lines += [f'vllm:time_to_first_token_seconds_bucket{{model_name="m",le="{le}"}} {n}' for le, n in buckets]
-    lines += ['vllm:time_to_first_token_seconds_sum{model_name="m"} 1.5', f'vllm:time_to_first_token_seconds_count{{model_name="m"}} {count}']
+    lines += [
+        'vllm:time_to_first_token_seconds_sum{model_name="m"} 1.5',
+        f'vllm:time_to_first_token_seconds_count{{model_name="m"}} {count}',
+    ]
     lines += ["# TYPE vllm:num_requests_running gauge", 'vllm:num_requests_running{model_name="m"} 2']
     return "\n".join(lines) + "\n"
 
@@ -475,7 +494,7 @@ def histogram(buckets: list[tuple[str, str]], count: str) -> str:
     ("buckets", "count", "words"),
     [
         ([("0.1", "3"), ("1.0", "2"), ("+Inf", "3")], "3", 'le="1",model_name="m"} is 2, below the previous bucket\'s 3'),
-        ([("0.1", "1"), ("1.0", "2"), ("+Inf", "3")], "4", "_count{model_name=\"m\"} is 4 but the +Inf bucket is 3"),
+        ([("0.1", "1"), ("1.0", "2"), ("+Inf", "3")], "4", '_count{model_name="m"} is 4 but the +Inf bucket is 3'),
         ([("0.1", "NaN"), ("1.0", "2"), ("+Inf", "3")], "3", "a bucket count is finite and not negative"),
     ],
 )

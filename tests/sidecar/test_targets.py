@@ -1,4 +1,5 @@
 """Targets from flags and YAML: every bad value is a ConfigError naming the key (and the target)."""
+
 from __future__ import annotations
 
 import pytest
@@ -82,13 +83,25 @@ def test_yaml_targets_and_flags(tmp_path):
     [
         ("targets: [http://a:1]\ntargetz: []\n", (), "sidecar.yml:2: targetz: unknown key"),
         ("targets: http://a:1\n", (), "sidecar.yml:1: targets: must be a list, got 'http://a:1'"),
-        ("targets:\n  - http://b:1\n  - {url: 'http://a:1', gpuz: []}\n", (), "sidecar.yml:3: targets[1].gpuz: unknown key; known keys: url"),
-        ("targets:\n  - url: 'http://a:1'\n    gpus:\n      - GPU-x\n      - 7\n", (), "sidecar.yml:5: targets[0].gpus[1]: 7 is not an NVML UUID"),
+        (
+            "targets:\n  - http://b:1\n  - {url: 'http://a:1', gpuz: []}\n",
+            (),
+            "sidecar.yml:3: targets[1].gpuz: unknown key; known keys: url",
+        ),
+        (
+            "targets:\n  - url: 'http://a:1'\n    gpus:\n      - GPU-x\n      - 7\n",
+            (),
+            "sidecar.yml:5: targets[0].gpus[1]: 7 is not an NVML UUID",
+        ),
         ("targets: [7]\n", (), "sidecar.yml:1: targets[0]: expected a URL or a mapping with url, engine, server, model, gpus, got 7"),
         ("targets: [http://a:1]\ncollect: {interval: 5s, timeout: 9s}\n", (), "collect.timeout (9s) is longer than collect.interval (5s)"),
         ("targets: [http://a:1]\ncollect: {max_series: 0}\n", (), "sidecar.yml:2: collect.max_series: 0 is not a positive integer"),
         ("targets: [http://a:1]\ncollect:\n  timeout: .nan\n", (), "sidecar.yml:3: collect.timeout: nan is not a finite duration"),
-        ("targets: [http://a:1]\nattribution:\n  refresh: 100000000d\n", (), "sidecar.yml:3: attribution.refresh: '100000000d' is out of range"),
+        (
+            "targets: [http://a:1]\nattribution:\n  refresh: 100000000d\n",
+            (),
+            "sidecar.yml:3: attribution.refresh: '100000000d' is out of range",
+        ),
         (None, ("--target", "http://a:1", "--collect.interval", "inf"), "flag --collect.interval: 'inf' is not a duration"),
         ("targets: [http://a:1, http://a:1]\n", (), "server 'a:1' names both"),
         ("collect: {interval: 5s}\n", (), "no targets"),

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
-from . import identity, memory_power_thermal, activity, pcie_ecc_xid, topology, mig, containers_numa, prices, self_metrics
+from . import activity, containers_numa, identity, memory_power_thermal, mig, pcie_ecc_xid, prices, self_metrics, topology
 
-TOPICS = (identity.NAMES, memory_power_thermal.NAMES, activity.NAMES, pcie_ecc_xid.NAMES, topology.NAMES, mig.NAMES, containers_numa.NAMES, prices.NAMES, self_metrics.NAMES,)
+TOPICS = (
+    identity.NAMES,
+    memory_power_thermal.NAMES,
+    activity.NAMES,
+    pcie_ecc_xid.NAMES,
+    topology.NAMES,
+    mig.NAMES,
+    containers_numa.NAMES,
+    prices.NAMES,
+    self_metrics.NAMES,
+)

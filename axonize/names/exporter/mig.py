@@ -7,11 +7,45 @@ from __future__ import annotations
 
 from axonize.names import Name
 
-
 NAMES: tuple[Name, ...] = (
-    Name('axonize_mig_info', 'info', '', ('gpu', 'uuid', 'mig_index', 'gpu_instance_id', 'compute_instance_id', 'profile', 'mig_uuid'), 'A MIG device (compute instance inside a GPU instance) on the GPU; profile and mig_uuid when nvidia-smi -L or NVML gives them; value 1.', 'exporter'),
-    Name('axonize_mig_multiprocessors', 'gauge', '', ('gpu', 'uuid', 'gpu_instance_id', 'compute_instance_id'), 'Streaming multiprocessors (SMs) of the MIG compute instance.', 'exporter'),
-    Name('axonize_mig_memory_total_bytes', 'gauge', 'bytes', ('gpu', 'uuid', 'gpu_instance_id'), 'Memory of the MIG GPU instance (shared by its compute instances).', 'exporter'),
-    Name('axonize_mig_memory_used_bytes', 'gauge', 'bytes', ('gpu', 'uuid', 'gpu_instance_id'), 'Memory in use in the MIG GPU instance.', 'exporter'),
-    Name('axonize_mig_memory_free_bytes', 'gauge', 'bytes', ('gpu', 'uuid', 'gpu_instance_id'), 'Memory free in the MIG GPU instance.', 'exporter'),
+    Name(
+        "axonize_mig_info",
+        "info",
+        "",
+        ("gpu", "uuid", "mig_index", "gpu_instance_id", "compute_instance_id", "profile", "mig_uuid"),
+        "A MIG device (compute instance inside a GPU instance) on the GPU; profile and mig_uuid when nvidia-smi -L or NVML gives them; value 1.",
+        "exporter",
+    ),
+    Name(
+        "axonize_mig_multiprocessors",
+        "gauge",
+        "",
+        ("gpu", "uuid", "gpu_instance_id", "compute_instance_id"),
+        "Streaming multiprocessors (SMs) of the MIG compute instance.",
+        "exporter",
+    ),
+    Name(
+        "axonize_mig_memory_total_bytes",
+        "gauge",
+        "bytes",
+        ("gpu", "uuid", "gpu_instance_id"),
+        "Memory of the MIG GPU instance (shared by its compute instances).",
+        "exporter",
+    ),
+    Name(
+        "axonize_mig_memory_used_bytes",
+        "gauge",
+        "bytes",
+        ("gpu", "uuid", "gpu_instance_id"),
+        "Memory in use in the MIG GPU instance.",
+        "exporter",
+    ),
+    Name(
+        "axonize_mig_memory_free_bytes",
+        "gauge",
+        "bytes",
+        ("gpu", "uuid", "gpu_instance_id"),
+        "Memory free in the MIG GPU instance.",
+        "exporter",
+    ),
 )

@@ -3,6 +3,7 @@
 Put this folder and the repository root first on PYTHONPATH and the scenario
 in AXONIZE_FAKE_NVML: see ``tests.fake_nvml.scenario_env``.
 """
+
 import sys
 
 from tests.fake_nvml import from_env
