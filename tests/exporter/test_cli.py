@@ -7,6 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from axonize.config import ConfigError, parse_duration, parse_listen_address
+from tests.axonize.test_yaml_file import BOMB
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA, run_exporter
 
 
@@ -137,24 +138,11 @@ def test_a_fifo_as_config_fails_at_once_instead_of_waiting_for_a_writer(tmp_path
     assert result.returncode == 2 and f"{fifo}: cannot read: not a regular file (a FIFO)" in result.stderr
 
 
-BILLION_LAUGHS = (
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-    "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
-    "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
-    "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
-)
-
-
 @pytest.mark.parametrize(
     "content, line",
     [
-        ("replay:\n  - x.txt\n" + "".join("  - " + row.split(": ", 1)[1] + "\n" for row in BILLION_LAUGHS.splitlines()), 3),
-        ("collect:\n  interval: 5s\n" + BILLION_LAUGHS, 3),  # a dict of aliases
+        ("replay:\n  - x.txt\n" + "".join("  - " + row.split(": ", 1)[1] + "\n" for row in BOMB.splitlines()), 3),
+        ("collect:\n  interval: 5s\n" + BOMB, 3),  # a dict of aliases
     ],
     ids=["in-replay", "dict-of-aliases"],
 )

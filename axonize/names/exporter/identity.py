@@ -6,6 +6,9 @@ Rows of the names registry (:mod:`axonize.names`); the exporter binds each to th
 from __future__ import annotations
 
 from axonize.names import Name
+from axonize.names.labels import GPU
+
+_C = "exporter"
 
 NAMES: tuple[Name, ...] = (
     Name(
@@ -14,15 +17,14 @@ NAMES: tuple[Name, ...] = (
         "",
         ("hostname", "driver_version", "cuda_version", "backend"),
         "The host: NVIDIA driver and CUDA versions and the backend that collected it (replay or nvml).",
-        "exporter",
+        _C,
     ),
     Name(
         "axonize_gpu_info",
         "info",
         "",
         (
-            "gpu",
-            "uuid",
+            *GPU,
             "model",
             "pci_bus_id",
             "serial",
@@ -35,22 +37,22 @@ NAMES: tuple[Name, ...] = (
             "compute_mode",
         ),
         "Identity of the GPU; value 1.",
-        "exporter",
+        _C,
     ),
     Name(
         "axonize_gpu_up",
         "gauge",
         "",
-        ("gpu", "uuid"),
+        GPU,
         "1 when the GPU was read this cycle, 0 when it failed (lost, timed out, needs a reset); the other GPUs are unaffected.",
-        "exporter",
+        _C,
     ),
     Name(
         "axonize_gpu_fault_info",
         "info",
         "",
-        ("gpu", "uuid", "kind"),
+        (*GPU, "kind"),
         "Why the GPU could not be read this cycle (gpu_lost, reset_required, timeout, ...); absent while it reads fine.",
-        "exporter",
+        _C,
     ),
 )

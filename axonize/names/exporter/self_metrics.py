@@ -7,24 +7,26 @@ from __future__ import annotations
 
 from axonize.names import Name
 
+_C = "exporter"
+
 NAMES: tuple[Name, ...] = (
-    Name("axonize_exporter_build_info", "info", "", ("version", "python_version"), "Version of the exporter; value 1.", "exporter"),
+    Name("axonize_exporter_build_info", "info", "", ("version", "python_version"), "Version of the exporter; value 1.", _C),
     Name(
         "axonize_exporter_collection_duration_seconds",
         "gauge",
         "seconds",
         (),
         "Wall time of the last collection cycle (source read and rendering).",
-        "exporter",
+        _C,
     ),
-    Name("axonize_exporter_collections_total", "counter", "", (), "Collection cycles run.", "exporter"),
+    Name("axonize_exporter_collections_total", "counter", "", (), "Collection cycles run.", _C),
     Name(
         "axonize_exporter_last_collection_success_timestamp_seconds",
         "gauge",
         "seconds",
         (),
         "Unix time of the last cycle that produced a snapshot; alert when it falls behind.",
-        "exporter",
+        _C,
     ),
     Name(
         "axonize_exporter_collection_errors_total",
@@ -32,7 +34,7 @@ NAMES: tuple[Name, ...] = (
         "",
         ("source", "kind"),
         "Problems met while collecting, by source (replay, topology, nvml, pricing, sysfs, procfs, rootfs, runtime_context, exposition, exporter, collection) and kind (parse, value, mismatch, io, timeout, unavailable, internal, or the NVML fault kind).",
-        "exporter",
+        _C,
     ),
     Name(
         "axonize_exporter_process_series_dropped",
@@ -40,6 +42,6 @@ NAMES: tuple[Name, ...] = (
         "",
         (),
         "Per-PID series left out this cycle by --collect.processes.max-series.",
-        "exporter",
+        _C,
     ),
 )
