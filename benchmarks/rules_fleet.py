@@ -1,7 +1,7 @@
 """Recording-rule evaluation time in a real Prometheus for a simulated 1,000-GPU fleet, and series per GPU.
 
-The fleet, 125 hosts x 8 GPUs, each host's /metrics rendered once by the exporter's own
-collection path (:class:`~axonize.exporter.collection.CollectionLoop` over a priced snapshot:
+The fleet, 125 hosts x 8 GPUs at the default 1,000 GPUs (``--gpus N`` scales it, keeping the mix),
+each host's /metrics rendered once by the exporter's own collection path (:class:`~axonize.exporter.collection.CollectionLoop` over a priced snapshot:
 the bytes axonize-exporter would serve, self-metrics included):
 
 * 100 hosts from the real 8x H100 SXM capture (the demo's ``nvidia-smi -q`` and the 8x H200 HGX
@@ -24,7 +24,7 @@ twice, the script waits ``--evaluations`` evaluations of every group, reading Pr
 /metrics every second (``prometheus_rule_group_last_duration_seconds``, ``..._last_evaluation_samples``),
 then /api/v1/rules (health, lastError, per-rule evaluationTime) and the head series.
 
-    .venv/bin/python benchmarks/rules_fleet.py [--evaluations 4]
+    .venv/bin/python benchmarks/rules_fleet.py [--evaluations 4] [--gpus 1000]
 
 Target: each rule group evaluates in under 1 s at a 15 s interval. Exits 1 when a group takes
 longer, a rule is not healthy, an evaluation failed, or a target is not up.
@@ -70,6 +70,22 @@ from axonize.sidecar.targets import Target  # noqa: E402
 
 H100_HOSTS, MIG_HOSTS, GPUS_PER_HOST = 100, 25, 8
 H100_SIDECARS, MIG_SIDECARS = 40, 10
+
+
+def size_fleet(gpus: int) -> None:
+    """Scale the fleet to ``gpus`` GPUs (a multiple of 8), keeping the 1,000-GPU fleet's mix: 4 of 5 hosts
+    8x H100, 1 of 5 8x H200 in MIG mode, one vLLM sidecar per 20 GPUs (4 of 5 on H100 hosts)."""
+    global H100_HOSTS, MIG_HOSTS, H100_SIDECARS, MIG_SIDECARS
+    if gpus < 40 or gpus % GPUS_PER_HOST:
+        raise SystemExit(f"--gpus {gpus}: a multiple of {GPUS_PER_HOST}, at least 40")
+    hosts = gpus // GPUS_PER_HOST
+    MIG_HOSTS = max(1, hosts // 5)
+    H100_HOSTS = hosts - MIG_HOSTS
+    sidecars = max(5, gpus // 20)
+    MIG_SIDECARS = min(MIG_HOSTS, max(1, sidecars // 5))
+    H100_SIDECARS = min(H100_HOSTS, sidecars - MIG_SIDECARS)
+
+
 INTERVAL_S = 15
 TARGET_S = 1.0
 MIG_CAPTURE = [
@@ -143,7 +159,7 @@ def _tensor_parallel(server: int) -> int:
 
 
 def fleet(seed: int) -> tuple[list[Snapshot], list[Server]]:
-    """The 125 host snapshots (see the module docstring) and the 50 inference servers placed on them."""
+    """The host snapshots (125 at 1,000 GPUs, see the module docstring) and the inference servers placed on them."""
     rng = random.Random(seed)
     h100 = ReplaySource(demo_captures()).collect()
     mig = ReplaySource(MIG_CAPTURE).collect()
@@ -413,8 +429,10 @@ def main() -> int:
         "--evaluations", type=int, default=4, help="evaluations of every group to wait for once every target was scraped twice"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--gpus", type=int, default=1000, help="fleet size in GPUs (a multiple of 8; the mix is kept)")
     parser.add_argument("--rules", default="rules/*.rules.yml", help="rule files (glob, relative to the repository root)")
     args = parser.parse_args()
+    size_fleet(args.gpus)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
     started = time.monotonic()
     rules = sorted(glob.glob(str(ROOT / args.rules)))
