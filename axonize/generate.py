@@ -3,7 +3,9 @@
 ``python -m axonize.generate`` writes, from the bundle configuration and the names registry:
 
 * ``rules/*.rules.yml``: the recording rules (:mod:`axonize.rules.render`);
-* ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas.
+* ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas;
+* ``docs/kubernetes-monitors.yaml``: a Prometheus Operator ServiceMonitor and PodMonitor
+  (:mod:`axonize.kubernetes`) whose job labels are what the rules select.
 
 ``--check`` writes nothing and exits 1 naming every file that is missing, differs from a fresh
 render, or is a ``rules/*.rules.yml`` that no template renders; tests/test_generated.py runs it.
@@ -32,6 +34,12 @@ def _metrics_md() -> str:
     return exporter_docs.render() + sidecar_docs.render() + rules_docs.render()
 
 
+def _kubernetes_monitors() -> str:
+    from axonize import kubernetes
+
+    return kubernetes.render()
+
+
 def artifacts() -> dict[str, Callable[[], str]]:
     """``{path relative to the source tree: function rendering its text}`` for every generated file."""
     from axonize.rules import render as rules_render
@@ -41,6 +49,7 @@ def artifacts() -> dict[str, Callable[[], str]]:
     for name, text in rendered.items():
         out[f"rules/{name}"] = lambda text=text: text
     out["docs/metrics.md"] = _metrics_md
+    out["docs/kubernetes-monitors.yaml"] = _kubernetes_monitors
     return out
 
 
