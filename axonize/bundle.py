@@ -11,7 +11,7 @@ Sections and what they hold::
     windows:                rate() and deriv() windows ("5m")
     efficiency:             InfraLens efficiency score weights, NUMA scores, the I/O busy threshold
     grades:                 the lowest score (0-100) of each letter A-F
-    cost:                   hours per month, how a GPU's cost is split between containers
+    cost:                   hours per month, how a GPU's cost is split between containers, the stopped-exporter grace window
     inference:              histogram quantiles
 
 :func:`load` reads and validates a file (through :mod:`axonize.yaml_file` and
@@ -104,6 +104,7 @@ class Bundle:
     hours_per_month: Fraction
     container_split: str
     quantiles: tuple[Fraction, ...]
+    stopped_exporter_grace: str = "15m"  # how long a GPU whose exporter stopped keeps its last price (a duration)
 
     @property
     def dollars_per_kwh(self) -> float | None:
@@ -286,6 +287,7 @@ class GradesModel(schema.Section):
 class CostModel(schema.Section):
     hours_per_month: Annotated[Fraction, BeforeValidator(fraction(0, 744, low_open=True))]
     container_split: Annotated[str, BeforeValidator(_container_split)]
+    stopped_exporter_grace: PromDuration = "15m"
 
 
 class InferenceModel(schema.Section):
@@ -352,6 +354,7 @@ def parse(doc: Document | Any, where: str | None = None) -> Bundle:
         hours_per_month=f.cost.hours_per_month,
         container_split=f.cost.container_split,
         quantiles=f.inference.quantiles,
+        stopped_exporter_grace=f.cost.stopped_exporter_grace,
     )
 
 
