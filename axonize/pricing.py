@@ -7,8 +7,8 @@ The ``prices:`` section (and ``electricity:``) of the bundle configuration
     prices:
       currency: USD
       default: {dollars_per_hour: 0.95, source: "...", date: "2026-11"}
-      gpus:                                  # first row whose `match` is found in the model name wins
-        - {match: 'H100', dollars_per_hour: 6.88, source: "...", date: "2025-06"}
+      gpus:                                  # the row whose `match` is found in the model name
+        - {match: '\\bH100\\b(?!.*\\b(?:NVL|PCIe)\\b)', dollars_per_hour: 6.88, source: "...", date: "2025-06"}
       hosts:                                 # per-host overrides, checked before `gpus`
         - {hostname: 'gpu-node-\\d+', match: 'H100', dollars_per_hour: 3.99, source: "...", date: "2026-09"}
     electricity: {dollars_per_kwh: null, source: "", date: ""}
@@ -20,6 +20,13 @@ found in the model name; else ``default``. Both expressions are
 case-insensitive (:func:`re.search` for ``match``, :func:`re.fullmatch` for
 ``hostname``); the model name is the one NVML and nvidia-smi report
 (``"NVIDIA H100 80GB HBM3"``).
+
+The ``gpus`` rows must be exclusive: a table where two rows match one of the
+known model names (:data:`MODEL_NAMES`: GH200 by ``H200``, H100 NVL by
+``H100``) is refused, naming both rows, so the order of the rows never decides
+which price a known GPU gets; use ``\\b`` word boundaries and negative
+lookaheads (``\\bH100\\b(?!.*\\bNVL\\b)``). ``hosts`` rows are overrides
+and keep first-match order.
 
 A MIG GPU instance costs its share of the GPU (:func:`mig_share`, from
 :mod:`axonize.mig_profiles`: its compute slices over the GPU's). Other
@@ -99,6 +106,51 @@ class PriceTable:
     electricity: Electricity
 
 
+#: GPU model names as NVML (``nvmlDeviceGetName``) and nvidia-smi (``Product Name``, ``<product_name>``,
+#: ``nvidia-smi -L``) print them: the real captures under tests/fixtures/nvidia and the project's
+#: shared fixtures (A100-PCIE-40GB from driver 460, before the "NVIDIA " prefix), plus, for models no
+#: capture here shows, the names their drivers print in public nvidia-smi output. No two
+#: ``prices.gpus`` rows may match one of them; add a name here when a new model appears.
+MODEL_NAMES: tuple[str, ...] = (
+    # Hopper
+    "NVIDIA H100 80GB HBM3",  # H100 SXM5 (captures)
+    "NVIDIA H100 NVL",
+    "NVIDIA H100 PCIe",
+    "NVIDIA H200",  # H200 SXM (captures)
+    "NVIDIA H200 NVL",
+    "NVIDIA GH200 480GB",
+    "NVIDIA GH200 144G HBM3e",
+    "NVIDIA H20",
+    # Blackwell
+    "NVIDIA B200",
+    "NVIDIA GB200",
+    # Ampere
+    "NVIDIA A100-SXM4-40GB",  # captures
+    "NVIDIA A100-SXM4-80GB",  # captures
+    "NVIDIA A100 80GB PCIe",
+    "NVIDIA A100-PCIE-40GB",
+    "A100-PCIE-40GB",  # driver 460 (shared captures)
+    "A100-SXM4-40GB",  # drivers before the "NVIDIA " prefix
+    "NVIDIA A10G",  # captures
+    "NVIDIA A10",
+    "NVIDIA A30",
+    # Ada Lovelace
+    "NVIDIA L40",
+    "NVIDIA L40S",  # captures
+    "NVIDIA L4",
+    "NVIDIA RTX 4000 SFF Ada Generation",  # captures
+)
+
+
+def overlaps(patterns: list[re.Pattern], names: tuple[str, ...] = MODEL_NAMES) -> list[tuple[int, int, str]]:
+    """(i, j, name) for each known model name that rows ``i < j`` both match (empty: the rows are exclusive)."""
+    out = []
+    for name in names:
+        hits = [i for i, pattern in enumerate(patterns) if pattern.search(name)]
+        out += [(i, j, name) for k, i in enumerate(hits) for j in hits[k + 1 :]]
+    return out
+
+
 # --- the file's shape (pydantic models, see axonize.schema) ---------------------------------
 
 
@@ -152,12 +204,26 @@ class HostRowModel(schema.Section):
 
 
 class PricesModel(schema.Section):
-    """``prices:``; ``default`` is required, ``gpus`` and ``hosts`` may be empty."""
+    """``prices:``; ``default`` is required, ``gpus`` and ``hosts`` may be empty; no two ``gpus`` rows match one of :data:`MODEL_NAMES`."""
 
     currency: Annotated[str, BeforeValidator(_currency)] = "USD"
     default: DefaultRowModel
     gpus: Annotated[list[GpuRowModel], BeforeValidator(_rows)] = Field(default_factory=list)
     hosts: Annotated[list[HostRowModel], BeforeValidator(_rows)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> PricesModel:
+        found = overlaps([row.match for row in self.gpus])
+        if found:
+            i, j, name = found[0]
+            a, b = self.gpus[i].match.pattern, self.gpus[j].match.pattern
+            more = f" (and {len(found) - 1} more overlaps)" if len(found) > 1 else ""
+            raise schema.problem(
+                f"gpus[{i}] (match '{a}') and gpus[{j}] (match '{b}') both match the GPU model {name!r}{more}: "
+                "make the patterns exclusive (\\b word boundaries, a negative lookahead), the row order must not decide a price",
+                key="gpus",
+            )
+        return self
 
 
 class ElectricityModel(schema.Section):
@@ -246,7 +312,8 @@ def price_for(table: PriceTable, hostname: str, gpu_model: str) -> tuple[float, 
 
     The first ``hosts`` row whose ``hostname`` matches the whole hostname and
     whose ``match`` (if any) is found in ``gpu_model``; else the first ``gpus``
-    row found in ``gpu_model``; else ``default``. An empty model name (a GPU
+    row found in ``gpu_model`` (the only one, for a name of :data:`MODEL_NAMES`);
+    else ``default``. An empty model name (a GPU
     never read) matches no ``match`` expression that needs characters.
     """
     for row in table.hosts:

@@ -8,7 +8,7 @@ import yaml
 
 from axonize import pricing
 from axonize.config import ConfigError
-from tests.conftest import ROOT
+from tests.conftest import NVIDIA, ROOT, SHARED
 
 WHERE = "axonize/bundle.yml"
 PACKAGED = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
@@ -108,17 +108,120 @@ def test_load_names_the_file_and_the_yaml_line(tmp_path):
         pricing.load(str(bad))
 
 
-def test_first_matching_gpu_row_wins_case_insensitively_else_the_default():
+def test_the_matching_gpu_row_applies_case_insensitively_else_the_default():
     table = pricing.load()
     assert pricing.price_for(table, "", "NVIDIA H100 80GB HBM3")[0] == 6.88
     assert pricing.price_for(table, "", "nvidia h200")[1].rule == "gpus[0]"
     assert pricing.price_for(table, "", "NVIDIA A100-SXM4-80GB")[0] == 3.43
-    assert pricing.price_for(table, "", "NVIDIA A100-SXM4-40GB")[1].rule == "default"  # 'A100.*80GB' only
+    assert pricing.price_for(table, "", "NVIDIA A100-SXM4-40GB")[0] == 2.745  # its own row now, no longer the default
     assert pricing.price_for(table, "", "NVIDIA L4")[0] == 0.80
     assert pricing.price_for(table, "", "NVIDIA L40S")[0] == 1.861  # not the '\bL4\b' row
     dollars, used = pricing.price_for(table, "", "NVIDIA RTX 4000 SFF Ada Generation")
     assert (dollars, used.rule, used.date) == (0.95, "default", "2026-11")
     assert pricing.price_for(table, "", "")[1].rule == "default"  # a GPU never read
+
+
+# Each known model name -> the packaged row meant for it ($ per GPU-hour, the product the row's source names).
+# `None`: no row, the default applies.
+INTENDED = {
+    "NVIDIA H100 80GB HBM3": (6.88, "p5.48xlarge"),  # H100 SXM5
+    "NVIDIA H100 NVL": (6.98, "H100 NVL"),  # not the SXM row
+    "NVIDIA H100 PCIe": (3.29, "H100 PCIe"),  # not the SXM row
+    "NVIDIA H200": (7.91, "p5en.48xlarge"),
+    "NVIDIA H200 NVL": (7.91, "H200 NVL"),  # its own row, priced as the SXM one
+    "NVIDIA GH200 480GB": (2.29, "GH200"),  # not the H200 row
+    "NVIDIA GH200 144G HBM3e": (2.29, "GH200"),
+    "NVIDIA H20": (0.95, "H20"),  # its own row, at the default's basis
+    "NVIDIA B200": (14.24, "p6-b200.48xlarge"),
+    "NVIDIA GB200": None,  # no row yet; must not take the B200 row
+    "NVIDIA A100-SXM4-40GB": (2.745, "p4d.24xlarge"),
+    "NVIDIA A100-PCIE-40GB": (2.745, "p4d.24xlarge"),
+    "A100-PCIE-40GB": (2.745, "p4d.24xlarge"),
+    "A100-SXM4-40GB": (2.745, "p4d.24xlarge"),
+    "NVIDIA A100-SXM4-80GB": (3.43, "p4de.24xlarge"),
+    "NVIDIA A100 80GB PCIe": (3.43, "p4de.24xlarge"),
+    "NVIDIA A10G": (1.006, "g5.xlarge"),
+    "NVIDIA A10": None,  # not the A10G row
+    "NVIDIA A30": None,
+    "NVIDIA L40": (1.861, "L40"),  # not the L40S row's source
+    "NVIDIA L40S": (1.861, "g6e.xlarge"),
+    "NVIDIA L4": (0.80, "g6.xlarge"),
+    "NVIDIA RTX 4000 SFF Ada Generation": None,
+}
+
+
+def test_every_known_model_name_has_its_intended_row():
+    assert set(INTENDED) == set(pricing.MODEL_NAMES)
+
+
+@pytest.mark.parametrize("name", pricing.MODEL_NAMES)
+def test_a_known_model_matches_exactly_its_intended_row(name):
+    table = pricing.load()
+    matching = [row for row in table.gpus if row.applies_to(name)]
+    if INTENDED[name] is None:
+        assert matching == [] and pricing.price_for(table, "", name)[1].rule == "default"
+        return
+    dollars, product = INTENDED[name]
+    [row] = matching  # exactly one row: the order of the rows decides nothing
+    assert row.dollars_per_hour == dollars and product in row.source, row
+
+
+def captured_model_names() -> set[str]:
+    """Model names in the real captures: ``Product Name : X`` (-q), ``<product_name>X`` (-q -x), ``GPU 0: X (UUID`` (-L)."""
+    names = set()
+    for folder in (NVIDIA, SHARED / "nvidia"):
+        for path in folder.rglob("*") if folder.is_dir() else ():
+            if path.is_file() and path.suffix in (".txt", ".xml"):
+                text = path.read_text(errors="replace")
+                names |= {m.strip() for m in re.findall(r"Product Name\s*: (.+)", text)}
+                names |= {m.strip() for m in re.findall(r"<product_name>([^<]+)<", text)}
+                names |= {m.strip() for m in re.findall(r"^GPU \d+: (.+?) \(UUID", text, re.MULTILINE)}
+    return names
+
+
+def test_every_model_name_in_the_real_captures_is_a_known_one():
+    names = captured_model_names()
+    assert {"NVIDIA H100 80GB HBM3", "NVIDIA H200", "NVIDIA A100-SXM4-80GB", "NVIDIA L40S", "NVIDIA A10G"} <= names
+    assert names <= set(pricing.MODEL_NAMES)
+
+
+def test_the_row_order_decides_no_known_price():
+    forward = pricing.load()
+    backward = pricing.parse(doc(gpus=list(reversed(PACKAGED["prices"]["gpus"]))), WHERE)
+    for name in pricing.MODEL_NAMES:
+        (a, row_a), (b, row_b) = pricing.price_for(forward, "", name), pricing.price_for(backward, "", name)
+        assert (a, row_a.source) == (b, row_b.source), name
+
+
+@pytest.mark.parametrize(
+    "first, second, model",
+    [
+        ("H200", "\\bGH200\\b", "NVIDIA GH200 480GB"),  # the old H200 row took the GH200
+        ("H100", "\\bH100\\b.*\\bNVL\\b", "NVIDIA H100 NVL"),  # the old H100 row took the NVL at the SXM price
+        ("\\bL4", "\\bL40S\\b", "NVIDIA L40S"),
+        ("B200", "\\bB200\\b", "NVIDIA B200"),  # a duplicate
+    ],
+)
+def test_two_rows_matching_one_known_model_are_refused_naming_both(first, second, model, tmp_path):
+    rows = [row(match=first, source="first"), row(match=second, source="second")]
+    with pytest.raises(ConfigError) as err:
+        pricing.parse(doc(gpus=rows), WHERE)
+    message = str(err.value)
+    assert message.startswith(f"{WHERE}: prices.gpus: gpus[0] (match '{first}') and gpus[1] (match '{second}') both match")
+    assert repr(model) in message and "the row order must not decide a price" in message
+    path = tmp_path / "prices.yml"  # from a file: the line of `gpus:`
+    path.write_text(yaml.safe_dump(doc(gpus=rows), sort_keys=False))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip() == "gpus:")
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:{line}: prices.gpus: gpus[0]")):
+        pricing.load(str(path))
+
+
+def test_overlaps_lists_every_pair_and_rows_matching_no_known_model_are_free():
+    patterns = [re.compile(p, re.IGNORECASE) for p in ("H200", "H100", "GH200", "RTX PRO 6000")]
+    found = pricing.overlaps(patterns)
+    assert (0, 2, "NVIDIA GH200 480GB") in found and (0, 2, "NVIDIA GH200 144G HBM3e") in found
+    assert {(i, j) for i, j, _ in found} == {(0, 2)}  # H100 overlaps nothing here; the RTX PRO row matches no known name
+    assert pricing.overlaps([re.compile(r"\bH200\b"), re.compile(r"\bGH200\b")]) == []
 
 
 def test_host_rows_override_per_host_and_match_narrows_them():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -88,6 +90,40 @@ def test_an_unknown_gpu_gets_the_default_row():
     [info] = got["axonize_gpu_price_info"]
     assert (info.labels["rule"], info.labels["date"]) == ("default", "2026-11")
     assert info.labels["source"].startswith("OpenCost default")
+
+
+H200 = [NVIDIA / "h200_drv590_nvidia-smi-q_load.txt"]
+
+
+def renamed(capture: Path, name: str, tmp_path: Path) -> list[Path]:
+    """A real ``nvidia-smi -q`` capture with its ``Product Name`` replaced: a model no capture here shows (derived, not real)."""
+    text = capture.read_text()
+    out = re.sub(r"(Product Name\s*: ).*", lambda m: m.group(1) + name, text)
+    assert re.search(r"Product Name\s*: " + re.escape(name) + "$", out, re.MULTILINE)
+    path = tmp_path / capture.name
+    path.write_text(out)
+    return [path]
+
+
+@pytest.mark.parametrize(
+    "capture, name, dollars, rule",
+    [
+        (H200[0], "NVIDIA H200", 7.91, "gpus[0]"),  # the real capture, unchanged
+        (H200[0], "NVIDIA GH200 480GB", 2.29, "gpus[10]"),  # used to take the H200 row ($7.91)
+        (H200[0], "NVIDIA H200 NVL", 7.91, "gpus[13]"),  # its own row (priced as the SXM one)
+        (H100[0], "NVIDIA H100 80GB HBM3", 6.88, "gpus[1]"),
+        (H100[0], "NVIDIA H100 NVL", 6.98, "gpus[11]"),  # used to take the SXM row ($6.88)
+        (H100[0], "NVIDIA H100 PCIe", 3.29, "gpus[12]"),  # used to take the SXM row ($6.88)
+        (H100[0], "NVIDIA A100-SXM4-40GB", 2.745, "gpus[6]"),  # used to get the default ($0.95)
+        (H100[0], "NVIDIA B200", 14.24, "gpus[9]"),
+    ],
+)
+def test_each_model_gets_its_own_row_from_a_replayed_capture(capture, name, dollars, rule, tmp_path):
+    got, _ = collect(renamed(capture, name, tmp_path))
+    [price] = got["axonize_gpu_price_dollars_per_hour"]
+    [info] = got["axonize_gpu_price_info"]
+    assert (price.value, info.labels["rule"]) == (dollars, rule)
+    assert info.labels["source"] and info.labels["date"]
 
 
 def host_table(tmp_path) -> tuple[str, pricing.PriceTable]:
