@@ -151,6 +151,8 @@ def context(cfg: bundle.Bundle) -> dict:
         "queue_window": cfg.queue_growth_window,
         "hours_per_month": cfg.hours_per_month,
         "container_split": cfg.container_split,
+        "stopped_exporter_grace": cfg.stopped_exporter_grace,
+        "default_dollars_per_hour": cfg.prices.default.dollars_per_hour,
         "dollars_per_kwh": cfg.dollars_per_kwh,
         "quantiles": cfg.quantiles,
     }

@@ -120,7 +120,7 @@ def test_variants_render_what_they_configure():
     assert 'count by (uuid) (axonize_gpu_container_memory_used_bytes{gpu_instance_id=""})' in even
     assert "axonize_gpu_price_dollars_per_hour\n" in even  # no braces without matchers
     energy = render.render(_variant(**VARIANTS["electricity priced"]))["cost.rules.yml"]
-    assert 'axonize_gpu_power_watts{job="axonize-exporter"} * 0.125 / 1000' in energy
+    assert 'max by (instance, job, gpu, uuid) (axonize_gpu_power_watts{job="axonize-exporter"}) * 0.125 / 1000' in energy
     assert "gpu:axonize_gpu_energy_cost:dollars_per_hour" not in render.render()["cost.rules.yml"]
     weights = render.render(_variant(**VARIANTS["other weights and grades"]))["gpu-efficiency.rules.yml"]
     assert "(200 * gpu:axonize_efficiency_gpu_score:ratio + 100 * gpu:axonize_efficiency_numa_score:ratio) / 3" in weights
