@@ -76,7 +76,9 @@ class Efficiency:
     ``utilization_weight`` and ``memory_weight`` weigh the GPU score (normalised by their sum);
     ``weights`` (gpu, numa, io) the overall score (normalised by their sum); ``numa_*`` are the
     NUMA scores (0-1) of a local container, a mismatched one and a GPU without containers;
-    ``io_busy_above`` is the utilization score (0-1) above which the PCIe generation counts.
+    ``io_busy_above`` is the utilization score (0-1) above which the PCIe generation counts;
+    ``busy_above`` the utilization score (0-1) above which a GPU runs a workload (state busy: its
+    score counts; at or below it the GPU is idle and scores 0).
     """
 
     utilization_weight: Fraction
@@ -86,6 +88,7 @@ class Efficiency:
     numa_mismatch: Fraction
     numa_no_containers: Fraction
     io_busy_above: Fraction
+    busy_above: Fraction = Fraction(0)
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,13 @@ class EfficiencyModel(schema.Section):
     weights: WeightsModel
     numa: NumaModel
     io: IoModel
+    busy_utilization_above: Ratio = Fraction(0)  # configurations written before it read as 0
+
+    @model_validator(mode="after")
+    def _busy_below_one(self) -> EfficiencyModel:
+        if self.busy_utilization_above == 1:
+            raise schema.problem("must be below 1 (no GPU would ever count as busy)", key="busy_utilization_above")
+        return self
 
 
 Score = Annotated[Fraction, BeforeValidator(fraction(0, 100))]
@@ -349,6 +359,7 @@ def parse(doc: Document | Any, where: str | None = None) -> Bundle:
             eff.numa.mismatch,
             eff.numa.no_containers,
             eff.io.busy_utilization_above,
+            eff.busy_utilization_above,
         ),
         grades=tuple((letter, getattr(f.grades, letter)) for letter in GRADE_LETTERS),
         hours_per_month=f.cost.hours_per_month,

@@ -142,6 +142,7 @@ def context(cfg: bundle.Bundle) -> dict:
             "numa_mismatch": eff.numa_mismatch,
             "numa_no_containers": eff.numa_no_containers,
             "io_busy_above": eff.io_busy_above,
+            "busy_above": eff.busy_above,
         },
         "grade_rows": cfg.grades,
         "host_labels": list(cfg.host_labels),

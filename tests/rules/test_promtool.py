@@ -98,8 +98,8 @@ def test_a_wrong_expectation_fails(tmp_path, promtool):
     """The unit tests can fail: the same test with one expected value changed is reported."""
     source = ROOT / "tests" / "rules" / "promtool" / "efficiency.test.yml"
     text = source.read_text().replace("../../../rules/", str(ROOT / "rules") + "/")
-    assert "value: 66\n" in text
-    (tmp_path / "wrong.test.yml").write_text(text.replace("value: 66\n", "value: 67\n"))
+    assert "value: 60\n" in text  # the fleet score (and GPU-D's): both then fail
+    (tmp_path / "wrong.test.yml").write_text(text.replace("value: 60\n", "value: 61\n"))
     result = subprocess.run([promtool, "test", "rules", "wrong.test.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "fleet:axonize_efficiency_score:percent" in result.stdout + result.stderr

@@ -123,5 +123,8 @@ def test_variants_render_what_they_configure():
     assert 'max by (instance, job, gpu, uuid) (axonize_gpu_power_watts{job="axonize-exporter"}) * 0.125 / 1000' in energy
     assert "gpu:axonize_gpu_energy_cost:dollars_per_hour" not in render.render()["cost.rules.yml"]
     weights = render.render(_variant(**VARIANTS["other weights and grades"]))["gpu-efficiency.rules.yml"]
-    assert "(200 * gpu:axonize_efficiency_gpu_score:ratio + 100 * gpu:axonize_efficiency_numa_score:ratio) / 3" in weights
+    assert (
+        "(200 * gpu:axonize_efficiency_gpu_score:ratio + on (uuid) group_left () 100 * gpu:axonize_efficiency_numa_score:ratio) / 3"
+        in weights
+    )
     assert "1 - 0.75 * axonize_gpu_container_numa_mismatch" in weights
