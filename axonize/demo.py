@@ -52,11 +52,12 @@ QUERIES = {
     # recording rules (rules/*.rules.yml, loaded by the demo's Prometheus)
     "score": "gpu:axonize_efficiency_score:percent",
     "grade": "gpu:axonize_efficiency_grade:info",
+    "state": "gpu:axonize_efficiency_state:info",
     "cost": "gpu:axonize_gpu_cost:dollars_per_hour",
     "idle_cost": "gpu:axonize_gpu_idle_cost:dollars_per_hour",
 }
 #: Columns read from a label of the series rather than its value.
-LABEL_COLUMNS = {"model": "model", "grade": "grade"}
+LABEL_COLUMNS = {"model": "model", "grade": "grade", "state": "state"}
 
 #: The fleet line, from the recording rules: one series each.
 FLEET_QUERIES = {
@@ -243,6 +244,7 @@ def format_table(rows: list[dict]) -> str:
         "Temp",
         "NUMA",
         "NVLink peers",
+        "State",
         "Score",
         "Grade",
         "$/hour",
@@ -262,6 +264,7 @@ def format_table(rows: list[dict]) -> str:
                 cell(r, "temp", "{:.0f} C"),
                 cell(r, "numa", "{:.0f}"),
                 peers,
+                r.get("state") or "-",
                 cell(r, "score", "{:.0f}"),
                 r.get("grade") or "-",
                 cell(r, "cost", "{:.2f}"),

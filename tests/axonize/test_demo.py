@@ -40,16 +40,16 @@ def test_demo_once_prints_the_table():
     assert len(rows) == 8, result.stdout
     assert rows[0].split()[0:1] == ["0"] and "101 W" in rows[0] and "30 C" in rows[0]
     assert "1 MiB / 79.6 GiB" in rows[0]
-    # recording rules: an idle H100 scores 0 x 60 (GPU) + 1 x 20 (NUMA: no workload) + 1 x 20 (I/O) = 40, grade D,
-    # at $6.88/hour (axonize/bundle.yml, AWS p5), all of it idle
-    assert rows[0].split()[-7:] == ["7", "x", "NV18", "40", "D", "6.88", "6.88"]
-    assert all(row.split()[-4:] == ["40", "D", "6.88", "6.88"] for row in rows)
+    # recording rules: an H100 with no utilization is idle and scores 0, grade F (its NUMA and I/O terms count
+    # only while it computes), at $6.88/hour (axonize/bundle.yml, AWS p5), all of it idle
+    assert rows[0].split()[-8:] == ["7", "x", "NV18", "idle", "0", "F", "6.88", "6.88"]
+    assert all(row.split()[-5:] == ["idle", "0", "F", "6.88", "6.88"] for row in rows)
     fleet = next(line for line in result.stdout.splitlines() if line.startswith("Fleet:"))
     assert fleet == (
-        "Fleet: efficiency 40/100, grade D; GPUs $55.04/hour, of which idle $55.04/hour; projected $40,179/month"
+        "Fleet: efficiency 0/100, grade F; GPUs $55.04/hour, of which idle $55.04/hour; projected $40,179/month"
     )  # 8 x 6.88; x 730 hours
     per_million = float(re.search(r"tinyllama: \$([0-9.]+) per 1M generated tokens", result.stdout).group(1))
-    numa = [row.split()[-8] for row in rows]
+    numa = [row.split()[-9] for row in rows]
     assert numa == ["0", "0", "0", "0", "1", "1", "1", "1"]
     # The model table: the vLLM capture through the sidecar, joined to GPU 0 by axonize_inference_server_gpu_info.
     capture = samples(open(demo.vllm_capture()).read())
