@@ -28,6 +28,7 @@ def test_packaged_configuration_loads():
     assert cfg.selectors.exporter == 'job="axonize-exporter"'
     assert cfg.host_labels == ("instance",) and cfg.fleet_labels == ()
     assert cfg.rate_window == "5m"
+    assert cfg.stopped_exporter_grace == "15m" and cfg.efficiency.busy_above == 0
     assert cfg.efficiency.utilization_weight == Fraction(2, 5)  # the decimal written, not the nearest float
     assert cfg.efficiency.weights == {"gpu": Fraction(3, 5), "numa": Fraction(1, 5), "io": Fraction(1, 5)}
     assert [letter for letter, _ in cfg.grades] == ["A", "B", "C", "D", "F"]
@@ -82,6 +83,14 @@ def test_unreadable_and_invalid_yaml(tmp_path):
         (
             lambda d: d["efficiency"]["io"].update(busy_utilization_above=1),
             "my-rules.yml: efficiency.io.busy_utilization_above: must be below 1",
+        ),
+        (
+            lambda d: d["efficiency"].update(busy_utilization_above=1),
+            "my-rules.yml: efficiency.busy_utilization_above: must be below 1",
+        ),
+        (
+            lambda d: d["cost"].update(stopped_exporter_grace="15 min"),
+            "my-rules.yml: cost.stopped_exporter_grace: must be a Prometheus duration",
         ),
         (lambda d: d["grades"].update(B=95), "my-rules.yml: grades.B: must be below grades.A (90), got 95"),
         (lambda d: d["grades"].update(F=10), "my-rules.yml: grades.F: must be 0"),
