@@ -10,6 +10,7 @@ COPY axonize ./axonize
 COPY exporter ./exporter
 COPY sidecar ./sidecar
 COPY rules ./rules
+COPY alerts ./alerts
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim

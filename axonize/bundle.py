@@ -13,6 +13,7 @@ Sections and what they hold::
     grades:                 the lowest score (0-100) of each letter A-F
     cost:                   hours per month, how a GPU's cost is split between containers, the stopped-exporter grace window
     inference:              histogram quantiles
+    alerts:                 the runbook base URL and, per alert, severity, `for:` and thresholds (axonize.alerts)
 
 :func:`load` reads and validates a file (through :mod:`axonize.yaml_file` and
 the :mod:`axonize.schema` models below) into a :class:`Bundle`; the packaged
@@ -46,15 +47,18 @@ from .yaml_file import ConfigError, Document
 PACKAGED = pricing.PACKAGED
 
 #: Top-level sections, in the file's order.
-SECTIONS = ("prices", "electricity", "selectors", "levels", "windows", "efficiency", "grades", "cost", "inference")
+SECTIONS = ("prices", "electricity", "selectors", "levels", "windows", "efficiency", "grades", "cost", "inference", "alerts")
 GRADE_LETTERS = ("A", "B", "C", "D", "F")
 CONTAINER_SPLITS = ("memory", "even")
+#: Alert severities: critical pages now, warning is a ticket (act within hours), info is context (not sent).
+SEVERITIES = ("critical", "warning", "info")
 #: Labels the rules set or aggregate away themselves; a host or fleet label cannot be one of them.
 RESERVED_LABELS = ("__name__", "le", "source", "grade", "quantile", "uuid", "gpu", "gpu_instance_id", "model", "server")
 
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*')
 _PROM_DURATION = re.compile(r"(?:\d+(?:ms|s|m|h|d|w|y))+")
+_LABEL_VALUE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 # --- the typed object the rules (and later alerts and dashboards) use --------------------------
@@ -108,6 +112,7 @@ class Bundle:
     container_split: str
     quantiles: tuple[Fraction, ...]
     stopped_exporter_grace: str = "15m"  # how long a GPU whose exporter stopped keeps its last price (a duration)
+    alerts: AlertsModel | None = None  # the alerts: section (validated; None only for a Bundle built by hand)
 
     @property
     def dollars_per_kwh(self) -> float | None:
@@ -312,6 +317,180 @@ class InferenceModel(schema.Section):
         return self
 
 
+# --- alerts: ----------------------------------------------------------------------------------
+
+
+def _severity(value: Any) -> str:
+    if value not in SEVERITIES:
+        raise ValueError(f"must be one of {', '.join(SEVERITIES)}, got {schema.shown(value)}")
+    return value
+
+
+def _for_duration(value: Any) -> str:
+    """A `for:` duration: a Prometheus duration, 0 allowed (``0s`` fires at the first evaluation)."""
+    if not isinstance(value, str) or not _PROM_DURATION.fullmatch(value.strip()):
+        raise ValueError(f"must be a Prometheus duration such as '0s', '5m' or '1h30m', got {schema.shown(value)}")
+    return value.strip()
+
+
+def _xid_codes(value: Any) -> tuple[int, ...]:
+    ok = isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1000 for v in value)
+    if not ok:
+        raise ValueError(f"must be a non-empty list of XID codes (whole numbers 1-999), got {schema.shown(value)}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"repeats a code: {value}")
+    return tuple(value)
+
+
+def _label_values(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and _LABEL_VALUE.fullmatch(v) for v in value):
+        raise ValueError(f"must be a non-empty list of label values such as hw_slowdown, got {schema.shown(value)}")
+    return tuple(value)
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s#]+", value):
+        raise ValueError(f"must be an http(s) URL without a #fragment (the alert's anchor is appended), got {schema.shown(value)}")
+    return value
+
+
+def _grade(value: Any) -> str:
+    if value not in GRADE_LETTERS[1:]:
+        raise ValueError(f"must be one of {', '.join(GRADE_LETTERS[1:])} (the grade and those below it fire), got {schema.shown(value)}")
+    return value
+
+
+Severity = Annotated[str, BeforeValidator(_severity)]
+ForDuration = Annotated[str, BeforeValidator(_for_duration)]
+XidCodes = Annotated[tuple[int, ...], BeforeValidator(_xid_codes)]
+
+
+class AlertModel(schema.Section):
+    """One alert: its severity and how long its condition must hold (``for:``) before it fires."""
+
+    severity: Severity
+    for_: ForDuration = Field(alias="for")
+
+
+class XidAlertModel(AlertModel):
+    """An XID bucket: the codes, and how long the alert keeps firing after the last occurrence (``hold``)."""
+
+    codes: XidCodes
+    hold: PromDuration
+
+
+class WindowAlertModel(AlertModel):
+    """An alert on a counter's increase() over ``window``."""
+
+    window: PromDuration
+
+
+class ClockAlertModel(AlertModel):
+    """Clock-event reasons (axonize_gpu_clock_event_reason_active's ``reason``) that alert while held."""
+
+    reasons: Annotated[tuple[str, ...], BeforeValidator(_label_values)]
+
+
+class PcieAlertModel(AlertModel):
+    """The PCIe generation counts only while the GPU's utilization score is above ``busy_utilization_above`` (0-1)."""
+
+    busy_utilization_above: Ratio
+
+    @model_validator(mode="after")
+    def _below_one(self) -> PcieAlertModel:
+        if self.busy_utilization_above == 1:
+            raise schema.problem("must be below 1 (no GPU would ever count as busy)", key="busy_utilization_above")
+        return self
+
+
+class LeveledAlertModel(schema.Section):
+    """One alert at several severities: ``thresholds`` maps a severity to the ratio (0-1) above which it fires."""
+
+    for_: ForDuration = Field(alias="for")
+    thresholds: dict[Severity, Ratio]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeveledAlertModel:
+        if not self.thresholds:
+            raise schema.problem("must map at least one severity to a ratio, e.g. {warning: 0.9}", key="thresholds")
+        ranked = [self.thresholds[s] for s in SEVERITIES if s in self.thresholds]
+        if ranked != sorted(ranked, reverse=True) or len(set(ranked)) != len(ranked):
+            raise schema.problem("a more severe level needs a higher threshold (critical > warning > info)", key="thresholds")
+        return self
+
+
+class CostAlertModel(AlertModel):
+    dollars_per_hour: Annotated[Fraction, BeforeValidator(fraction(0, low_open=True))]
+
+
+class ShareAlertModel(AlertModel):
+    above: Ratio
+
+
+class GradeAlertModel(AlertModel):
+    grade_at_or_below: Annotated[str, BeforeValidator(_grade)]
+
+
+class StaleAlertModel(AlertModel):
+    """Stale when the last successful collection is older than ``intervals`` × ``collection_interval``."""
+
+    collection_interval: PromDuration
+    intervals: Annotated[Fraction, BeforeValidator(fraction(1))]
+
+
+class AlertRulesModel(schema.Section):
+    """Every alert of alerts/, by name; each is required so a configuration names all its thresholds."""
+
+    AxonizeGpuLost: AlertModel
+    AxonizeGpuXidResetRequired: XidAlertModel
+    AxonizeGpuXidApplicationError: XidAlertModel
+    AxonizeGpuRowRemapPending: AlertModel
+    AxonizeGpuRowRemapFailure: AlertModel
+    AxonizeGpuEccUncorrectable: WindowAlertModel
+    AxonizeGpuClocksThrottled: ClockAlertModel
+    AxonizeGpuPcieLinkDegraded: PcieAlertModel
+    AxonizeGpuNvlinkDown: AlertModel
+    AxonizeGpuMemoryPressure: LeveledAlertModel
+    AxonizeContainerOffNumaNode: AlertModel
+    AxonizeGpuIdleCost: CostAlertModel
+    AxonizeFleetIdleCostShare: ShareAlertModel
+    AxonizeHostEfficiencyLow: GradeAlertModel
+    AxonizeExporterDown: AlertModel
+    AxonizeSidecarDown: AlertModel
+    AxonizeExporterCollectionStale: StaleAlertModel
+    AxonizeExporterCollectionErrors: WindowAlertModel
+    AxonizeSidecarCollectionErrors: WindowAlertModel
+    AxonizeWatchdog: AlertModel
+
+    @model_validator(mode="after")
+    def _xid_buckets_apart(self) -> AlertRulesModel:
+        shared = sorted(set(self.AxonizeGpuXidResetRequired.codes) & set(self.AxonizeGpuXidApplicationError.codes))
+        if shared:
+            raise schema.problem(
+                f"XID {', '.join(map(str, shared))} also in AxonizeGpuXidResetRequired.codes: a code belongs to one bucket",
+                key="AxonizeGpuXidApplicationError",
+            )
+        return self
+
+
+class AlertsModel(schema.Section):
+    """The alerts: section: the runbook base URL, XID codes that never alert, and every alert's settings."""
+
+    runbook_base_url: Annotated[str, BeforeValidator(_url)]
+    xid_never_alert: XidCodes
+    rules: AlertRulesModel
+
+    @model_validator(mode="after")
+    def _ignored_codes_never_alert(self) -> AlertsModel:
+        for name in ("AxonizeGpuXidResetRequired", "AxonizeGpuXidApplicationError"):
+            shared = sorted(set(self.xid_never_alert) & set(getattr(self.rules, name).codes))
+            if shared:
+                raise schema.problem(
+                    f"XID {', '.join(map(str, shared))} is also in rules.{name}.codes: it must never alert", key="xid_never_alert"
+                )
+        return self
+
+
 class BundleFile(schema.Section):
     """The whole file; every section but ``electricity`` is required."""
 
@@ -324,6 +503,7 @@ class BundleFile(schema.Section):
     grades: GradesModel
     cost: CostModel
     inference: InferenceModel
+    alerts: AlertsModel
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
@@ -366,6 +546,7 @@ def parse(doc: Document | Any, where: str | None = None) -> Bundle:
         container_split=f.cost.container_split,
         quantiles=f.inference.quantiles,
         stopped_exporter_grace=f.cost.stopped_exporter_grace,
+        alerts=f.alerts,
     )
 
 

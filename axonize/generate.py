@@ -3,12 +3,13 @@
 ``python -m axonize.generate`` writes, from the bundle configuration and the names registry:
 
 * ``rules/*.rules.yml``: the recording rules (:mod:`axonize.rules.render`);
+* ``alerts/*.alerts.yml``: the alerting rules (:mod:`axonize.alerts.render`);
 * ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas;
 * ``docs/kubernetes-monitors.yaml``: a Prometheus Operator ServiceMonitor and PodMonitor
   (:mod:`axonize.kubernetes`) whose job labels are what the rules select.
 
 ``--check`` writes nothing and exits 1 naming every file that is missing, differs from a fresh
-render, or is a ``rules/*.rules.yml`` that no template renders; tests/test_generated.py runs it.
+render, or is a ``rules/*.rules.yml`` or ``alerts/*.alerts.yml`` that no template renders; tests/test_generated.py runs it.
 ``--root DIR`` is the source tree to write into (default: the checkout this package runs from).
 
 This is the build tool that drives each component's renderer, so unlike the components it imports
@@ -24,6 +25,8 @@ from pathlib import Path
 
 #: The source tree of an editable install or checkout: the folder holding axonize/ and rules/.
 ROOT = Path(__file__).resolve().parent.parent
+#: Generated files by folder pattern: a file matching one that no renderer makes is an orphan.
+GENERATED_PATTERNS = ("rules/*.rules.yml", "alerts/*.alerts.yml")
 
 
 def _metrics_md() -> str:
@@ -42,12 +45,14 @@ def _kubernetes_monitors() -> str:
 
 def artifacts() -> dict[str, Callable[[], str]]:
     """``{path relative to the source tree: function rendering its text}`` for every generated file."""
+    from axonize.alerts import render as alerts_render
     from axonize.rules import render as rules_render
 
     out: dict[str, Callable[[], str]] = {}
-    rendered = rules_render.render()
-    for name, text in rendered.items():
+    for name, text in rules_render.render().items():
         out[f"rules/{name}"] = lambda text=text: text
+    for name, text in alerts_render.render().items():
+        out[f"alerts/{name}"] = lambda text=text: text
     out["docs/metrics.md"] = _metrics_md
     out["docs/kubernetes-monitors.yaml"] = _kubernetes_monitors
     return out
@@ -56,9 +61,8 @@ def artifacts() -> dict[str, Callable[[], str]]:
 def orphans(root: Path) -> list[str]:
     """Generated-looking files no renderer makes any more (a ``rules/*.rules.yml`` whose template is gone)."""
     made = set(artifacts())
-    return [
-        p.relative_to(root).as_posix() for p in sorted((root / "rules").glob("*.rules.yml")) if p.relative_to(root).as_posix() not in made
-    ]
+    found = [p.relative_to(root).as_posix() for pattern in GENERATED_PATTERNS for p in sorted(root.glob(pattern))]
+    return [rel for rel in found if rel not in made]
 
 
 def stale(root: Path = ROOT) -> list[str]:

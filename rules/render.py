@@ -16,7 +16,7 @@ and these helpers:
   (``r("model:axonize_inference_generation_tokens:rate{window}", "5m")``); KeyError when unregistered.
 
 A rendered file that uses any ``axonize_*`` or recorded name not in the registry is an error.
-* ``num(x)``: a number as a PromQL literal, exact decimals for decimal fractions (``2/5`` -> ``0.4``).
+* (from :mod:`axonize.promql`) ``num(x)``: a number as a PromQL literal, exact decimals for decimal fractions (``2/5`` -> ``0.4``).
 * ``weighted([(w1, expr1), ...], scale)``: ``scale × Σ wᵢ·exprᵢ / Σ wᵢ`` with the weights as the
   smallest integers (0.4 and 0.3 -> ``(4 * a + 3 * b) / 7``), so equal inputs give exactly their value.
 * ``affine(a, b, expr)``: ``a + b × expr`` (``1 - 0.5 * x``).
@@ -26,17 +26,15 @@ A rendered file that uses any ``axonize_*`` or recorded name not in the registry
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
-from fractions import Fraction
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
 
 from axonize import bundle, names
 from axonize.config import ConfigError
+from axonize.promql import affine, by, num, selector, weighted
 
 #: The folder the rendered files go to (the package folder: rules/ in the repository).
 RULES_DIR = Path(__file__).resolve().parent
@@ -46,57 +44,6 @@ SUFFIX = ".rules.yml"
 #: Labels of axonize_gpu_container_* series that name the container (aggregated away to reach the GPU),
 #: from the names registry: the family's labels after the GPU's own (gpu, uuid).
 CONTAINER_LABELS = tuple(label for label in names.get("axonize_gpu_container_memory_used_bytes").labels if label not in ("gpu", "uuid"))
-#: Which registry component each job of ``selectors:`` exposes (dcgm-exporter's names are not ours).
-JOB_COMPONENTS = {"exporter": "exporter", "sidecar": "sidecar", "dcgm": None}
-
-Number = Fraction | int | float
-
-
-def num(value: Number) -> str:
-    """A PromQL number literal: ``730``, ``0.4`` (exact for decimal fractions), else the float's repr."""
-    f = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-    if f.denominator == 1:
-        return str(f.numerator)
-    den = f.denominator
-    for p in (2, 5):
-        while den % p == 0:
-            den //= p
-    if den == 1:  # a finite decimal: write it exactly
-        text = format(Decimal(f.numerator) / Decimal(f.denominator), "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
-    return repr(float(f))
-
-
-def weighted(terms: Sequence[tuple[Number, str]], scale: Number = 1) -> str:
-    """``scale × Σ wᵢ·exprᵢ / Σ wᵢ`` as PromQL with the smallest integer weights; zero weights are left out."""
-    fracs = [(Fraction(repr(w)) if isinstance(w, float) else Fraction(w), expr) for w, expr in terms]
-    total = sum(w for w, _ in fracs)
-    if total <= 0:
-        raise ValueError("weights must sum to more than 0")
-    coefs = [(Fraction(scale) * w / total, expr) for w, expr in fracs if w != 0]
-    lcd = math.lcm(*(c.denominator for c, _ in coefs))
-    parts = []
-    for c, expr in coefs:
-        n = c * lcd  # an integer
-        parts.append(expr if n == 1 else f"{num(n)} * {expr}")
-    body = " + ".join(parts)
-    return body if lcd == 1 else f"({body}) / {lcd}"
-
-
-def affine(a: Number, b: Number, expr: str) -> str:
-    """``a + b × expr`` as PromQL (``1 - 0.5 * x``)."""
-    fa = Fraction(repr(a)) if isinstance(a, float) else Fraction(a)
-    fb = Fraction(repr(b)) if isinstance(b, float) else Fraction(b)
-    if fb == 0:
-        return f"0 * {expr} + {num(fa)}"
-    sign = "-" if fb < 0 else "+"
-    return f"{num(fa)} {sign} {num(abs(fb))} * {expr}"
-
-
-def by(labels: Iterable[str]) -> str:
-    """``by (a, b) `` for an aggregation, or "" (aggregate everything) when there are no labels."""
-    labels = list(dict.fromkeys(labels))
-    return f"by ({', '.join(labels)}) " if labels else ""
 
 
 def _environment() -> jinja2.Environment:
@@ -119,12 +66,7 @@ def context(cfg: bundle.Bundle) -> dict:
     """What the templates see: the configuration's values and the helpers above."""
     selectors = {"exporter": cfg.selectors.exporter, "sidecar": cfg.selectors.sidecar, "dcgm": cfg.selectors.dcgm}
 
-    def m(metric: str, job: str, *matchers: str) -> str:
-        component = JOB_COMPONENTS[job]
-        if component is not None and names.get(names.family_of(metric)).component != component:
-            raise ValueError(f"{metric} is registered for {names.get(names.family_of(metric)).component}, not job {job}")
-        parts = [p for p in (selectors[job], *matchers) if p]
-        return f"{metric}{{{', '.join(parts)}}}" if parts else metric
+    m = selector(selectors)
 
     eff = cfg.efficiency
     return {

@@ -60,7 +60,7 @@ def test_unreadable_and_invalid_yaml(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: d.update(alerts={}), "my-rules.yml: alerts: unknown section; known sections: prices, electricity"),
+        (lambda d: d.update(dashboards={}), "my-rules.yml: dashboards: unknown section; known sections: prices, electricity"),
         (lambda d: d.pop("grades"), "my-rules.yml: grades: missing"),
         (lambda d: d["selectors"].update(exporter="job=axonize"), "my-rules.yml: selectors.exporter: not PromQL label matchers"),
         (lambda d: d["selectors"].update(sidecar='job="a" env="b"'), "my-rules.yml: selectors.sidecar: expected ',' between matchers"),
@@ -106,12 +106,102 @@ def test_unreadable_and_invalid_yaml(tmp_path):
             "my-rules.yml: prices.gpus[0].dollars_per_hour: must be a number >= 0",
         ),
         (lambda d: d["electricity"].update(dollars_per_kwh=0.12), "my-rules.yml: electricity.source: must be a non-empty string"),
+        # alerts: (issue 12): severities, `for:` durations, thresholds and XID buckets
+        (lambda d: d.pop("alerts"), "my-rules.yml: alerts: missing"),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuLost"].update(severity="page"),
+            "my-rules.yml: alerts.rules.AxonizeGpuLost.severity: must be one of critical, warning, info, got 'page'",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuLost"].update({"for": "-5m"}),
+            "my-rules.yml: alerts.rules.AxonizeGpuLost.for: must be a Prometheus duration",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuLost"].update({"for": "5 minutes"}),
+            "my-rules.yml: alerts.rules.AxonizeGpuLost.for: must be a Prometheus duration",
+        ),
+        (lambda d: d["alerts"]["rules"]["AxonizeGpuLost"].pop("for"), "my-rules.yml: alerts.rules.AxonizeGpuLost.for: missing"),
+        (lambda d: d["alerts"]["rules"].pop("AxonizeWatchdog"), "my-rules.yml: alerts.rules.AxonizeWatchdog: missing"),
+        (lambda d: d["alerts"]["rules"].update(AxonizeGpuHot={}), "my-rules.yml: alerts.rules.AxonizeGpuHot: unknown key"),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuXidResetRequired"].update(hold="0s"),
+            "my-rules.yml: alerts.rules.AxonizeGpuXidResetRequired.hold: must be a Prometheus duration",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuXidResetRequired"].update(codes=[48, "79"]),
+            "my-rules.yml: alerts.rules.AxonizeGpuXidResetRequired.codes: must be a non-empty list of XID codes",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuXidApplicationError"].update(codes=[13, 48]),
+            "my-rules.yml: alerts.rules.AxonizeGpuXidApplicationError: XID 48 also in AxonizeGpuXidResetRequired.codes",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuXidApplicationError"].update(codes=[13, 63]),
+            "my-rules.yml: alerts.xid_never_alert: XID 63 is also in rules.AxonizeGpuXidApplicationError.codes",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuMemoryPressure"].update(thresholds={"warning": 0.9, "critical": 1.5}),
+            "my-rules.yml: alerts.rules.AxonizeGpuMemoryPressure.thresholds.critical: must be a number >= 0 and <= 1",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuMemoryPressure"].update(thresholds={"warning": 0.95, "critical": 0.9}),
+            "my-rules.yml: alerts.rules.AxonizeGpuMemoryPressure.thresholds: a more severe level needs a higher threshold",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuMemoryPressure"].update(thresholds={"page": 0.9}),
+            "my-rules.yml: alerts.rules.AxonizeGpuMemoryPressure.thresholds.page.[key]: must be one of critical, warning, info",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuPcieLinkDegraded"].update(busy_utilization_above=1),
+            "my-rules.yml: alerts.rules.AxonizeGpuPcieLinkDegraded.busy_utilization_above: must be below 1",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuIdleCost"].update(dollars_per_hour=0),
+            "my-rules.yml: alerts.rules.AxonizeGpuIdleCost.dollars_per_hour: must be a number > 0",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeFleetIdleCostShare"].update(above=50),
+            "my-rules.yml: alerts.rules.AxonizeFleetIdleCostShare.above: must be a number >= 0 and <= 1",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeHostEfficiencyLow"].update(grade_at_or_below="A"),
+            "my-rules.yml: alerts.rules.AxonizeHostEfficiencyLow.grade_at_or_below: must be one of B, C, D, F",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeExporterCollectionStale"].update(intervals=0.5),
+            "my-rules.yml: alerts.rules.AxonizeExporterCollectionStale.intervals: must be a number >= 1",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeGpuClocksThrottled"].update(reasons=["HW Slowdown"]),
+            "my-rules.yml: alerts.rules.AxonizeGpuClocksThrottled.reasons: must be a non-empty list of label values",
+        ),
+        (
+            lambda d: d["alerts"].update(runbook_base_url="docs/runbooks.md#top"),
+            "my-rules.yml: alerts.runbook_base_url: must be an http(s) URL without a #fragment",
+        ),
     ],
 )
 def test_errors_name_the_file_and_key(change, message):
     doc = _doc()
     change(doc)
     assert _error(doc).startswith(message)
+
+
+def test_an_alerts_error_names_its_line(tmp_path):
+    path = tmp_path / "bundle.yml"
+    text = PACKAGED.read_text().replace("AxonizeGpuLost: {severity: critical, for: 1m}", "AxonizeGpuLost: {severity: urgent, for: 1m}")
+    path.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "severity: urgent" in row)
+    with pytest.raises(ConfigError, match=rf"^{path}:{line}: alerts.rules.AxonizeGpuLost.severity: must be one of critical, warning, info"):
+        rules_config.load(str(path))
+
+
+def test_packaged_alerts_settings():
+    alerts = rules_config.load().alerts
+    assert alerts.runbook_base_url.startswith("https://") and alerts.xid_never_alert == (63, 92)
+    assert alerts.rules.AxonizeGpuLost.severity == "critical" and alerts.rules.AxonizeGpuLost.for_ == "1m"
+    assert alerts.rules.AxonizeGpuXidApplicationError.codes == (13, 31, 43, 94)
+    assert alerts.rules.AxonizeGpuMemoryPressure.thresholds == {"warning": Fraction(9, 10), "critical": Fraction(95, 100)}
 
 
 def test_top_level_must_be_a_mapping():
