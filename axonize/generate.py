@@ -4,6 +4,7 @@
 
 * ``rules/*.rules.yml``: the recording rules (:mod:`axonize.rules.render`);
 * ``alerts/*.alerts.yml``: the alerting rules (:mod:`axonize.alerts.render`);
+* ``docs/runbooks.md``: a section per alert, from alerts/runbooks/*.yml (:mod:`axonize.alerts.runbooks`);
 * ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas;
 * ``docs/kubernetes-monitors.yaml``: a Prometheus Operator ServiceMonitor and PodMonitor
   (:mod:`axonize.kubernetes`) whose job labels are what the rules select.
@@ -46,15 +47,18 @@ def _kubernetes_monitors() -> str:
 def artifacts() -> dict[str, Callable[[], str]]:
     """``{path relative to the source tree: function rendering its text}`` for every generated file."""
     from axonize.alerts import render as alerts_render
+    from axonize.alerts import runbooks
     from axonize.rules import render as rules_render
 
     out: dict[str, Callable[[], str]] = {}
     for name, text in rules_render.render().items():
         out[f"rules/{name}"] = lambda text=text: text
-    for name, text in alerts_render.render().items():
+    alerts = alerts_render.render()
+    for name, text in alerts.items():
         out[f"alerts/{name}"] = lambda text=text: text
     out["docs/metrics.md"] = _metrics_md
     out["docs/kubernetes-monitors.yaml"] = _kubernetes_monitors
+    out["docs/runbooks.md"] = lambda: runbooks.render(alerts)
     return out
 
 
