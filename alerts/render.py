@@ -19,7 +19,7 @@ shared with the recording rules):
 * ``runbook_url(alert)``: ``runbook_base_url#<anchor>``, the alert's section in docs/runbooks.md;
 * ``gpu_keep`` (job, instance, the host and fleet labels, gpu, uuid: what every GPU alert carries,
   so Alertmanager can group and inhibit by GPU), ``target_keep`` (job, instance, host and fleet
-  labels), ``container_labels``.
+  labels), ``inference_keep`` (``target_keep``, server, model), ``container_labels``.
 
 A rendered file is checked: it parses as YAML, uses no unregistered ``axonize_*`` or recorded name,
 and every alert has a ``severity`` of critical, warning or info and ``summary`` (one sentence
@@ -110,6 +110,7 @@ def context(cfg: bundle.Bundle) -> dict:
         "severities": bundle.SEVERITIES,
         "target_keep": target_keep,
         "gpu_keep": _unique([*target_keep, "gpu", "uuid"]),
+        "inference_keep": _unique([*target_keep, "server", "model"]),
         "container_labels": CONTAINER_LABELS,
         "xid_never_alert": cfg.alerts.xid_never_alert,
     }
@@ -125,8 +126,10 @@ def _check(name: str, text: str) -> None:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RenderError(f"{where} renders invalid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
+        raise RenderError(f"{where} renders no `groups:` list")
     for group in doc["groups"]:
-        for rule in group["rules"]:
+        for rule in group.get("rules") or []:
             alert = rule.get("alert", "?")
             severity = rule.get("labels", {}).get("severity")
             if severity not in bundle.SEVERITIES:

@@ -438,6 +438,22 @@ class StaleAlertModel(AlertModel):
     intervals: Annotated[Fraction, BeforeValidator(fraction(1))]
 
 
+class RateAlertModel(WindowAlertModel):
+    """An alert on a per-second rate over ``window`` above ``per_second``."""
+
+    per_second: Annotated[Fraction, BeforeValidator(fraction(0, low_open=True))]
+
+
+class QueueAlertModel(WindowAlertModel):
+    """A queue growing (deriv() over ``window`` above 0) while it holds more than ``waiting_above`` requests."""
+
+    waiting_above: Annotated[Fraction, BeforeValidator(fraction(0))]
+
+
+class RatioAlertModel(WindowAlertModel):
+    above: Ratio
+
+
 class AlertRulesModel(schema.Section):
     """Every alert of alerts/, by name; each is required so a configuration names all its thresholds."""
 
@@ -460,6 +476,11 @@ class AlertRulesModel(schema.Section):
     AxonizeExporterCollectionStale: StaleAlertModel
     AxonizeExporterCollectionErrors: WindowAlertModel
     AxonizeSidecarCollectionErrors: WindowAlertModel
+    AxonizeInferenceTargetDown: AlertModel
+    AxonizeInferenceKvCacheHigh: LeveledAlertModel
+    AxonizeInferencePreemptions: RateAlertModel
+    AxonizeInferenceQueueGrowing: QueueAlertModel
+    AxonizeInferenceErrorRatio: RatioAlertModel
     AxonizeWatchdog: AlertModel
 
     @model_validator(mode="after")

@@ -51,7 +51,12 @@ def uncovered(rules: list[dict], tests: list[dict]) -> list[str]:
 
 
 def test_there_are_alerts_and_unit_tests():
-    assert [p.name for p in ALERT_FILES] == ["bundle-health.alerts.yml", "gpu-health.alerts.yml", "gpu-waste.alerts.yml"]
+    assert [p.name for p in ALERT_FILES] == [
+        "bundle-health.alerts.yml",
+        "gpu-health.alerts.yml",
+        "gpu-waste.alerts.yml",
+        "inference.alerts.yml",
+    ]
     assert {p.name for p in UNIT_TESTS} == {f"{p.name[: -len('.alerts.yml')]}.test.yml" for p in ALERT_FILES}
 
 
