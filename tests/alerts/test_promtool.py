@@ -132,3 +132,13 @@ def test_a_wrong_expectation_fails(tmp_path, promtool):
 
 def test_the_files_are_a_fresh_render():
     assert render.stale(ROOT / "alerts", render.render()) == []
+
+
+@requires("promtool")
+def test_waste_alerts_fire_through_the_recording_rules(promtool):
+    """tests/alerts/promtool/with-rules/: rules/*.rules.yml and the alerts loaded together on the exporter's raw series."""
+    folder = ROOT / "tests" / "alerts" / "promtool" / "with-rules"
+    tests = sorted(p.name for p in folder.glob("*.test.yml"))
+    assert tests
+    result = subprocess.run([promtool, "test", "rules", *tests], cwd=folder, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
