@@ -83,14 +83,16 @@ def stale(root: Path = ROOT) -> list[str]:
 
 
 def write(root: Path = ROOT) -> list[str]:
-    """Render every generated file into ``root``; the relative paths written."""
-    written = []
-    for rel, produce in artifacts().items():
+    """Render every generated file into ``root``; the relative paths written.
+
+    Everything is rendered before anything is written, so a renderer that fails leaves every file as it was.
+    """
+    texts = {rel: produce() for rel, produce in artifacts().items()}
+    for rel, text in texts.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(produce(), encoding="utf-8")
-        written.append(rel)
-    return written
+        path.write_text(text, encoding="utf-8")
+    return list(texts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
