@@ -15,7 +15,8 @@ shared with the recording rules):
 * ``m(metric, job, *matchers)``: a registered metric with the job's matchers from ``selectors:``;
 * ``r(name, window="")``: a registered recorded name;
 * ``up(job)``: the job's ``up`` series (``up{job="axonize-exporter"}``);
-* ``num(x)``, ``by(labels)``, ``seconds(duration)``, ``alternatives(values)`` (``46|48|62``);
+* ``num(x)``, ``by(labels)``, ``seconds(duration)``, ``alternatives(values)`` (``46|48|62``),
+  ``le_alternatives(bound)`` (``1|1\\.0``: both ``le`` spellings of a bucket bound);
 * ``runbook_url(alert)``: ``runbook_base_url#<anchor>``, the alert's section in docs/runbooks.md;
 * ``gpu_keep`` (job, instance, the host and fleet labels, gpu, uuid: what every GPU alert carries,
   so Alertmanager can group and inhibit by GPU), ``target_keep`` (job, instance, host and fleet
@@ -56,6 +57,14 @@ class RenderError(ValueError):
 def anchor(alert: str) -> str:
     """The section anchor of an alert in docs/runbooks.md (a heading ``## AxonizeGpuLost`` -> ``axonizegpulost``)."""
     return alert.lower()
+
+
+def le_alternatives(bound) -> str:
+    """A bucket bound as every ``le`` spelling: ``1`` -> ``1|1.0`` (Prometheus 2 keeps a client's ``1``; Python
+    clients and Prometheus 3 write ``1.0``), ``0.25`` -> ``0.25``; dots escaped for a regular expression."""
+    text = num(bound)
+    spellings = [text, f"{text}.0"] if "." not in text else [text]
+    return "|".join(s.replace(".", "\\\\.") for s in spellings)
 
 
 def _environment() -> jinja2.Environment:
@@ -105,6 +114,7 @@ def context(cfg: bundle.Bundle) -> dict:
         "by": by,
         "seconds": lambda d: num(seconds(d)),
         "alternatives": lambda values: "|".join(str(v) for v in values),
+        "le_alternatives": le_alternatives,
         "runbook_url": runbook_url,
         "grade_floor_above": grade_floor_above,
         "severities": bundle.SEVERITIES,

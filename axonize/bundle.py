@@ -454,6 +454,70 @@ class RatioAlertModel(WindowAlertModel):
     above: Ratio
 
 
+#: Latency histograms an SLO can be set on: the key names the family axonize_inference_<key>_seconds.
+SLO_HISTOGRAMS = ("time_to_first_token", "inter_token_latency")
+
+
+def _bucket_bounds(value: Any) -> tuple[Fraction, ...]:
+    ok = isinstance(value, list) and value and all(not isinstance(v, bool) and isinstance(v, (int, float)) and v > 0 for v in value)
+    if not ok:
+        raise ValueError(f"must be a non-empty list of the histogram's bucket upper bounds in seconds (le), got {schema.shown(value)}")
+    if sorted(value) != value or len(set(value)) != len(value):
+        raise ValueError(f"must be ascending without repeats, got {value}")
+    return tuple(Fraction(repr(v)) if isinstance(v, float) else Fraction(v) for v in value)
+
+
+class SloModel(schema.Section):
+    """A latency SLO: ``objective`` of requests (0-1) within ``threshold_seconds``, a bound of ``bucket_bounds``.
+
+    ``bucket_bounds`` are the engine's histogram buckets (le); the good share is read from the bucket whose
+    le is the threshold, so a threshold between two bounds could not be measured.
+    """
+
+    objective: Annotated[Fraction, BeforeValidator(fraction(0, 1, low_open=True))]
+    threshold_seconds: Annotated[Fraction, BeforeValidator(fraction(0, low_open=True))]
+    bucket_bounds: Annotated[tuple[Fraction, ...], BeforeValidator(_bucket_bounds)]
+
+    @model_validator(mode="after")
+    def _measurable(self) -> SloModel:
+        if self.objective == 1:
+            raise schema.problem("must be below 1 (an objective of 1 leaves no error budget)", key="objective")
+        if self.threshold_seconds not in self.bucket_bounds:
+            bounds = ", ".join(_decimal(b) for b in self.bucket_bounds)
+            raise schema.problem(
+                f"must be one of the histogram's bucket bounds ({bounds}), got {_decimal(self.threshold_seconds)}", key="threshold_seconds"
+            )
+        return self
+
+
+class BurnWindowModel(schema.Section):
+    """One multi-window pair: fire when the error budget burns ``factor`` times too fast over both windows."""
+
+    long: PromDuration
+    short: PromDuration
+    factor: Annotated[Fraction, BeforeValidator(fraction(0, low_open=True))]
+    for_: ForDuration = Field(alias="for")
+    severity: Severity
+
+
+class SloBurnAlertModel(schema.Section):
+    """Multi-window multi-burn-rate alerts (the Google SRE workbook) on latency SLOs, per server and model."""
+
+    slos: dict[str, SloModel]
+    windows: tuple[BurnWindowModel, ...]
+
+    @model_validator(mode="after")
+    def _known_and_present(self) -> SloBurnAlertModel:
+        for key in self.slos:
+            if key not in SLO_HISTOGRAMS:
+                raise schema.problem(f"unknown latency histogram; known: {', '.join(SLO_HISTOGRAMS)}", key="slos")
+        if not self.slos:
+            raise schema.problem("must set at least one SLO", key="slos")
+        if not self.windows:
+            raise schema.problem("must list at least one window pair", key="windows")
+        return self
+
+
 class AlertRulesModel(schema.Section):
     """Every alert of alerts/, by name; each is required so a configuration names all its thresholds."""
 
@@ -481,6 +545,7 @@ class AlertRulesModel(schema.Section):
     AxonizeInferencePreemptions: RateAlertModel
     AxonizeInferenceQueueGrowing: QueueAlertModel
     AxonizeInferenceErrorRatio: RatioAlertModel
+    AxonizeInferenceLatencySloBurn: SloBurnAlertModel
     AxonizeWatchdog: AlertModel
 
     @model_validator(mode="after")

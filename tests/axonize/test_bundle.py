@@ -176,6 +176,31 @@ def test_unreadable_and_invalid_yaml(tmp_path):
             "my-rules.yml: alerts.rules.AxonizeGpuClocksThrottled.reasons: must be a non-empty list of label values",
         ),
         (
+            lambda d: d["alerts"]["rules"]["AxonizeInferenceLatencySloBurn"]["slos"]["time_to_first_token"].update(threshold_seconds=0.3),
+            "my-rules.yml: alerts.rules.AxonizeInferenceLatencySloBurn.slos.time_to_first_token.threshold_seconds: "
+            "must be one of the histogram's bucket bounds (0.001, 0.005",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeInferenceLatencySloBurn"]["slos"]["inter_token_latency"].update(objective=1),
+            "my-rules.yml: alerts.rules.AxonizeInferenceLatencySloBurn.slos.inter_token_latency.objective: must be below 1",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeInferenceLatencySloBurn"]["slos"]["inter_token_latency"].update(
+                bucket_bounds=[0.1, 0.05]
+            ),
+            "my-rules.yml: alerts.rules.AxonizeInferenceLatencySloBurn.slos.inter_token_latency.bucket_bounds: must be ascending",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeInferenceLatencySloBurn"]["slos"].update(
+                e2e_request_latency=d["alerts"]["rules"]["AxonizeInferenceLatencySloBurn"]["slos"]["time_to_first_token"]
+            ),
+            "my-rules.yml: alerts.rules.AxonizeInferenceLatencySloBurn.slos: unknown latency histogram",
+        ),
+        (
+            lambda d: d["alerts"]["rules"]["AxonizeInferenceLatencySloBurn"]["windows"][0].update(severity="page"),
+            "my-rules.yml: alerts.rules.AxonizeInferenceLatencySloBurn.windows[0].severity: must be one of critical, warning, info",
+        ),
+        (
             lambda d: d["alerts"].update(runbook_base_url="docs/runbooks.md#top"),
             "my-rules.yml: alerts.runbook_base_url: must be an http(s) URL without a #fragment",
         ),
