@@ -430,14 +430,19 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--gpus", type=int, default=1000, help="fleet size in GPUs (a multiple of 8; the mix is kept)")
-    parser.add_argument("--rules", default="rules/*.rules.yml", help="rule files (glob, relative to the repository root)")
+    parser.add_argument(
+        "--rules",
+        nargs="+",
+        default=["rules/*.rules.yml", "alerts/*.alerts.yml"],
+        help="rule files: globs relative to the repository root (default: the recording rules and the alerts)",
+    )
     args = parser.parse_args()
     size_fleet(args.gpus)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
     started = time.monotonic()
-    rules = sorted(glob.glob(str(ROOT / args.rules)))
+    rules = sorted({path for pattern in args.rules for path in glob.glob(str(ROOT / pattern))})
     if not rules:
-        print(f"no rule files match {args.rules}", file=sys.stderr)
+        print(f"no rule files match {' '.join(args.rules)}", file=sys.stderr)
         return 1
 
     hosts, servers = fleet(args.seed)
