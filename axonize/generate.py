@@ -4,6 +4,7 @@
 
 * ``rules/*.rules.yml``: the recording rules (:mod:`axonize.rules.render`);
 * ``alerts/*.alerts.yml``: the alerting rules (:mod:`axonize.alerts.render`);
+* ``alerts/grafana-alerting.yml``: the same alerts as Grafana-managed rules (:mod:`axonize.alerts.grafana`);
 * ``docs/runbooks.md``: a section per alert, from alerts/runbooks/*.yml (:mod:`axonize.alerts.runbooks`);
 * ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas;
 * ``docs/kubernetes-monitors.yaml``: a Prometheus Operator ServiceMonitor and PodMonitor
@@ -46,8 +47,8 @@ def _kubernetes_monitors() -> str:
 
 def artifacts() -> dict[str, Callable[[], str]]:
     """``{path relative to the source tree: function rendering its text}`` for every generated file."""
+    from axonize.alerts import grafana, runbooks
     from axonize.alerts import render as alerts_render
-    from axonize.alerts import runbooks
     from axonize.rules import render as rules_render
 
     out: dict[str, Callable[[], str]] = {}
@@ -59,6 +60,7 @@ def artifacts() -> dict[str, Callable[[], str]]:
     out["docs/metrics.md"] = _metrics_md
     out["docs/kubernetes-monitors.yaml"] = _kubernetes_monitors
     out["docs/runbooks.md"] = lambda: runbooks.render(alerts)
+    out["alerts/grafana-alerting.yml"] = lambda: grafana.render_text(alerts)
     return out
 
 
