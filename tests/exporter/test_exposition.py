@@ -13,7 +13,7 @@ from axonize.exporter.replay import ReplaySource
 from axonize.http import Exposition
 from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA, requires
 
-# the capture host printed a path (/root/tools/memhog); the series carry the executable's name only
+# the capture host printed the process as a full executable path; the series carry the executable's name only
 MEMHOG = "memhog"
 assert re.search(r"Name\s+: /\S+/memhog", (NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt").read_text())
 
