@@ -1,12 +1,14 @@
 """Collection CPU, concurrent scrape latency and RSS stability of the NVML backend (issue 3).
 
-No GPU here, so NVML is the fake from tests/fake_nvml fed from the real 8x H100
-capture, extended to the issue's host: 8 GPUs, one of them split into 7 MIG
-instances, 100 GPU processes, GPM activity on every GPU and instance. The
-fake is pure Python, so its cost is counted in the figures: they are an
-upper bound for the real library.
+``--nvml fake`` (the default, for hosts without a GPU): NVML is the fake from
+tests/fake_nvml fed from the real 8x H100 capture, extended to the issue's
+host: 8 GPUs, one of them split into 7 MIG instances, 100 GPU processes, GPM
+activity on every GPU and instance. The fake is pure Python, so its cost is
+counted in the figures: they are an upper bound for the real library.
+``--nvml real``: the host's own libnvidia-ml through nvidia-ml-py, on
+whatever GPUs it has (devtools/gpu_capture.sh runs it on a lent GPU machine).
 
-    .venv/bin/python benchmarks/exporter_nvml.py [--cycles 10000] [--scrapers 50] [--scrapes 40]
+    .venv/bin/python benchmarks/exporter_nvml.py [--nvml fake|real] [--cycles 10000] [--scrapers 50] [--scrapes 40]
 
 1. CPU per collection cycle (NVML reads + axonize rendering + self-metrics), in process.
 2. RSS over --cycles cycles, sampled every tenth of the run: it must stay flat.
@@ -47,8 +49,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def cpu_and_rss(cycles: int) -> None:
-    source = NvmlSource(nvml=benchmark_fleet(), hostname="bench", xid_events=True)
+def cpu_and_rss(cycles: int, real: bool) -> None:
+    source = NvmlSource(nvml=None if real else benchmark_fleet(), hostname="bench", xid_events=True)
     exposition = Exposition()
     loop = CollectionLoop(source, 1.0, exposition)
     me = psutil.Process()
@@ -97,9 +99,12 @@ async def _scrapers(url: str, scrapers: int, scrapes: int) -> list[float]:
     return latencies
 
 
-def concurrent_scrapes(scrapers: int, scrapes: int) -> None:
-    env = scenario_env([])
-    env["AXONIZE_FAKE_NVML"] = json.dumps({"fleet": "benchmark"})
+def concurrent_scrapes(scrapers: int, scrapes: int, real: bool) -> None:
+    if real:
+        env = dict(os.environ)
+    else:
+        env = scenario_env([])
+        env["AXONIZE_FAKE_NVML"] = json.dumps({"fleet": "benchmark"})
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="axonize-bench-nvml-", suffix=".log", delete=False).name
     exporter = ManagedProcess(
@@ -125,12 +130,14 @@ def concurrent_scrapes(scrapers: int, scrapes: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nvml", choices=("fake", "real"), default="fake", help="fake: tests/fake_nvml's fleet; real: this host's GPUs")
     parser.add_argument("--cycles", type=int, default=10000)
     parser.add_argument("--scrapers", type=int, default=50)
     parser.add_argument("--scrapes", type=int, default=40)
     args = parser.parse_args()
-    cpu_and_rss(args.cycles)
-    concurrent_scrapes(args.scrapers, args.scrapes)
+    real = args.nvml == "real"
+    cpu_and_rss(args.cycles, real)
+    concurrent_scrapes(args.scrapers, args.scrapes, real)
     return 0
 
 

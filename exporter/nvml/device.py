@@ -132,10 +132,15 @@ def _pct(v) -> float | None:
     return None if v is None else float(v) / 100.0
 
 
-def read_gpu(call: Caller, handle, index: int, cpu_count: int) -> Gpu:
-    """Read every physical-GPU field of :class:`Gpu` except MIG devices, processes, links and activity.
+def read_gpu(call: Caller, handle, index: int, cpu_count: int, max_clocks: dict[str, dict[str, float]] | None = None) -> Gpu:
+    """Read every physical-GPU field of :class:`Gpu` except MIG devices, processes, links, activity and PCIe throughput.
 
-    ``cpu_count`` sizes the CPU-affinity bitmask (64 CPUs a word). Raises
+    ``cpu_count`` sizes the CPU-affinity bitmask (64 CPUs a word). ``max_clocks``
+    is a cache ``{uuid: {domain: Hz}}`` kept by the caller: the maximum clocks
+    are fixed for a board (``nvmlDeviceGetMaxClockInfo``), and each read costs
+    about 1.8 ms on an H200 with driver 580 (measured, devtools/gpu_capture.sh),
+    so they are read once per GPU. PCIe throughput is :func:`read_pcie_throughput`'s,
+    since GPM gives it without NVML's 20 ms sampling wait. Raises
     :class:`~axonize.nvml.GpuFault` when the GPU is lost or NVML must be re-initialised.
     """
     nvml: ModuleType = call.nvml
@@ -198,21 +203,23 @@ def read_gpu(call: Caller, handle, index: int, cpu_count: int) -> Gpu:
     gpu.fan_speed_ratio = _pct(call(nvml.nvmlDeviceGetFanSpeed, handle))
     pstate = call(nvml.nvmlDeviceGetPerformanceState, handle)
     gpu.performance_state = None if pstate is None or pstate == 32 else int(pstate)  # 32 = NVML_PSTATE_UNKNOWN
+    cached = None if max_clocks is None else max_clocks.get(gpu.uuid)
     for domain, clock_type in CLOCKS.items():
         current = _mhz(call(nvml.nvmlDeviceGetClockInfo, handle, clock_type))
         if current is not None:
             gpu.clocks_hertz[domain] = current
-        peak = _mhz(call(nvml.nvmlDeviceGetMaxClockInfo, handle, clock_type))
-        if peak is not None:
-            gpu.max_clocks_hertz[domain] = peak
+        if cached is None:
+            peak = _mhz(call(nvml.nvmlDeviceGetMaxClockInfo, handle, clock_type))
+            if peak is not None:
+                gpu.max_clocks_hertz[domain] = peak
+    if cached is not None:
+        gpu.max_clocks_hertz = dict(cached)
+    elif max_clocks is not None and gpu.max_clocks_hertz:
+        max_clocks[gpu.uuid] = dict(gpu.max_clocks_hertz)
     reasons = call(nvml.nvmlDeviceGetCurrentClocksEventReasons, handle)
     if reasons is not None:
         gpu.clock_event_reasons = {reason: bool(reasons & bit) for reason, bit in CLOCK_EVENT_BITS.items()}
 
-    tx = call(nvml.nvmlDeviceGetPcieThroughput, handle, nvml.NVML_PCIE_UTIL_TX_BYTES)
-    rx = call(nvml.nvmlDeviceGetPcieThroughput, handle, nvml.NVML_PCIE_UTIL_RX_BYTES)
-    gpu.pcie_tx_bytes_per_second = None if tx is None else float(tx) * 1000.0
-    gpu.pcie_rx_bytes_per_second = None if rx is None else float(rx) * 1000.0
     replays = call(nvml.nvmlDeviceGetPcieReplayCounter, handle)
     gpu.pcie_replays = None if replays is None else float(replays)
     gpu.pcie_link_generation = call(nvml.nvmlDeviceGetCurrPcieLinkGeneration, handle)
@@ -222,6 +229,24 @@ def read_gpu(call: Caller, handle, index: int, cpu_count: int) -> Gpu:
 
     _ecc(call, handle, gpu)
     return gpu
+
+
+def read_pcie_throughput(call: Caller, handle, gpu: Gpu) -> None:
+    """Fill whichever of ``gpu.pcie_tx/rx_bytes_per_second`` is still None from ``nvmlDeviceGetPcieThroughput``.
+
+    NVML samples that counter over a 20 ms window inside the call (nvml.h), so
+    each call blocks about 21 ms (measured on an H200, driver 580): the NVML
+    backend uses it only where GPM gives no PCIe rate (before Hopper, MIG mode,
+    GPM's first cycle). NVML answers in KB/s; the snapshot holds bytes/s (x1000).
+    """
+    nvml = call.nvml
+    for attr, counter in (
+        ("pcie_tx_bytes_per_second", nvml.NVML_PCIE_UTIL_TX_BYTES),
+        ("pcie_rx_bytes_per_second", nvml.NVML_PCIE_UTIL_RX_BYTES),
+    ):
+        if getattr(gpu, attr) is None:
+            value = call(nvml.nvmlDeviceGetPcieThroughput, handle, counter)
+            setattr(gpu, attr, None if value is None else float(value) * 1000.0)
 
 
 def _placement(call: Caller, handle, gpu: Gpu, cpu_count: int) -> None:

@@ -5,7 +5,10 @@ SMs were. Each cycle takes one GPM sample per GPU (``nvmlGpmSampleGet``) or
 per MIG GPU instance (``nvmlGpmMigSampleGet``) and computes the metrics over
 the interval since the previous sample (``nvmlGpmMetricsGet``; percent ->
 ratio). The first cycle has no previous sample, so activity appears from the
-second cycle on. Source: nvml.h "GPM" section; metric ids ``NVML_GPM_METRIC_*``.
+second cycle on. For a whole GPU the same request also gives its PCIe TX/RX
+rates over the interval (:data:`RATES`), which replaces NVML's 20 ms
+``nvmlDeviceGetPcieThroughput`` sample. Source: nvml.h "GPM" section; metric
+ids ``NVML_GPM_METRIC_*``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ METRICS = {
     "fp32_active": 12,
     "fp16_active": 13,
 }
+#: whole-GPU rates: snapshot field -> (NVML_GPM_METRIC_* id, bytes per unit); nvml.h gives PCIE_TX/RX_PER_SEC in MiB/s
+RATES = {"pcie_tx_bytes_per_second": (20, 2**20), "pcie_rx_bytes_per_second": (21, 2**20)}
 NVML_SUCCESS = 0
 
 
@@ -40,7 +45,11 @@ class GpmSampler:
         return self._supported[uuid]
 
     def activity(self, call: Caller, uuid: str, handle, gpu_instance_id: int | None = None) -> dict[str, float]:
-        """Activity ratios over the interval since the last call for the same key; {} on the first call."""
+        """Activity ratios over the interval since the last call for the same key; {} on the first call.
+
+        For a whole GPU (``gpu_instance_id`` None) the result also holds the
+        :data:`RATES` fields in bytes/s where GPM answered them; the caller pops them.
+        """
         nvml = call.nvml
         key = (uuid, gpu_instance_id)
         sample = call(nvml.nvmlGpmSampleAlloc)
@@ -60,10 +69,13 @@ class GpmSampler:
         try:
             request = nvml.c_nvmlGpmMetricsGet_t()
             request.version = nvml.NVML_GPM_METRICS_GET_VERSION
-            request.numMetrics = len(METRICS)
+            wanted = list(METRICS.items()) + (
+                [(field, metric_id) for field, (metric_id, _) in RATES.items()] if gpu_instance_id is None else []
+            )
+            request.numMetrics = len(wanted)
             request.sample1 = previous
             request.sample2 = sample
-            for i, metric_id in enumerate(METRICS.values()):
+            for i, (_, metric_id) in enumerate(wanted):
                 request.metrics[i].metricId = metric_id
             result = call(nvml.nvmlGpmMetricsGet, request)
         finally:
@@ -71,9 +83,13 @@ class GpmSampler:
         if result is None:
             return {}
         out: dict[str, float] = {}
-        for i, kind in enumerate(METRICS):
+        for i, (kind, _) in enumerate(wanted):
             metric = result.metrics[i]
-            if metric.nvmlReturn == NVML_SUCCESS:
+            if metric.nvmlReturn != NVML_SUCCESS:
+                continue
+            if kind in RATES:
+                out[kind] = max(0.0, float(metric.value)) * RATES[kind][1]
+            else:
                 out[kind] = max(0.0, min(1.0, float(metric.value) / 100.0))
         return out
 

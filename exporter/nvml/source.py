@@ -26,8 +26,8 @@ from types import ModuleType
 from axonize.nvml import Caller, GpuFault, NvmlUnavailable, kind_of, load, text
 
 from ..snapshot import CollectionError, Gpu, Link, NvLink, Snapshot
-from .device import read_gpu
-from .gpm import GpmSampler
+from .device import read_gpu, read_pcie_throughput
+from .gpm import RATES, GpmSampler
 from .mig import read_mig_devices
 from .processes import read_processes
 from .topology import bus_key, read_links, read_nvlinks
@@ -65,6 +65,7 @@ class NvmlSource:
         self.xid_events = xid_events
         self.cpu_count = os.cpu_count() or 64
         self.gpm = GpmSampler()
+        self._max_clocks: dict[str, dict[str, float]] = {}  # per uuid, read once (see read_gpu)
         self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="axonize-nvml")
         self._inflight: dict[int, Future] = {}
         self._known: dict[int, Gpu] = {}  # last good identity per index, for the labels of a faulted GPU
@@ -141,6 +142,7 @@ class NvmlSource:
             self.nvml.nvmlInit()
             self._inflight.clear()
             self.gpm.reset()
+            self._max_clocks.clear()
             self._open()
         except self.nvml.NVMLError as exc:
             return CollectionError("nvml", "nvmlInit", kind_of(exc), f"re-initialising NVML failed: {exc}")
@@ -216,7 +218,10 @@ class NvmlSource:
                 if n:
                     snap.errors.append(CollectionError("nvml", "XID event thread", kind, f"{n} event-set wait errors"))
             self.xid.errors.clear()
-        self.gpm.forget({g.uuid for g in snap.gpus})
+        present = {g.uuid for g in snap.gpus}
+        self.gpm.forget(present)
+        for uuid in [u for u in self._max_clocks if u not in present]:
+            del self._max_clocks[uuid]
         if self.enrich is not None:
             self.enrich(snap)
         return snap
@@ -231,7 +236,7 @@ class NvmlSource:
 
     def _read_one(self, index: int, handle) -> tuple[Gpu, list[tuple[str, str, str]]]:
         call = Caller(self.nvml)
-        gpu = read_gpu(call, handle, index, self.cpu_count)
+        gpu = read_gpu(call, handle, index, self.cpu_count, self._max_clocks)
         migs = read_mig_devices(call, handle) if gpu.mig_mode else []
         gpu.mig_devices = [dev for dev, _ in migs]
         gpu.processes, self._util_seen[gpu.uuid] = read_processes(call, handle, bool(gpu.mig_mode), self._util_seen.get(gpu.uuid, 0))
@@ -245,4 +250,8 @@ class NvmlSource:
                     dev.activity = dict(seen[dev.gpu_instance_id])
             else:
                 gpu.activity = self.gpm.activity(call, gpu.uuid, handle)
+                for field in RATES:
+                    if field in gpu.activity:
+                        setattr(gpu, field, gpu.activity.pop(field))
+        read_pcie_throughput(call, handle, gpu)  # only what GPM did not give
         return gpu, call.errors

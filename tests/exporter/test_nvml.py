@@ -116,6 +116,26 @@ def test_gpm_activity_from_the_second_cycle_per_gpu_and_per_mig_instance():
     assert snap.gpus[0].activity == {}  # under MIG the whole-GPU figure is per instance
 
 
+def test_pcie_rates_come_from_gpm_and_max_clocks_are_read_once():
+    """nvmlDeviceGetPcieThroughput blocks ~21 ms a call (20 ms sample, measured on an H200): GPM replaces it from cycle 2."""
+    fake = FakeNvml.from_captures([DEMO_Q, DEMO_TOPO], gpm={0: {"sm_active": 0.5}})
+    source = nvml_source(fake)
+    try:
+        first = source.collect().gpus
+        after_first = dict(fake.fn_calls)
+        second = source.collect().gpus
+    finally:
+        source.close()
+    throughput = fake.fn_calls["nvmlDeviceGetPcieThroughput"] - after_first["nvmlDeviceGetPcieThroughput"]
+    assert after_first["nvmlDeviceGetPcieThroughput"] == 16  # cycle 1: no GPM sample to compare yet, 8 GPUs x TX/RX
+    assert throughput == 14  # cycle 2: GPU 0 from GPM, the 7 GPUs without GPM still sampled
+    assert second[0].pcie_tx_bytes_per_second == first[0].pcie_tx_bytes_per_second == 567_000  # MiB/s round trip
+    assert second[0].pcie_rx_bytes_per_second == first[0].pcie_rx_bytes_per_second
+    assert "pcie_tx_bytes_per_second" not in second[0].activity
+    assert fake.fn_calls["nvmlDeviceGetMaxClockInfo"] == after_first["nvmlDeviceGetMaxClockInfo"] == 8 * 4
+    assert second[3].max_clocks_hertz == first[3].max_clocks_hertz and len(first[3].max_clocks_hertz) == 4
+
+
 def _by_gpu(text: str, name: str) -> dict[str, float]:
     return {s.labels["gpu"]: s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name}
 

@@ -92,6 +92,8 @@ _GPM = {
     12: "fp32_active",
     13: "fp16_active",
 }
+#: GPM PCIe rates of a whole GPU, answered from the capture's throughput (NVML_GPM_METRIC_PCIE_TX/RX_PER_SEC)
+_GPM_RATES = {20: "pcie_tx_bytes_per_second", 21: "pcie_rx_bytes_per_second"}
 _LOCATIONS = {7: "sram", 2: "dram"}
 
 
@@ -134,6 +136,7 @@ class FakeNvml:
         self.initialised = False
         self.driver_loaded = True
         self.calls = 0
+        self.fn_calls: dict[str, int] = {}  # NVML function name -> calls
         self.gpu_calls: dict[int, int] = {}
         self._failures: dict[tuple[int, str], int] = {}
         self._failure_codes: dict[tuple[int, str], int] = {}
@@ -179,6 +182,7 @@ class FakeNvml:
     def _enter(self, fn: str, handle: _Handle | None = None) -> Gpu | None:
         with self._lock:
             self.calls += 1
+            self.fn_calls[fn] = self.fn_calls.get(fn, 0) + 1
             if handle is not None:
                 self.gpu_calls[handle.gpu] = self.gpu_calls.get(handle.gpu, 0) + 1
         if not self.driver_loaded:
@@ -558,9 +562,15 @@ class FakeNvml:
         values = self.gpm.get(gpu, {})
         if gi is not None:
             values = self.gpm.get((gpu, gi), values)  # type: ignore[call-overload]
+        snap_gpu = self.gpus[gpu] if gi is None and gpu in self.gpm else None
         for i in range(request.numMetrics):
-            kind = _GPM.get(request.metrics[i].metricId)
-            if kind in values:
+            metric_id = request.metrics[i].metricId
+            kind = _GPM.get(metric_id)
+            rate = _GPM_RATES.get(metric_id)
+            if rate is not None and snap_gpu is not None and getattr(snap_gpu, rate) is not None:
+                request.metrics[i].value = getattr(snap_gpu, rate) / 2**20  # MiB/s, as nvml.h gives it
+                request.metrics[i].nvmlReturn = 0
+            elif kind in values:
                 request.metrics[i].value = values[kind] * 100.0
                 request.metrics[i].nvmlReturn = 0
             else:

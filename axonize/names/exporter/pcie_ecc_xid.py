@@ -16,7 +16,7 @@ NAMES: tuple[Name, ...] = (
         "gauge",
         "bytes_per_second",
         GPU,
-        "PCIe transmit throughput, sampled by the driver (KB/s taken as 1000 B/s).",
+        "PCIe transmit throughput: GPM's average over the collection interval on Hopper and later, else the driver's 20 ms sample (KB/s taken as 1000 B/s).",
         _C,
     ),
     Name(
@@ -24,7 +24,7 @@ NAMES: tuple[Name, ...] = (
         "gauge",
         "bytes_per_second",
         GPU,
-        "PCIe receive throughput, sampled by the driver (KB/s taken as 1000 B/s).",
+        "PCIe receive throughput: GPM's average over the collection interval on Hopper and later, else the driver's 20 ms sample (KB/s taken as 1000 B/s).",
         _C,
     ),
     Name("axonize_gpu_pcie_replays_total", "counter", "", GPU, "PCIe replays since the GPU was reset (link errors retried).", _C),
