@@ -34,6 +34,7 @@ from importlib import resources
 
 import yaml
 
+from . import demo_alerts
 from .processes import APT_HINT, ManagedProcess, PrometheusServer, free_port, wait_http
 
 GIB = 2.0**30
@@ -150,18 +151,25 @@ def demo_captures() -> list[str]:
     return [str(base / "h100-sxm-x8_drv565_nvidia-smi-q.txt"), str(base / "h200-x8-hgx_topo-m_nics.txt")]
 
 
-def rule_files(workdir: str) -> list[str]:
-    """The recording rules rendered from the packaged axonize/bundle.yml with :data:`DEMO_RATE_WINDOW`, in ``workdir``.
-
-    The rules component renders them (``python -m axonize.rules.render``, as ``make generate`` does) from a
-    copy of the bundle whose ``windows`` are the demo's; RuntimeError with its message when that fails.
-    """
+def demo_bundle(workdir: str) -> str:
+    """The packaged axonize/bundle.yml with the demo's :data:`DEMO_RATE_WINDOW` windows and short alert ``for:``
+    (:func:`axonize.demo_alerts.shorten_for`), written to ``workdir``; its path."""
     from . import yaml_file
 
-    doc = yaml_file.read_packaged("axonize", "bundle.yml", "axonize/bundle.yml")
+    doc = yaml_file.read_packaged("axonize", "bundle.yml", "axonize/bundle.yml").data
     config = os.path.join(workdir, "bundle.yml")
     with open(config, "w") as fh:
-        yaml.safe_dump({**doc.data, "windows": {"rate": DEMO_RATE_WINDOW, "queue_growth": DEMO_RATE_WINDOW}}, fh, sort_keys=False)
+        windows = {"rate": DEMO_RATE_WINDOW, "queue_growth": DEMO_RATE_WINDOW}
+        yaml.safe_dump({**doc, "windows": windows, "alerts": demo_alerts.shorten_for(doc["alerts"])}, fh, sort_keys=False)
+    return config
+
+
+def rule_files(workdir: str, config: str) -> list[str]:
+    """The recording rules rendered from the bundle at ``config`` into ``workdir``.
+
+    The rules component renders them (``python -m axonize.rules.render``, as ``make generate`` does);
+    RuntimeError with its message when that fails.
+    """
     out = subprocess.run(
         [sys.executable, "-m", "axonize.rules.render", "--config", config, "--out", workdir],
         capture_output=True,
@@ -395,11 +403,14 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
             started.append(replay)
         sidecar = start_sidecar(workdir, f"{vllm.url}/metrics" if vllm else replay.url, started)
         try:
+            alerting = demo_alerts.start(started)
+            config = demo_bundle(workdir)
             prom = PrometheusServer(
                 {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]},
                 "1s",
-                rule_files=rule_files(workdir),
+                rule_files=rule_files(workdir, config) + demo_alerts.render_alerts(config, os.path.join(workdir, "alerts")),
                 binary=prometheus_binary,
+                alertmanagers=[alerting.address],
             )
         except FileNotFoundError as exc:
             print(f"axonize demo: {exc}", file=sys.stderr)
@@ -439,10 +450,18 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
         print(format_model_table(models), file=out)
         print("\n" + format_fleet(fleet_line(prom, at), models), file=out)
         print(f"(recording rules from axonize/bundle.yml with {DEMO_RATE_WINDOW} rate windows; the shipped rules use 5m)", file=out)
+        alerting.wait_for([{"alertname": "AxonizeGpuIdleCost"}, {"alertname": "AxonizeWatchdog"}])
+        print(
+            f"\nAlerts: Prometheus (alerts/ rendered with for: at most {demo_alerts.DEMO_FOR}) -> Alertmanager "
+            f"({alerting.alertmanager.url}, alerts/alertmanager.yml's routes and inhibitions) -> this demo's webhooks:\n",
+            file=out,
+        )
+        print(alerting.report(), file=out)
         if once:
             return 0
         print(
-            f"\nexporter:   http://127.0.0.1:{port}/metrics\nsidecar:    http://{sidecar}/metrics\nprometheus: {prom.url}/graph\n"
+            f"\nexporter:     http://127.0.0.1:{port}/metrics\nsidecar:      http://{sidecar}/metrics\nprometheus:   {prom.url}/graph\n"
+            f"alertmanager: {alerting.alertmanager.url}/#/alerts\n"
             "try: sum by (gpu) (axonize_gpu_memory_used_bytes) / sum by (gpu) (axonize_gpu_memory_total_bytes)\n"
             "Ctrl-C to stop.",
             file=out,

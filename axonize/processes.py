@@ -100,7 +100,8 @@ class PrometheusServer:
     """A real Prometheus on 127.0.0.1 with storage in a temporary directory.
 
     ``scrape_targets``: ``{job: [host:port, ...]}`` scraped every
-    ``scrape_interval``; ``rule_files`` loaded as given. Use as a context manager.
+    ``scrape_interval``; ``rule_files`` loaded as given; alerts sent to ``alertmanagers``
+    (``host:port``). Use as a context manager.
     Raises FileNotFoundError (with the apt command) when the binary is missing.
     """
 
@@ -111,6 +112,7 @@ class PrometheusServer:
         rule_files: Sequence[str] = (),
         binary: str | None = None,
         port: int | None = None,
+        alertmanagers: Sequence[str] = (),
     ):
         self.binary = binary or find_binary("prometheus")
         if not self.binary:
@@ -126,6 +128,8 @@ class PrometheusServer:
         }
         if rule_files:
             config["rule_files"] = [os.path.abspath(p) for p in rule_files]
+        if alertmanagers:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
         self.config_path = os.path.join(self.dir, "prometheus.yml")
         with open(self.config_path, "w") as fh:
             yaml.safe_dump(config, fh)

@@ -3,21 +3,19 @@ delivery and inhibition through a running Alertmanager on loopback with a webhoo
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
+from axonize import alertmanager as alertmanager_lib
 from axonize.processes import ManagedProcess, free_port, wait_http
 from tests.conftest import ROOT, require_binary, requires
 
@@ -87,55 +85,15 @@ def test_commented_receiver_examples_are_valid(tmp_path):
 # --- a real Alertmanager ------------------------------------------------------------------------------------
 
 
-class WebhookReceiver:
-    """An HTTP server on loopback that records every Alertmanager webhook POST as ``(path, payload)``."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver._lock:
-                    receiver.received.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def alerts(self, **labels: str) -> list[tuple[str, dict, dict]]:
-        """``(receiver path, payload, alert)`` for every delivered alert whose labels include ``labels``."""
-        with self._lock:
-            received = list(self.received)
-        return [
-            (path, payload, alert)
-            for path, payload in received
-            for alert in payload["alerts"]
-            if all(alert["labels"].get(k) == v for k, v in labels.items())
-        ]
+class WebhookReceiver(alertmanager_lib.WebhookReceiver):
+    """The core receiver (axonize.alertmanager), failing the test instead of raising TimeoutError."""
 
     def wait_for(self, predicate: Callable[[str, dict, dict], bool] = lambda *_: True, **labels: str) -> tuple[str, dict, dict]:
         """The first delivered alert with ``labels`` that satisfies ``predicate``; fails after DELIVERY_TIMEOUT."""
-        deadline = time.monotonic() + DELIVERY_TIMEOUT
-        while time.monotonic() < deadline:
-            for hit in self.alerts(**labels):
-                if predicate(*hit):
-                    return hit
-            time.sleep(0.05)
-        pytest.fail(f"no notification for {labels} within {DELIVERY_TIMEOUT:.0f}s; received: {self.received}")
+        try:
+            return self.wait_until(predicate, DELIVERY_TIMEOUT, **labels)
+        except TimeoutError as exc:
+            pytest.fail(f"{exc}; received: {self.received}")
 
 
 class Alertmanager:
@@ -194,19 +152,7 @@ def test_the_names_in_the_routes_and_inhibitions_are_alerts_of_the_bundle():
 
 def config_for_tests(config: dict, webhook_url: str) -> dict:
     """The shipped config with every webhook pointed at ``webhook_url``/<receiver> and short group timings."""
-    config = json.loads(json.dumps(config))
-    for receiver in config["receivers"]:
-        for webhook in receiver.get("webhook_configs", []):
-            assert "REPLACE-ME" in webhook["url"], "the shipped webhook URLs are marked as placeholders"
-            webhook["url"] = f"{webhook_url}/{receiver['name']}"
-
-    def shorten(route: dict) -> None:
-        route["group_wait"], route["group_interval"] = f"{GROUP_WAIT:g}s", f"{GROUP_INTERVAL:g}s"
-        for child in route.get("routes", []):
-            shorten(child)
-
-    shorten(config["route"])
-    return config
+    return alertmanager_lib.local_config(config, webhook_url, f"{GROUP_WAIT:g}s", f"{GROUP_INTERVAL:g}s")
 
 
 @pytest.fixture(scope="module")

