@@ -20,11 +20,13 @@ def test_check_names_a_stale_file_and_write_repairs_it(tmp_path):
     assert generate.stale(tmp_path) == []
     (tmp_path / "rules" / "cost.rules.yml").write_text("groups: []\n")
     (tmp_path / "rules" / "old.rules.yml").write_text("groups: []\n")
+    (tmp_path / "alerts" / "old.alerts.yml").write_text("groups: []\n")
     (tmp_path / "docs" / "metrics.md").unlink()
     assert generate.stale(tmp_path) == [
         "rules/cost.rules.yml: differs from a fresh render",
         "docs/metrics.md: missing",
         "rules/old.rules.yml: no renderer makes it (remove it)",
+        "alerts/old.alerts.yml: no renderer makes it (remove it)",
     ]
     out = subprocess.run([sys.executable, "-m", "axonize.generate", "--check", "--root", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 1 and "docs/metrics.md: missing" in out.stderr
