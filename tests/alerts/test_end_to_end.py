@@ -1,7 +1,7 @@
 """End to end on loopback: ``axonize-exporter --replay`` on a fault capture, a real Prometheus with rules/ and
 alerts/ loaded, a real Alertmanager 0.25 with alerts/alertmanager.yml, and a webhook receiver in the test.
 
-The fault capture (tests/fixtures/nvidia/faults/, provenance in tests/fixtures/nvidia/SOURCES.md) is the demo's
+The fault capture (axonize/demo_data/faults/, provenance in axonize/demo_data/SOURCES.md) is the demo's
 real 8x H100 ``nvidia-smi -q`` with four GPUs changed: GPU 1 on a x8 PCIe link, GPU 2 in HW thermal slowdown,
 GPU 3 with a pending row remap, GPU 4 with 97 % of its memory in use. The alerts are rendered from a copy of
 axonize/bundle.yml whose tested alerts hold for ``FOR`` instead of minutes; Alertmanager's group timings are the
@@ -25,13 +25,13 @@ import yaml
 
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
 from tests.alerts import test_alertmanager as am
-from tests.conftest import DEMO_Q, NVIDIA, ROOT, require_binary, requires
+from tests.conftest import DEMO, DEMO_Q, ROOT, require_binary, requires
 
 #: The Alertmanager of tests/alerts/test_alertmanager.py (the shipped routes and inhibitions, webhooks to the
 #: test's receiver, 1 s group_wait and group_interval), one per module.
 alertmanager = am.alertmanager
 
-FAULTS = NVIDIA / "faults" / "h100-sxm-x8_drv565_nvidia-smi-q_faults.txt"
+FAULTS = DEMO / "faults" / "h100-sxm-x8_drv565_nvidia-smi-q_faults.txt"
 HEALTHY = DEMO_Q
 BUNDLE = ROOT / "axonize" / "bundle.yml"
 #: ``for:`` of the alerts the fault capture raises, in the test's bundle copy (the shipped ones are 5-15m).
@@ -191,11 +191,11 @@ def test_a_fault_capture_pages_and_tickets_and_resolves_when_restored(alertmanag
 
 
 def test_the_fault_capture_differs_from_its_real_source_only_where_sources_md_says():
-    """tests/fixtures/nvidia/SOURCES.md lists every changed line of the fault capture; the rest is the real capture."""
+    """axonize/demo_data/SOURCES.md lists every changed line of the fault capture; the rest is the real capture."""
     derived, source = FAULTS.read_text().splitlines(), HEALTHY.read_text().splitlines()
     assert len(derived) == len(source)
     changed = {n for n, (a, b) in enumerate(zip(derived, source), start=1) if a != b}
     assert changed == {305, 542, 545, 546, 814, 820, 834, 835, 1003, 1004}
-    row = next(line for line in (NVIDIA / "SOURCES.md").read_text().splitlines() if line.startswith(f"| faults/{FAULTS.name} "))
+    row = next(line for line in (DEMO / "SOURCES.md").read_text().splitlines() if line.startswith(f"| faults/{FAULTS.name} "))
     documented = {int(n) for group in re.findall(r"\blines? (\d+(?:, \d+)*)", row) for n in group.split(",")}
     assert documented == changed
