@@ -4,6 +4,7 @@ Flags follow Prometheus exporters (node_exporter, dcgm-exporter)::
 
     axonize-exporter --replay gpus.txt topo.txt          # serve a replay on :9947/metrics
     axonize-exporter --replay gpus.xml --print           # render one snapshot to stdout and exit
+    axonize-exporter --replay gpus.txt --replay.kernel-log dmesg.txt   # XID counters from the kernel log
     axonize-exporter --config exporter.yml --web.listen-address 127.0.0.1:9947
 
 Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}``);
@@ -49,6 +50,13 @@ OPTIONS = (
         metavar="PATH",
     ),
     Option("--replay.hostname", "", "hostname label for a replayed host (captures do not carry one)", str, metavar="NAME"),
+    Option(
+        "--replay.kernel-log",
+        "",
+        "a replayed host's kernel log (dmesg or journalctl -k output), read every cycle: its 'NVRM: Xid' lines give the XID counters",
+        str,
+        metavar="FILE",
+    ),
     Option(
         "--metrics-format",
         "axonize",
@@ -118,7 +126,7 @@ class NoSource(RuntimeError):
 def make_source(settings: dict):
     """The replay when ``--replay`` is given, else NVML (with the runtime context from /proc and /sys)."""
     if settings["replay"]:
-        return ReplaySource(settings["replay"], hostname=settings["replay_hostname"])
+        return ReplaySource(settings["replay"], hostname=settings["replay_hostname"], kernel_log=settings["replay_kernel_log"])
     from .nvml import NvmlSource, NvmlUnavailable
     from .runtime_context import RuntimeContext
 

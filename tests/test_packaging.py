@@ -52,6 +52,8 @@ def test_runtime_wheel_carries_the_runtime_and_no_test_tooling(tmp_path):
     for needed in (
         "axonize/cli.py",
         "axonize/demo.py",
+        "axonize/demo_data/faults/h100-sxm-x8_drv565_nvidia-smi-q_faults-lost.txt",
+        "axonize/demo_data/faults/kernel-xid.log",
         "axonize/names/__init__.py",
         "axonize/exporter/cli.py",
         "axonize/sidecar/cli.py",

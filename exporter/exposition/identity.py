@@ -4,6 +4,7 @@ Sample::
 
     axonize_host_info{backend="replay",cuda_version="12.7",driver_version="565.57.01",hostname=""} 1.0
     axonize_gpu_up{gpu="0",uuid="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"} 1.0
+    axonize_gpu_fault_info{gpu="0",kind="gpu_lost",uuid="GPU-b42dd28e-ffdd-8720-1df0-98bd8cdc05b1"} 1.0
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ ROWS: tuple[Metric, ...] = (
         _gpu_info,
         "nvidia-smi -q `Product Name`, `PCI › Bus Id`, `Serial Number`, `VBIOS Version`, `MIG Mode › Current`; -q -x the same elements",
     ),
-    Metric("axonize_gpu_up", _gpu_up, NVML_SOURCE + "; replays: 1 for every GPU in the capture"),
-    Metric("axonize_gpu_fault_info", _gpu_fault, NVML_SOURCE + " error codes (nvmlReturn_t)"),
+    Metric(
+        "axonize_gpu_up",
+        _gpu_up,
+        NVML_SOURCE + "; replays: 0 for a GPU of an `Unable to determine the device handle for GPU <bus id>` line of nvidia-smi -q, else 1",
+    ),
+    Metric(
+        "axonize_gpu_fault_info",
+        _gpu_fault,
+        NVML_SOURCE + " error codes (nvmlReturn_t); replays: the error string of that line (`GPU is lost` -> gpu_lost)",
+    ),
 )

@@ -16,7 +16,10 @@ from ..snapshot import Snapshot
 from .family import NVML_SOURCE, Metric, Sample, flag, gpu_key, keyed, scalar
 
 _ECC_SOURCE = "nvidia-smi -q `ECC Errors › {scope}`; -q -x `ecc_errors/{scope_xml}` (SRAM Uncorrectable Parity and SEC-DED are summed)"
-_XID_SOURCE = NVML_SOURCE + " event set `nvmlEventTypeXidCriticalError`"
+_XID_SOURCE = (
+    NVML_SOURCE
+    + " event set `nvmlEventTypeXidCriticalError`; replays: the `NVRM: Xid` lines of `--replay.kernel-log` (dmesg, journalctl -k)"
+)
 
 
 def _ecc(attr: str) -> Callable[[Snapshot], Iterator[Sample]]:

@@ -6,7 +6,16 @@ One host is described by one or more files, recognised by their content:
 * ``nvidia-smi topo -m``: GPU-to-GPU links, CPU affinity and NUMA nodes;
 * ``nvidia-smi -L``: MIG profiles and MIG device UUIDs;
 * an nvidia_gpu_exporter capture bundle (``# nvidia_gpu_exporter GPU capture``),
-  from which the ``load`` (else ``idle``) ``-q`` section, ``topo -m`` and ``-L`` are taken.
+  from which the ``load`` (else ``idle``) ``-q`` section, ``topo -m`` and ``-L`` are taken;
+* apart from those (``kernel_log``, ``--replay.kernel-log``): the output of ``dmesg`` or
+  ``journalctl -k``, whose ``NVRM: Xid`` lines give the XID counters (:mod:`.xid_counts`).
+
+A GPU that nvidia-smi could not open (``Unable to determine the device handle for GPU
+0000:18:00.0: GPU is lost ...`` in a ``-q`` text report, :mod:`.lost_gpu`) is a GPU with ``fault``
+set (``axonize_gpu_up 0``, as the NVML backend shows one) and a counted error of that kind. GPU
+indexes are then the order of all the report's PCI bus ids, lost ones included (nvidia-smi's
+order); the lost GPU's ``uuid`` is the one last seen on its bus by this source, else
+``unknown-gpu-<index>``.
 
 The files are read again on every collection, so a job that rewrites them
 (``nvidia-smi -q -x > gpus.xml`` from cron) is followed, the way
@@ -26,15 +35,18 @@ and everything else is still exported.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from ..snapshot import CollectionError, Snapshot
-from . import gpu_list, query_text, query_xml, topology
+from . import gpu_list, lost_gpu, query_text, query_xml, topology
 from .bounded_read import BoundedReader, ReadFailure
 from .errors import CaptureError
 from .gpu_fields import GpuReader
+from .pci_bus import device_key
 from .tree import Node
+from .xid_counts import XidCounts
 
 __all__ = ["ReplaySource", "CaptureError", "classify"]
 
@@ -62,6 +74,8 @@ class _Parts:
     report: tuple[str, Node, str] | None = None  # (dialect, root, path)
     topo: tuple[topology.Topology, str] | None = None
     listing: tuple[dict, str] | None = None
+    lost: list[lost_gpu.LostGpu] = field(default_factory=list)  # of the -q text report
+    lost_errors: list[tuple[int, str]] = field(default_factory=list)
 
 
 class ReplaySource:
@@ -70,16 +84,27 @@ class ReplaySource:
     ``paths``: one host's files (see the module docstring). ``hostname``: the
     value of the ``hostname`` label (captures do not carry it). ``reader``
     bounds each file's size and read time (:class:`~.bounded_read.BoundedReader`).
+    ``kernel_log``: a ``dmesg`` / ``journalctl -k`` file for the XID counters, read
+    every cycle like the captures; ``clock`` stamps their last-seen times (Unix seconds).
     """
 
     name = "replay"
 
-    def __init__(self, paths: Sequence[str], hostname: str = "", reader: BoundedReader | None = None):
+    def __init__(
+        self,
+        paths: Sequence[str],
+        hostname: str = "",
+        reader: BoundedReader | None = None,
+        kernel_log: str = "",
+        clock: Callable[[], float] = time.time,
+    ):
         if not paths:
             raise ValueError("replay needs at least one capture file")
         self.paths = list(paths)
         self.hostname = hostname
         self.reader = reader or BoundedReader()
+        self.identities = lost_gpu.Identities()
+        self.xids = XidCounts(kernel_log, clock, self.name) if kernel_log else None
 
     def collect(self) -> Snapshot:
         snap = Snapshot(hostname=self.hostname, backend=self.name)
@@ -92,7 +117,7 @@ class ReplaySource:
             except ReadFailure as exc:
                 snap.errors.append(CollectionError(self.name, path, exc.kind, exc.message))
         if parts.report is not None:
-            self._read_report(parts.report, snap)
+            self._read_report(parts.report, parts, snap)
         elif not any(e.kind in ("parse", "io") for e in snap.errors):
             snap.errors.append(
                 CollectionError(self.name, ", ".join(self.paths), "parse", "no 'nvidia-smi -q' or '-q -x' report among the files")
@@ -101,6 +126,9 @@ class ReplaySource:
             self._apply_topology(parts.topo, snap)
         if parts.listing is not None and snap.gpus:
             self._apply_listing(parts.listing, snap)
+        self.identities.remember(snap.gpus)
+        if self.xids is not None:
+            self.xids.apply(snap, self.reader)
         return snap
 
     # -- loading -------------------------------------------------------------------
@@ -138,6 +166,7 @@ class ReplaySource:
             if parts.report is not None:
                 raise CaptureError(path, None, f"a second GPU report for one host (the first is {parts.report[2]})")
             if kind == "query-text":
+                text, parts.lost, parts.lost_errors = lost_gpu.extract(text)
                 parts.report = ("text", query_text.parse(text, path), path)
             else:
                 parts.report = ("xml", query_xml.parse(text, path), path)
@@ -166,7 +195,7 @@ class ReplaySource:
                 self._load_text("\n" * offset + body, f"{path}", parts)
 
     # -- merging -------------------------------------------------------------------
-    def _read_report(self, report: tuple[str, Node, str], snap: Snapshot) -> None:
+    def _read_report(self, report: tuple[str, Node, str], parts: _Parts, snap: Snapshot) -> None:
         dialect, root, path = report
         if dialect == "text":
             sections, bus_of = query_text.gpu_nodes(root), query_text.gpu_bus_id
@@ -179,20 +208,27 @@ class ReplaySource:
             }
         snap.driver_version = top["Driver Version"].value if top["Driver Version"] else ""
         snap.cuda_version = top["CUDA Version"].value if top["CUDA Version"] else ""
+        for line, message in parts.lost_errors:
+            snap.errors.append(CollectionError(self.name, f"{path}:{line}", "parse", message))
+        lost = self._lost_of(parts.lost, [bus_of(node) for node in sections], path, snap)
         attached = top["Attached GPUs"]
-        if attached is not None and attached.value.strip().isdigit() and int(attached.value) != len(sections):
+        if attached is not None and attached.value.strip().isdigit() and int(attached.value) != len(sections) + len(lost):
+            also = f" and {len(lost)} lost GPU line{'s' if len(lost) != 1 else ''}" if lost else ""
             snap.errors.append(
                 CollectionError(
                     self.name,
                     f"{path}:{attached.line}",
                     "mismatch",
-                    f"report says {attached.value} attached GPUs but holds {len(sections)} GPU sections (truncated or filtered capture)",
+                    f"report says {attached.value} attached GPUs but holds {len(sections)} GPU sections{also} (truncated or filtered capture)",
                 )
             )
-        if not sections:
+        if not sections and not lost:
             snap.errors.append(CollectionError(self.name, path, "parse", "the report holds no GPU section: nothing to export"))
+        # with lost GPUs, an index is the place of the bus id among all of them (nvidia-smi's PCI order)
+        order = sorted([device_key(bus_of(node)) or "" for node in sections] + [device_key(x.bus_id) or "" for x in lost])
         seen: dict[str, int] = {}
-        for index, node in enumerate(sections):
+        for position, node in enumerate(sections):
+            index = order.index(device_key(bus_of(node)) or "") if lost else position
             if node.child("Processes" if dialect == "text" else "processes") is None:
                 # every driver prints Processes in each GPU section (N/A or None when empty): a section without it was cut short
                 snap.errors.append(
@@ -222,6 +258,34 @@ class ReplaySource:
             elif gpu is not None:
                 seen[gpu.uuid] = index
                 snap.gpus.append(gpu)
+        for entry in lost:
+            index = order.index(device_key(entry.bus_id) or "")
+            gpu = self.identities.faulted(index, entry)
+            if gpu.uuid in seen:  # its last-known UUID is read healthy elsewhere now: do not repeat it
+                gpu.uuid = f"unknown-gpu-{index}"
+            snap.gpus.append(gpu)
+            snap.errors.append(
+                CollectionError(
+                    self.name,
+                    f"{path}:{entry.line}",
+                    entry.kind,
+                    f"GPU {index} ({entry.bus_id}): nvidia-smi could not open it ('Unable to determine the device handle'): {entry.message}",
+                )
+            )
+        snap.gpus.sort(key=lambda gpu: gpu.index)
+
+    def _lost_of(self, lost: list[lost_gpu.LostGpu], buses: list[str], path: str, snap: Snapshot) -> list[lost_gpu.LostGpu]:
+        """The lost-GPU lines that name a bus id no GPU section and no earlier line has (the others are counted errors)."""
+        sections = {device_key(bus) for bus in buses}
+        kept: dict[str | None, lost_gpu.LostGpu] = {}
+        for entry in lost:
+            key = device_key(entry.bus_id)
+            if key in sections or key in kept:
+                where = "has a GPU section too" if key in sections else f"is reported lost on line {kept[key].line} already"
+                snap.errors.append(CollectionError(self.name, f"{path}:{entry.line}", "mismatch", f"{entry.bus_id} {where}; line ignored"))
+                continue
+            kept[key] = entry
+        return list(kept.values())
 
     def _apply_topology(self, topo_and_path: tuple[topology.Topology, str], snap: Snapshot) -> None:
         topo, path = topo_and_path
@@ -250,7 +314,7 @@ class ReplaySource:
         listing, path = listing_and_path
         for gpu in snap.gpus:
             entry = listing.get(gpu.index)
-            if entry is None:
+            if entry is None or gpu.fault:
                 continue
             if entry["uuid"] != gpu.uuid:
                 snap.errors.append(

@@ -16,6 +16,10 @@ Each line is ``key : value`` or a bare section header; nesting is by
 indentation. The root's children are the top-level keys and one
 ``GPU <PCI bus id>`` node per GPU.
 
+A GPU that nvidia-smi could not open has no section but one ``Unable to determine the device
+handle for GPU <bus id>: <error>`` line (often first, before the header): :mod:`.lost_gpu` takes
+those lines out before :func:`parse` runs.
+
 Errors: :class:`~.errors.CaptureError` naming the file and line for an empty
 file, a file that is not an ``nvidia-smi -q`` log, an indentation that matches
 no open section, and a top-level section other than ``GPU <bus id>``.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import re
 
 from .errors import CaptureError
+from .lost_gpu import strip_leading
 from .tree import Node
 
 HEADER = "==============NVSMI LOG=============="
@@ -35,7 +40,8 @@ _TOP_LEVEL_KEYS = {"timestamp", "driver version", "cuda version", "attached gpus
 
 
 def looks_like(text: str) -> bool:
-    return HEADER in text.lstrip()[:400]
+    """The header near the top, after any ``Unable to determine the device handle`` lines (:mod:`.lost_gpu`)."""
+    return HEADER in strip_leading(text)[:400]
 
 
 def parse(text: str, path: str) -> Node:
