@@ -11,6 +11,7 @@ COPY exporter ./exporter
 COPY sidecar ./sidecar
 COPY rules ./rules
 COPY alerts ./alerts
+COPY grafana ./grafana
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim

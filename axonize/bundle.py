@@ -14,6 +14,7 @@ Sections and what they hold::
     cost:                   hours per month, how a GPU's cost is split between containers, the stopped-exporter grace window
     inference:              histogram quantiles
     alerts:                 the runbook base URL and, per alert, severity, `for:` and thresholds (axonize.alerts)
+    grafana:                the dashboards' datasource, folder, uids and titles (axonize.grafana_config)
 
 :func:`load` reads and validates a file (through :mod:`axonize.yaml_file` and
 the :mod:`axonize.schema` models below) into a :class:`Bundle`; the packaged
@@ -40,14 +41,14 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from . import pricing, schema
+from . import grafana_config, pricing, schema
 from .yaml_file import ConfigError, Document
 
 #: What errors call the packaged file (its path in the repository).
 PACKAGED = pricing.PACKAGED
 
 #: Top-level sections, in the file's order.
-SECTIONS = ("prices", "electricity", "selectors", "levels", "windows", "efficiency", "grades", "cost", "inference", "alerts")
+SECTIONS = ("prices", "electricity", "selectors", "levels", "windows", "efficiency", "grades", "cost", "inference", "alerts", "grafana")
 GRADE_LETTERS = ("A", "B", "C", "D", "F")
 CONTAINER_SPLITS = ("memory", "even")
 #: Alert severities: critical pages now, warning is a ticket (act within hours), info is context (not sent).
@@ -113,6 +114,7 @@ class Bundle:
     quantiles: tuple[Fraction, ...]
     stopped_exporter_grace: str = "15m"  # how long a GPU whose exporter stopped keeps its last price (a duration)
     alerts: AlertsModel | None = None  # the alerts: section (validated; None only for a Bundle built by hand)
+    grafana: grafana_config.GrafanaModel | None = None  # the grafana: section (likewise)
 
     @property
     def dollars_per_kwh(self) -> float | None:
@@ -590,6 +592,7 @@ class BundleFile(schema.Section):
     cost: CostModel
     inference: InferenceModel
     alerts: AlertsModel
+    grafana: grafana_config.GrafanaModel
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
@@ -633,6 +636,7 @@ def parse(doc: Document | Any, where: str | None = None) -> Bundle:
         quantiles=f.inference.quantiles,
         stopped_exporter_grace=f.cost.stopped_exporter_grace,
         alerts=f.alerts,
+        grafana=f.grafana,
     )
 
 

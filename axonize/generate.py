@@ -6,6 +6,7 @@
 * ``alerts/*.alerts.yml``: the alerting rules (:mod:`axonize.alerts.render`);
 * ``alerts/grafana-alerting.yml``: the same alerts as Grafana-managed rules (:mod:`axonize.alerts.grafana`);
 * ``docs/runbooks.md``: a section per alert, from alerts/runbooks/*.yml (:mod:`axonize.alerts.runbooks`);
+* ``grafana/dashboards/<uid>.json`` and ``grafana/provisioning/``: the dashboards (:mod:`axonize.grafana.render`);
 * ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas;
 * ``docs/kubernetes-monitors.yaml``: a Prometheus Operator ServiceMonitor and PodMonitor
   (:mod:`axonize.kubernetes`) whose job labels are what the rules select.
@@ -28,7 +29,7 @@ from pathlib import Path
 #: The source tree of an editable install or checkout: the folder holding axonize/ and rules/.
 ROOT = Path(__file__).resolve().parent.parent
 #: Generated files by folder pattern: a file matching one that no renderer makes is an orphan.
-GENERATED_PATTERNS = ("rules/*.rules.yml", "alerts/*.alerts.yml")
+GENERATED_PATTERNS = ("rules/*.rules.yml", "alerts/*.alerts.yml", "grafana/dashboards/*.json")
 
 
 def _metrics_md() -> str:
@@ -49,6 +50,7 @@ def artifacts() -> dict[str, Callable[[], str]]:
     """``{path relative to the source tree: function rendering its text}`` for every generated file."""
     from axonize.alerts import grafana, runbooks
     from axonize.alerts import render as alerts_render
+    from axonize.grafana import render as grafana_render
     from axonize.rules import render as rules_render
 
     out: dict[str, Callable[[], str]] = {}
@@ -61,6 +63,8 @@ def artifacts() -> dict[str, Callable[[], str]]:
     out["docs/kubernetes-monitors.yaml"] = _kubernetes_monitors
     out["docs/runbooks.md"] = lambda: runbooks.render(alerts)
     out["alerts/grafana-alerting.yml"] = lambda: grafana.render_text(alerts)
+    for name, text in grafana_render.render().items():
+        out[f"grafana/{name}"] = lambda text=text: text
     return out
 
 

@@ -60,6 +60,9 @@ def test_runtime_wheel_carries_the_runtime_and_no_test_tooling(tmp_path):
         "axonize/rules/render.py",
         "axonize/rules/gpu-efficiency.rules.yml",
         "axonize/rules/templates/gpu-efficiency.rules.yml.j2",
+        "axonize/grafana/render.py",
+        "axonize/grafana/dashboards/axonize-fleet.json",
+        "axonize/grafana/provisioning/datasources/axonize.yml",
     ):
         assert needed in files, needed
     assert not [f for f in files if "vllm_cpu" in f or "tiny_llama" in f or f.startswith(("devtools/", "tests/"))]

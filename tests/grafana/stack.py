@@ -1,0 +1,122 @@
+"""Real Prometheus servers for the dashboard tests, each with rules/*.rules.yml loaded and 1 s scrapes.
+
+:func:`healthy`: ``axonize-exporter --replay`` of the demo's 8x H100 (with its HGX topology) and of the H200 MIG
+capture (with its ``nvidia-smi -L``), a static server of the real H200 exporter exposition (NVML backend, GPM:
+SM active, energy), and ``axonize-sidecar`` on the demo's real vLLM capture (axonize.demo.CaptureReplay).
+:func:`faults`: the exporter replaying the fault captures of axonize/demo_data/faults/ (a x8 PCIe link, a lost GPU,
+the kernel log's XIDs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from axonize import demo
+from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
+from tests.conftest import DEMO, DEMO_Q, DEMO_TOPO, NVIDIA, ROOT, require_binary
+
+MIG = [NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-mig_drv590_nvidia-smi-L.txt"]
+H200_EXPOSITION = NVIDIA / "h200-real" / "h200_drv580_axonize-exporter_load.prom"
+FAULTS = DEMO / "faults"
+FAULT_CAPTURES = [
+    [FAULTS / "h100-sxm-x8_drv565_nvidia-smi-q_faults.txt"],
+    [FAULTS / "h100-sxm-x8_drv565_nvidia-smi-q_faults-lost.txt", "--replay.kernel-log", FAULTS / "kernel-xid.log"],
+]
+
+
+def rule_files() -> list[str]:
+    return [str(p) for p in sorted((ROOT / "rules").glob("*.rules.yml"))]
+
+
+def exporter(captures: list, started: list, tmp: Path) -> str:
+    """``axonize-exporter --replay`` of ``captures`` (paths and flags) at a 1 s interval; its host:port."""
+    port = free_port()
+    proc = ManagedProcess(
+        "axonize-exporter",
+        [
+            sys.executable,
+            "-m",
+            "axonize.exporter",
+            "--replay",
+            *map(str, captures),
+            "--collect.interval",
+            "1s",
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
+        str(tmp / f"exporter-{port}.log"),
+    )
+    started.append(proc)
+    wait_http(f"http://127.0.0.1:{port}/-/ready", 30, proc)
+    return f"127.0.0.1:{port}"
+
+
+def static(text: str, started: list) -> str:
+    """A /metrics answering ``text`` (a captured exposition); its host:port."""
+    body = text.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started.append(_Stopper(server))
+    return f"127.0.0.1:{server.server_address[1]}"
+
+
+class _Stopper:
+    def __init__(self, server: http.server.ThreadingHTTPServer) -> None:
+        self.server = server
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextlib.contextmanager
+def running(targets: dict[str, list[str]], started: list) -> Iterator[PrometheusServer]:
+    prom = PrometheusServer(targets, "1s", rule_files=rule_files(), binary=require_binary("prometheus"))
+    try:
+        with prom:
+            yield prom
+    finally:
+        for thing in reversed(started):
+            thing.stop()
+
+
+@contextlib.contextmanager
+def healthy(tmp: Path) -> Iterator[PrometheusServer]:
+    started: list = []
+    replay = demo.CaptureReplay(Path(demo.vllm_capture()).read_text(), demo.REPLAY_PERIOD_S)
+    started.append(replay)
+    exporters = [exporter([DEMO_Q, DEMO_TOPO], started, tmp), exporter(MIG, started, tmp), static(H200_EXPOSITION.read_text(), started)]
+    sidecar = demo.start_sidecar(str(tmp), replay.url, started)
+    with running({"axonize-exporter": exporters, "axonize-sidecar": [sidecar]}, started) as prom:
+        prom.wait_for("axonize_gpu_info", timeout=30, min_results=10)
+        prom.wait_for("axonize_inference_server_gpu_info", timeout=30)
+        prom.wait_for("model:axonize_inference_cost_per_million_tokens:dollars", timeout=60)
+        prom.wait_for("gpu:axonize_efficiency_grade:info", timeout=30, min_results=9)  # the MIG GPU has no score
+        prom.wait_for("count_over_time(axonize_gpu_up[30s]) > 3", timeout=30)
+        yield prom
+
+
+@contextlib.contextmanager
+def faults(tmp: Path) -> Iterator[PrometheusServer]:
+    started: list = []
+    exporters = [exporter(captures, started, tmp) for captures in FAULT_CAPTURES]
+    with running({"axonize-exporter": exporters}, started) as prom:
+        prom.wait_for("axonize_gpu_fault_info", timeout=30)
+        prom.wait_for("count_over_time(axonize_gpu_xid_errors_total[30s]) > 3", timeout=30)
+        yield prom
