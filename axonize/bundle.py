@@ -387,6 +387,12 @@ class WindowAlertModel(AlertModel):
     window: PromDuration
 
 
+class CollectionErrorsAlertModel(WindowAlertModel):
+    """Collection errors over ``window``, except the ``ignore_kinds`` another alert speaks for (a lost GPU's)."""
+
+    ignore_kinds: Annotated[tuple[str, ...], BeforeValidator(_label_values)] = ()
+
+
 class ClockAlertModel(AlertModel):
     """Clock-event reasons (axonize_gpu_clock_event_reason_active's ``reason``) that alert while held."""
 
@@ -540,7 +546,7 @@ class AlertRulesModel(schema.Section):
     AxonizeExporterDown: AlertModel
     AxonizeSidecarDown: AlertModel
     AxonizeExporterCollectionStale: StaleAlertModel
-    AxonizeExporterCollectionErrors: WindowAlertModel
+    AxonizeExporterCollectionErrors: CollectionErrorsAlertModel
     AxonizeSidecarCollectionErrors: WindowAlertModel
     AxonizeInferenceTargetDown: AlertModel
     AxonizeInferenceKvCacheHigh: LeveledAlertModel
