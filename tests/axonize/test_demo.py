@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 
 import psutil
 import pytest
@@ -18,19 +19,34 @@ from tests.sidecar.test_real_vllm import buckets, histogram_quantile, samples, t
 pytestmark = pytest.mark.integration
 
 
-def demo_processes():
-    """Processes the demo starts, wherever they were reparented: its exporter, sidecar, Prometheus and Alertmanager."""
+#: environment variable each demo run of these tests carries, inherited by every process the demo starts
+MARK = "AXONIZE_DEMO_TEST_RUN"
+
+
+def demo_env() -> dict[str, str]:
+    """The test's environment plus a :data:`MARK` of its own, so :func:`demo_processes` finds this run's children
+    only (other tests, and other engineers' runs, replay the same demo captures at the same time)."""
+    return {**os.environ, MARK: uuid.uuid4().hex}
+
+
+def demo_processes(env: dict[str, str]) -> list[psutil.Process]:
+    """Processes still running that a demo started with ``env`` (its exporter, sidecar, Prometheus, Alertmanager),
+    wherever they were reparented: found by the inherited :data:`MARK`."""
     found = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if (
-            "demo_data/h100-sxm-x8" in cmd
-            or ("axonize-prometheus-" in cmd and "prometheus" in cmd)
-            or "axonize-alertmanager-" in cmd
-            or ("axonize.sidecar" in cmd and "axonize-demo-" in cmd)
-        ):
-            found.append(p)
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get(MARK) == env[MARK]:
+                found.append(p)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
     return found
+
+
+def run_demo(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    env = demo_env()
+    return subprocess.run(
+        [sys.executable, "-m", "axonize.cli", "demo", *args], capture_output=True, text=True, timeout=timeout, env=env
+    ), env
 
 
 def alert_sections(stdout: str) -> dict[str, list[str]]:
@@ -50,7 +66,7 @@ def alert_sections(stdout: str) -> dict[str, list[str]]:
 @requires("prometheus-alertmanager")
 def test_demo_once_prints_the_table():
     require_binary("prometheus")
-    result = subprocess.run([sys.executable, "-m", "axonize.cli", "demo", "--once"], capture_output=True, text=True, timeout=240)
+    result, env = run_demo("--once", timeout=240)
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if re.match(r"^\d\s+NVIDIA H100 80GB HBM3", line)]
     assert len(rows) == 8, result.stdout
@@ -108,7 +124,7 @@ def test_demo_once_prints_the_table():
         "AxonizeFleetIdleCostShare [info]",
         "AxonizeHostEfficiencyLow [info]",
     ]
-    assert demo_processes() == []
+    assert demo_processes(env) == []
 
 
 @requires("prometheus")
@@ -117,9 +133,7 @@ def test_demo_fault_scenario_pages_tickets_and_inhibits():
     """--scenario faults: the derived captures of axonize/demo_data/faults/ swapped in under a running Prometheus
     and Alertmanager, then the vLLM server on the lost GPU stopped."""
     require_binary("prometheus")
-    result = subprocess.run(
-        [sys.executable, "-m", "axonize.cli", "demo", "--once", "--scenario", "faults"], capture_output=True, text=True, timeout=240
-    )
+    result, env = run_demo("--once", "--scenario", "faults", timeout=240)
     assert result.returncode == 0, result.stderr
     alerts = {head: [line.split(":")[0] for line in lines] for head, lines in alert_sections(result.stdout).items()}
     assert alerts["sent to pager"] == [
@@ -143,14 +157,15 @@ def test_demo_fault_scenario_pages_tickets_and_inhibits():
         r"AxonizeInferenceTargetDown \[critical\] model tinyllama, muted by AxonizeGpu(Lost|XidResetRequired) .*GPU 0.*", engine
     )
     assert len(muted) == 2, muted
-    assert demo_processes() == []
+    assert demo_processes(env) == []
 
 
 @requires("prometheus")
 @requires("prometheus-alertmanager")
 def test_demo_stops_everything_on_sigterm():
     require_binary("prometheus")
-    proc = subprocess.Popen([sys.executable, "-m", "axonize.cli", "demo"], stdout=subprocess.PIPE, text=True)
+    env = demo_env()
+    proc = subprocess.Popen([sys.executable, "-m", "axonize.cli", "demo"], stdout=subprocess.PIPE, text=True, env=env)
     try:
         for line in proc.stdout:
             if "Ctrl-C to stop" in line:
@@ -160,7 +175,7 @@ def test_demo_stops_everything_on_sigterm():
         proc.terminate()
         assert proc.wait(20) == 0
         gone, alive = psutil.wait_procs(started, timeout=10)
-        assert alive == [] and demo_processes() == []
+        assert alive == [] and demo_processes(env) == []
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -183,9 +198,7 @@ def test_cli_help_and_unknown_command():
 )
 def test_demo_with_a_real_vllm():
     require_binary("prometheus")
-    result = subprocess.run(
-        [sys.executable, "-m", "axonize.cli", "demo", "--once", "--with-vllm"], capture_output=True, text=True, timeout=400
-    )
+    result, env = run_demo("--once", "--with-vllm", timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "sent 16 requests of 64 tokens to vLLM" in result.stdout
     (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
@@ -193,6 +206,6 @@ def test_demo_with_a_real_vllm():
     ttft_p50, ttft_p95, itl_p50 = float(model_row[8]), float(model_row[10]), float(model_row[12])
     assert 0 < ttft_p50 <= ttft_p95 and 0 < itl_p50 and float(model_row[14]) > 0, result.stdout
     assert re.search(r"tinyllama: \$[0-9.]+ per 1M generated tokens", result.stdout), result.stdout
-    assert demo_processes() == [] and not [
+    assert demo_processes(env) == [] and not [
         p for p in psutil.process_iter(["cmdline"]) if "vllm.entrypoints.openai.api_server" in " ".join(p.info["cmdline"] or [])
     ]
