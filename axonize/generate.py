@@ -6,7 +6,9 @@
 * ``alerts/*.alerts.yml``: the alerting rules (:mod:`axonize.alerts.render`);
 * ``alerts/grafana-alerting.yml``: the same alerts as Grafana-managed rules (:mod:`axonize.alerts.grafana`);
 * ``docs/runbooks.md``: a section per alert, from alerts/runbooks/*.yml (:mod:`axonize.alerts.runbooks`);
-* ``grafana/dashboards/<uid>.json`` and ``grafana/provisioning/``: the dashboards (:mod:`axonize.grafana.render`);
+* ``grafana/dashboards/<uid>.json``, ``grafana/provisioning/`` and ``grafana/kubernetes/``: the dashboards, their
+  provisioning files and ConfigMaps (:mod:`axonize.grafana.render`), and ``grafana/provisioning/alerting/axonize.yml``,
+  a copy of alerts/grafana-alerting.yml for the provisioning bundle;
 * ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas;
 * ``docs/kubernetes-monitors.yaml``: a Prometheus Operator ServiceMonitor and PodMonitor
   (:mod:`axonize.kubernetes`) whose job labels are what the rules select.
@@ -65,6 +67,8 @@ def artifacts() -> dict[str, Callable[[], str]]:
     out["alerts/grafana-alerting.yml"] = lambda: grafana.render_text(alerts)
     for name, text in grafana_render.render().items():
         out[f"grafana/{name}"] = lambda text=text: text
+    # The provisioning bundle's alerting file is the same render as alerts/grafana-alerting.yml.
+    out[f"grafana/{grafana_render.ALERTING}"] = out["alerts/grafana-alerting.yml"]
     return out
 
 

@@ -80,6 +80,9 @@ def _clean_variable(var: dict) -> dict:
     if var["type"] == "query":
         var["definition"] = var["query"]["query"]
         var["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]} if var["includeAll"] else {}
+    elif var["type"] == "custom":  # a fixed list (the SLO threshold): its selected option, no datasource
+        var["current"] = {"selected": True, "text": var["current"]["text"], "value": var["current"]["value"]}
+        var.pop("datasource", None)
     else:  # the datasource variable: the provisioned uid selected
         var["current"] = {"selected": True, "text": var["current"]["value"], "value": var["current"]["value"]}
         var["regex"] = var.get("regex") or ""

@@ -44,13 +44,14 @@ class Grid:
         self.x, self.y, self.line_h = 0, self.y + self.line_h, 0
 
 
-def target(expr: str, legend: str = "", *, instant: bool = False, table: bool = False) -> g.Target:
-    """A Prometheus query on ``${datasource}``; ``instant`` for the latest value only, ``table`` for a table's rows."""
+def target(expr: str, legend: str = "", *, instant: bool = False, table: bool = False, heatmap: bool = False) -> g.Target:
+    """A Prometheus query on ``${datasource}``; ``instant`` for the latest value only, ``table`` for a table's rows,
+    ``heatmap`` for histogram buckets (one series per ``le``, Grafana de-accumulates them)."""
     return g.Target(
         expr=expr,
         legendFormat=legend or "__auto",
         instant=instant or table,
-        format="table" if table else "time_series",
+        format="table" if table else "heatmap" if heatmap else "time_series",
         datasource=DATASOURCE,
     )
 
@@ -224,6 +225,88 @@ def state_timeline(
         showValue="never",
         mergeValues=True,
         extraJson={"fieldConfig": {"defaults": defaults}},
+    )
+
+
+def matrix(
+    grid: Grid,
+    title: str,
+    description: str,
+    unit: str,
+    query: g.Target,
+    *,
+    rows: str,
+    columns: str,
+    value: str,
+    w: int = 12,
+    h: int = 9,
+    mappings: list | None = None,
+) -> g.Table:
+    """A table with a row per ``rows`` label value and a column per ``columns`` one, cells the ``value`` field (a label
+    or ``Value``): Grafana's grouping-to-matrix transformation of one instant query (``target(..., table=True)``)."""
+    defaults = _field_defaults(unit, (), "green", None, None, mappings or [])
+    return g.Table(
+        title=title,
+        description=description,
+        dataSource=DATASOURCE,
+        targets=_with_refs([query]),
+        gridPos=grid.place(w, h),
+        unit=unit,
+        transformations=[
+            {"id": "groupingToMatrix", "options": {"rowField": rows, "columnField": columns, "valueField": value, "emptyValue": "empty"}}
+        ],
+        extraJson={
+            "fieldConfig": {"defaults": defaults | {"custom": {"align": "center", "cellOptions": {"type": "color-text"}}}},
+            "options": {"showHeader": True, "cellHeight": "sm"},
+        },
+    )
+
+
+@attr.s
+class Heatmap(g.Panel):
+    """Grafana's heatmap panel as Grafana 9.1+ stores it (grafanalib 0.7.1's Heatmap writes the pre-9.1 structure):
+    buckets as given (``calculate: false``), the y axis in ``y_unit``, cells the rate of observations."""
+
+    y_unit = attr.ib(default="s")
+
+    def to_json_data(self) -> dict:
+        return self.panel_json(
+            {
+                "type": "heatmap",
+                "options": {
+                    "calculate": False,
+                    "yAxis": {"axisPlacement": "left", "unit": self.y_unit, "reverse": False},
+                    "rowsFrame": {"layout": "auto"},
+                    "color": {
+                        "mode": "scheme",
+                        "scheme": "Oranges",
+                        "fill": "dark-orange",
+                        "scale": "exponential",
+                        "exponent": 0.5,
+                        "steps": 64,
+                    },
+                    "cellGap": 1,
+                    "cellValues": {"unit": "reqps"},
+                    "filterValues": {"le": 1e-9},
+                    "showValue": "never",
+                    "tooltip": {"mode": "single", "yHistogram": True, "showColorScale": False},
+                    "legend": {"show": True},
+                    "exemplars": {"color": "rgba(255,0,255,0.7)"},
+                },
+            }
+        )
+
+
+def heatmap(grid: Grid, title: str, description: str, targets: Sequence[g.Target], *, y_unit: str = "s", w: int = 8, h: int = 8) -> Heatmap:
+    """A heatmap of histogram buckets (``target(..., heatmap=True)``, legend ``{{le}}``): time across, bucket bounds up."""
+    return Heatmap(
+        title=title,
+        description=description,
+        dataSource=DATASOURCE,
+        targets=_with_refs(targets),
+        gridPos=grid.place(w, h),
+        y_unit=y_unit,
+        extraJson={"fieldConfig": {"defaults": {"unit": "reqps", "custom": {"scaleDistribution": {"type": "linear"}}}}},
     )
 
 

@@ -11,7 +11,8 @@ rename breaks ``make generate``)::
 Which matchers: the exporter's series and the ``gpu:``/``mig:``/``container:`` levels (they keep the exporter's
 target labels) get ``job=~"$job"`` and the host label (``levels.host``, ``instance``) ``=~"$host"``, plus
 ``gpu=~"$gpu"`` where the scope has a gpu variable; the sidecar's series and the ``server_model*:`` levels get
-``job=~"$inference_job"`` and ``model=~"$model"`` where they carry ``model``; ``host:`` the host label;
+``job=~"$inference_job"`` and ``model=~"$model"`` where they carry ``model``, plus ``engine=~"$engine"`` where the
+scope has an engine variable and the series carry ``engine`` (the sidecar's normalized series); ``host:`` the host label;
 ``model:`` ``model``; ``fleet:`` and ``namespace_pod:`` nothing (they aggregate every target label away).
 """
 
@@ -47,11 +48,12 @@ def matched_labels(name: str, host_label: str = "instance") -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a dashboard filters by: ``host_label`` (bundle ``levels.host``), a ``$gpu`` variable, a ``$model`` one."""
+    """What a dashboard filters by: ``host_label`` (bundle ``levels.host``), a ``$gpu``, ``$model``, ``$engine`` variable."""
 
     host_label: str = "instance"
     gpu: bool = False
     model: bool = True
+    engine: bool = False
 
     def matchers(self, name: str) -> list[str]:
         """The variable matchers of a selector of ``name`` (see the module docstring)."""
@@ -67,6 +69,8 @@ class Scope:
             out = [f'{self.host_label}=~"$host"']
         if self.model and "model" in row.labels and (row.component == "sidecar" or level.startswith(("model", "server_model"))):
             out.append('model=~"$model"')
+        if self.engine and "engine" in row.labels and row.component == "sidecar":
+            out.append('engine=~"$engine"')
         return out
 
     def m(self, name: str, *matchers: str) -> str:

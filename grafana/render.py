@@ -5,16 +5,26 @@
     dashboards/<uid>.json                  one per dashboard module whose key is in grafana.dashboards
     provisioning/datasources/axonize.yml   the Prometheus datasource (uid, url, timeInterval)
     provisioning/dashboards/axonize.yml    the file provider (folder, path)
+    kubernetes/dashboards-configmaps.yaml  the dashboards as ConfigMaps for the Grafana dashboard sidecar
+
+(provisioning/alerting/axonize.yml, the Grafana-managed alerts, is alerts/grafana-alerting.yml's text:
+:mod:`axonize.generate` writes both from one render, since this component does not import the alerts one.)
 """
 
 from __future__ import annotations
 
 from axonize import bundle
 
-from . import dashboard, fleet, gpu, provisioning
+from . import configmaps, cost, dashboard, fleet, gpu, inference, provisioning, topology
 
 #: The dashboard modules, in link order: each has KEY, DESCRIPTION, panels(cfg), dashboard_variables(cfg).
-MODULES = (fleet, gpu)
+MODULES = (fleet, gpu, inference, cost, topology)
+
+
+#: The ConfigMaps file, relative to grafana/.
+KUBERNETES = "kubernetes/dashboards-configmaps.yaml"
+#: The Grafana-managed alerting file of the provisioning bundle, relative to grafana/ (written by axonize.generate).
+ALERTING = "provisioning/alerting/axonize.yml"
 
 
 def dashboards(cfg: bundle.Bundle | None = None) -> dict[str, dict]:
@@ -42,7 +52,9 @@ def dashboards(cfg: bundle.Bundle | None = None) -> dict[str, dict]:
 def render(cfg: bundle.Bundle | None = None) -> dict[str, str]:
     """``{path relative to grafana/: text}`` of every generated file."""
     cfg = cfg or bundle.load()
-    out = {f"dashboards/{uid}.json": dashboard.to_text(data) for uid, data in dashboards(cfg).items()}
+    texts = {uid: dashboard.to_text(data) for uid, data in dashboards(cfg).items()}
+    out = {f"dashboards/{uid}.json": text for uid, text in texts.items()}
     out["provisioning/datasources/axonize.yml"] = provisioning.datasource(cfg.grafana)
     out["provisioning/dashboards/axonize.yml"] = provisioning.dashboards(cfg.grafana)
+    out[KUBERNETES] = configmaps.render(texts, cfg.grafana.folder)
     return out

@@ -63,6 +63,9 @@ def test_runtime_wheel_carries_the_runtime_and_no_test_tooling(tmp_path):
         "axonize/grafana/render.py",
         "axonize/grafana/dashboards/axonize-fleet.json",
         "axonize/grafana/provisioning/datasources/axonize.yml",
+        "axonize/grafana/dashboards/axonize-topology.json",
+        "axonize/grafana/provisioning/alerting/axonize.yml",
+        "axonize/grafana/kubernetes/dashboards-configmaps.yaml",
     ):
         assert needed in files, needed
     assert not [f for f in files if "vllm_cpu" in f or "tiny_llama" in f or f.startswith(("devtools/", "tests/"))]

@@ -39,6 +39,16 @@ def variable_queries() -> Iterator[tuple[str, dict]]:
                 yield uid, var
 
 
+def custom_values(uid: str) -> dict[str, list[str]]:
+    """``{name: [the selected value]}`` of the dashboard's custom variables (the SLO thresholds), as Grafana's
+    Prometheus datasource puts a single-valued variable into a query: backslashes doubled (the values have none)."""
+    out = {}
+    for var in dashboards()[uid]["templating"]["list"]:
+        if var["type"] == "custom":
+            out[var["name"]] = [var["current"]["value"].replace("\\", "\\\\")]
+    return out
+
+
 def kind(panel: dict) -> str:
     """``faults`` (data only under faults), ``nvml`` (a source no replay has) or ``always``."""
     text = panel.get("description", "")

@@ -49,7 +49,7 @@ def exprs() -> list[tuple[str, str, str]]:
 
 
 def test_there_are_dashboards_with_panels():
-    assert {"axonize-fleet", "axonize-gpu"} <= set(committed.dashboards())
+    assert set(committed.dashboards()) == {"axonize-fleet", "axonize-gpu", "axonize-inference", "axonize-cost", "axonize-topology"}
     assert all(d["panels"] for d in committed.dashboards().values())
 
 
@@ -155,4 +155,5 @@ def test_fault_only_panels_are_the_fault_panels():
         ("axonize-fleet", "GPUs down or faulted"),
         ("axonize-gpu", "XID errors"),
         ("axonize-gpu", "PCIe links below maximum width"),
+        ("axonize-topology", "PCIe links below maximum"),
     } <= faults

@@ -18,15 +18,16 @@ VALUES = {
     "gpu": ["0", "1"],
     "inference_job": ["s"],
     "model": ["m"],
+    "engine": ["vllm", "tgi"],
 }
 
 
 def expressions() -> list[tuple[str, str]]:
-    out = [(f"{uid} / {panel['title']} / {t['refId']}", t["expr"]) for uid, panel, t in committed.targets()]
+    out = [(uid, f"{uid} / {panel['title']} / {t['refId']}", t["expr"]) for uid, panel, t in committed.targets()]
     for uid, var in committed.variable_queries():
         m = re.fullmatch(r"label_values\((.*), \w+\)", var["definition"])
-        out.append((f"{uid} / ${var['name']}", m.group(1)))
-    return [(where, committed.substitute(expr, VALUES)) for where, expr in out]
+        out.append((uid, f"{uid} / ${var['name']}", m.group(1)))
+    return [(where, committed.substitute(expr, VALUES | committed.custom_values(uid))) for uid, where, expr in out]
 
 
 @requires("promtool")

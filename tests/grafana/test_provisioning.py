@@ -30,6 +30,15 @@ def test_the_provider_puts_every_dashboard_in_the_folder():
     assert {p.stem for p in (ROOT / "grafana" / "dashboards").glob("*.json")} == uids
 
 
+def test_the_alerting_file_is_the_grafana_managed_alerts():
+    path = PROVISIONING / "alerting" / "axonize.yml"
+    assert path.read_text() == (ROOT / "alerts" / "grafana-alerting.yml").read_text()
+    doc = yaml.safe_load(path.read_text())
+    assert doc["apiVersion"] == 1 and doc["groups"]
+    uids = {q["datasourceUid"] for g in doc["groups"] for r in g["rules"] for q in r["data"] if q["datasourceUid"] != "__expr__"}
+    assert uids == {bundle.load().grafana.datasource.uid}
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [

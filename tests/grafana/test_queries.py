@@ -37,7 +37,7 @@ def faulted(tmp_path_factory):
 def variable_values(prom: PrometheusServer, uid: str, required: bool = True) -> dict[str, list[str]]:
     """Each variable's values, resolved in order from label_values() on ``prom`` (as Grafana resolves them);
     not ``required`` (the fault stack has no sidecar): a variable without values matches anything."""
-    values: dict[str, list[str]] = {"datasource": ["axonize-prometheus"]}
+    values: dict[str, list[str]] = {"datasource": ["axonize-prometheus"], **committed.custom_values(uid)}
     for var_uid, var in committed.variable_queries():
         if var_uid != uid:
             continue
