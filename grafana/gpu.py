@@ -3,14 +3,15 @@
 Utilization score and its source next to SM active and NVML utilization, memory, power and energy, temperatures,
 clocks and clock-event reasons, PCIe link and throughput, ECC and row remapping, XID errors, NVLink, MIG instances,
 and the containers on each GPU with their memory and NUMA placement. Variables: datasource, job, host (one), gpu.
+The PCIe, ECC and XID panels are in :mod:`.gpu_pcie_ecc_xid`.
 """
 
 from __future__ import annotations
 
 from axonize.bundle import Bundle
 
+from . import gpu_pcie_ecc_xid, variables
 from . import panels as p
-from . import variables
 from .queries import Scope
 
 KEY = "gpu"
@@ -142,110 +143,6 @@ def _events(s: Scope, grid: p.Grid) -> list:
     ]
 
 
-def _links(s: Scope, grid: p.Grid) -> list:
-    m = s.m
-    grid.newline()
-    return [
-        p.table(
-            grid,
-            "PCIe link",
-            "Current vs maximum PCIe generation and width per GPU (axonize_gpu_pcie_link_generation, "
-            "_max_generation, _width_lanes, _max_width_lanes); the generation trains down at idle to save power.",
-            "none",
-            [
-                p.target(m("axonize_gpu_pcie_link_generation"), table=True),
-                p.target(m("axonize_gpu_pcie_link_max_generation"), table=True),
-                p.target(m("axonize_gpu_pcie_link_width_lanes"), table=True),
-                p.target(m("axonize_gpu_pcie_link_max_width_lanes"), table=True),
-            ],
-            hidden=("Time", "__name__", "job", "uuid"),
-            renames={"Value #A": "Generation", "Value #B": "Max generation", "Value #C": "Width", "Value #D": "Max width"},
-        ),
-        p.timeseries(
-            grid,
-            "PCIe throughput",
-            "PCIe transmit and receive bytes per second per GPU (axonize_gpu_pcie_tx_bytes_per_second, "
-            "_rx_bytes_per_second: GPM's interval average on Hopper and later, else the driver's 20 ms sample).",
-            "Bps",
-            [
-                p.target(m("axonize_gpu_pcie_tx_bytes_per_second"), "GPU {{gpu}} tx"),
-                p.target(m("axonize_gpu_pcie_rx_bytes_per_second"), "GPU {{gpu}} rx"),
-            ],
-            lo=0,
-        ),
-        p.table(
-            grid,
-            "PCIe links below maximum width",
-            f"{p.FAULT_ONLY} GPUs whose PCIe link runs narrower than its maximum "
-            "(axonize_gpu_pcie_link_width_lanes < axonize_gpu_pcie_link_max_width_lanes): a badly seated card or riser. "
-            "Empty while every link runs at full width.",
-            "none",
-            [p.target(f"{m('axonize_gpu_pcie_link_width_lanes')} < {m('axonize_gpu_pcie_link_max_width_lanes')}", table=True)],
-            hidden=("Time", "__name__", "job"),
-            renames={"Value": "Width (lanes)"},
-        ),
-        p.timeseries(
-            grid,
-            "PCIe replays",
-            "PCIe replays (link errors retried) per second (rate of axonize_gpu_pcie_replays_total).",
-            "short",
-            [p.target(s.rate("axonize_gpu_pcie_replays_total"), LEGEND)],
-            lo=0,
-        ),
-        p.timeseries(
-            grid,
-            "ECC errors",
-            "ECC errors per GPU, memory (sram, dram) and type (correctable, uncorrectable) in each "
-            "$__rate_interval (increase of axonize_gpu_ecc_errors_total, the volatile counts).",
-            "short",
-            [p.target(s.rate("axonize_gpu_ecc_errors_total", fn="increase"), "GPU {{gpu}} {{memory}} {{type}}")],
-            lo=0,
-        ),
-        p.table(
-            grid,
-            "Row remapping",
-            "Memory rows remapped by cause, a remap pending (applies at the next GPU reset) and a failed "
-            "remap (service the GPU) (axonize_gpu_remapped_rows, _pending, _failure).",
-            "none",
-            [
-                p.target(f"sum by (gpu, uuid) ({m('axonize_gpu_remapped_rows')})", table=True),
-                p.target(m("axonize_gpu_remapped_rows_pending"), table=True),
-                p.target(m("axonize_gpu_remapped_rows_failure"), table=True),
-            ],
-            hidden=("Time", "__name__", "job", "instance"),
-            renames={"Value #A": "Remapped rows", "Value #B": "Pending", "Value #C": "Failed"},
-        ),
-        p.timeseries(
-            grid,
-            "XID errors",
-            f"{p.FAULT_ONLY} XID errors per GPU and code in each $__rate_interval (increase of "
-            "axonize_gpu_xid_errors_total: the NVML event thread, or the kernel log a replay reads). "
-            "Codes by NVIDIA's resolution bucket are in docs/runbooks.md.",
-            "short",
-            [p.target(s.rate("axonize_gpu_xid_errors_total", fn="increase"), "GPU {{gpu}} XID {{xid}}")],
-            lo=0,
-        ),
-        p.table(
-            grid,
-            "XID last seen",
-            f"{p.FAULT_ONLY} When each XID code was last reported on each GPU (axonize_gpu_xid_last_seen_timestamp_seconds).",
-            "dateTimeAsIso",
-            [p.target(f"1000 * {m('axonize_gpu_xid_last_seen_timestamp_seconds')}", table=True)],
-            hidden=("Time", "__name__", "job"),
-            renames={"Value": "Last seen"},
-        ),
-        p.table(
-            grid,
-            "GPU faults",
-            f"{p.FAULT_ONLY} Why the exporter could not read a GPU (axonize_gpu_fault_info kind: gpu_lost, reset_required, timeout, ...).",
-            "none",
-            [p.target(m("axonize_gpu_fault_info"), table=True)],
-            hidden=("Time", "__name__", "job", "Value"),
-            renames={"kind": "Fault"},
-        ),
-    ]
-
-
 def _placement(s: Scope, grid: p.Grid) -> list:
     m = s.m
     grid.newline()
@@ -322,7 +219,7 @@ def _placement(s: Scope, grid: p.Grid) -> list:
 def panels(cfg: Bundle) -> list:
     s = Scope(host_label=cfg.host_labels[-1], gpu=True, model=False)
     grid = p.Grid()
-    return [*_health(s, grid, cfg), *_events(s, grid), *_links(s, grid), *_placement(s, grid)]
+    return [*_health(s, grid, cfg), *_events(s, grid), *gpu_pcie_ecc_xid.panels(s, grid), *_placement(s, grid)]
 
 
 def dashboard_variables(cfg: Bundle) -> list:
