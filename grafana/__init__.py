@@ -6,4 +6,5 @@ from the shared pieces: :mod:`.queries` (PromQL from registry names with the tem
 thresholds), :mod:`.panels` (panels that always carry a description, a unit, the ``${datasource}`` datasource and a
 grid position) and :mod:`.dashboard` (links, schemaVersion, JSON). :mod:`.render` gives ``make generate`` the files:
 grafana/dashboards/<uid>.json, grafana/provisioning/ and the ConfigMaps of :mod:`.configmaps` (grafana/kubernetes/).
+:mod:`.plugin` packs the dashboards as a Grafana app plugin (``make grafana-plugin``).
 """
