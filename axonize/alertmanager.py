@@ -14,8 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 import yaml
 
-from .processes import APT_HINT, ManagedProcess, find_binary, free_port, wait_http
+from .processes import APT_HINT, LoopbackServer, find_binary
 
 #: what a webhook URL of the shipped configuration contains: a placeholder for the user's endpoint
 PLACEHOLDER = "REPLACE-ME"
@@ -110,45 +108,29 @@ def local_config(shipped: dict, webhook_url: str, group_wait: str = "1s", group_
     return config
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(LoopbackServer):
     """A real ``prometheus-alertmanager`` on 127.0.0.1 with ``config`` (a dict), storage in a temporary directory,
     clustering off. Raises FileNotFoundError (with the apt command) when the binary is missing."""
 
+    name = "alertmanager"
+
     def __init__(self, config: dict, binary: str | None = None):
-        self.binary = binary or find_binary("prometheus-alertmanager") or find_binary("alertmanager")
-        if not self.binary:
+        found = binary or find_binary("prometheus-alertmanager") or find_binary("alertmanager")
+        if not found:
             raise FileNotFoundError(f"the 'prometheus-alertmanager' binary is not on PATH; install it with: {APT_HINT}")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.dir = tempfile.mkdtemp(prefix="axonize-alertmanager-")
+        super().__init__(found)
         self.config_path = os.path.join(self.dir, "alertmanager.yml")
         with open(self.config_path, "w") as fh:
             yaml.safe_dump(config, fh, sort_keys=False)
-        self.process: ManagedProcess | None = None
 
-    def start(self, timeout: float = 30.0) -> AlertmanagerServer:
-        self.process = ManagedProcess(
-            "alertmanager",
-            [
-                self.binary,
-                f"--config.file={self.config_path}",
-                f"--storage.path={os.path.join(self.dir, 'data')}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
-            os.path.join(self.dir, "alertmanager.log"),
-        )
-        try:
-            wait_http(f"{self.url}/-/ready", timeout, self.process)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def argv(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={os.path.join(self.dir, 'data')}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+        ]
 
     def alerts(self) -> list[dict]:
         """GET /api/v2/alerts: every alert Alertmanager holds, with ``status.state`` (active, suppressed),

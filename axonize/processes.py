@@ -96,7 +96,47 @@ def find_binary(name: str) -> str | None:
     return shutil.which(name)
 
 
-class PrometheusServer:
+class LoopbackServer:
+    """A server binary on 127.0.0.1 with its files in a temporary directory, ready when ``/-/ready`` answers.
+
+    Subclasses set :attr:`name` and give :meth:`argv`; :meth:`start` raises what :func:`wait_http` raises
+    (the server stopped first), :meth:`stop` ends it and removes the directory. Use as a context manager.
+    """
+
+    name = "server"
+
+    def __init__(self, binary: str, port: int | None = None):
+        self.binary = binary
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = tempfile.mkdtemp(prefix=f"axonize-{self.name}-")
+        self.process: ManagedProcess | None = None
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0):
+        self.process = ManagedProcess(self.name, self.argv(), os.path.join(self.dir, f"{self.name}.log"))
+        try:
+            wait_http(f"{self.url}/-/ready", timeout, self.process)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PrometheusServer(LoopbackServer):
     """A real Prometheus on 127.0.0.1 with storage in a temporary directory.
 
     ``scrape_targets``: ``{job: [host:port, ...]}`` scraped every
@@ -104,6 +144,8 @@ class PrometheusServer:
     (``host:port``). Use as a context manager.
     Raises FileNotFoundError (with the apt command) when the binary is missing.
     """
+
+    name = "prometheus"
 
     def __init__(
         self,
@@ -114,12 +156,10 @@ class PrometheusServer:
         port: int | None = None,
         alertmanagers: Sequence[str] = (),
     ):
-        self.binary = binary or find_binary("prometheus")
-        if not self.binary:
+        found = binary or find_binary("prometheus")
+        if not found:
             raise FileNotFoundError(f"the 'prometheus' binary is not on PATH; install it with: {APT_HINT}")
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.dir = tempfile.mkdtemp(prefix="axonize-prometheus-")
+        super().__init__(found, port)
         config: dict[str, Any] = {
             "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
             "scrape_configs": [
@@ -133,37 +173,15 @@ class PrometheusServer:
         self.config_path = os.path.join(self.dir, "prometheus.yml")
         with open(self.config_path, "w") as fh:
             yaml.safe_dump(config, fh)
-        self.process: ManagedProcess | None = None
 
-    def start(self, timeout: float = 30.0) -> PrometheusServer:
-        self.process = ManagedProcess(
-            "prometheus",
-            [
-                self.binary,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-            ],
-            os.path.join(self.dir, "prometheus.log"),
-        )
-        try:
-            wait_http(f"{self.url}/-/ready", timeout, self.process)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def argv(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={os.path.join(self.dir, 'data')}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+        ]
 
     def query(self, promql: str, at: float | None = None) -> list[dict]:
         """Instant query (at Unix time ``at``, default now); returns the ``result`` list of a vector (raises on an error answer)."""
