@@ -29,7 +29,6 @@ ending in a period), ``description`` and ``runbook_url`` annotations.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -193,18 +192,15 @@ def stale(out_dir: Path, rendered: dict[str, str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m axonize.alerts.render", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", metavar="FILE", help="bundle configuration (default: the packaged axonize/bundle.yml)")
-    parser.add_argument("--out", metavar="DIR", help="where to write the *.alerts.yml files (default: the alerts package folder)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file differs from a fresh render")
-    args = parser.parse_args(argv)
-    try:
-        rendered = render(bundle.load(args.config))
-    except (ConfigError, RenderError) as exc:
-        print(f"axonize.alerts.render: {exc}", file=sys.stderr)
-        return 2
-    out_dir = Path(args.out) if args.out else ALERTS_DIR
-    return rendered_files.check_or_write(out_dir, rendered, stale(out_dir, rendered) if args.check else None, "alerts")
+    return rendered_files.main(
+        argv,
+        module="axonize.alerts.render",
+        description=__doc__.split("\n\n")[0],
+        render=render,
+        default_dir=ALERTS_DIR,
+        suffix=SUFFIX,
+        what="alerts",
+    )
 
 
 if __name__ == "__main__":

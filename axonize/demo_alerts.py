@@ -79,15 +79,14 @@ class Alerting:
         wanted = list(expected)
         deadline = time.monotonic() + timeout
 
-        def seen(labels: dict[str, str]) -> bool:
-            if any(a["status"] == "firing" for _, _, a in self.webhook.alerts(**labels)):
-                return True
-            return muted_too and any(
-                a["status"]["inhibitedBy"] and all(a["labels"].get(k) == v for k, v in labels.items()) for a in self.alertmanager.alerts()
-            )
-
         while True:
-            missing = [labels for labels in wanted if not seen(labels)]
+            muted = [a["labels"] for a in self.alertmanager.alerts() if a["status"]["inhibitedBy"]] if muted_too else []
+            missing = [
+                labels
+                for labels in wanted
+                if not any(a["status"] == "firing" for _, _, a in self.webhook.alerts(**labels))
+                and not any(all(held.get(k) == v for k, v in labels.items()) for held in muted)
+            ]
             if not missing:
                 break
             if time.monotonic() > deadline:

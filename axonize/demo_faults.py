@@ -45,9 +45,9 @@ def _packaged(name: str) -> str:
     return str(resources.files("axonize") / "demo_data" / "faults" / name)
 
 
-def _replace(source: str, target: str) -> None:
+def replace_atomically(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Copy ``source`` over ``target`` with one rename, so the exporter never reads half a file."""
-    tmp = target + ".new"
+    tmp = f"{target}.new"
     shutil.copyfile(source, tmp)
     os.replace(tmp, target)
 
@@ -63,5 +63,5 @@ def prepare(workdir: str, healthy_capture: str) -> tuple[str, str]:
 
 def inject(capture: str, kernel_log: str) -> None:
     """Swap the fault capture and the XID kernel log in over the files :func:`prepare` made."""
-    _replace(_packaged(FAULT_CAPTURE), capture)
-    _replace(_packaged(KERNEL_LOG), kernel_log)
+    replace_atomically(_packaged(FAULT_CAPTURE), capture)
+    replace_atomically(_packaged(KERNEL_LOG), kernel_log)

@@ -13,26 +13,49 @@ from .queries import Scope
 LEGEND = "GPU {{gpu}}"
 
 
+def pcie_link(s: Scope, grid: p.Grid):
+    """Each GPU's PCIe link now against its maximum (the GPU and the Topology dashboards)."""
+    m = s.m
+    return p.table(
+        grid,
+        "PCIe links",
+        "Each GPU's PCIe link now against its maximum: generation and width in lanes "
+        "(axonize_gpu_pcie_link_generation, _max_generation, _width_lanes, _max_width_lanes). The generation "
+        "trains down at idle to save power; a width below the maximum is a fault.",
+        "none",
+        [
+            p.target(m("axonize_gpu_pcie_link_generation"), table=True),
+            p.target(m("axonize_gpu_pcie_link_max_generation"), table=True),
+            p.target(m("axonize_gpu_pcie_link_width_lanes"), table=True),
+            p.target(m("axonize_gpu_pcie_link_max_width_lanes"), table=True),
+        ],
+        hidden=("Time", "__name__", "job", "uuid"),
+        renames={"Value #A": "Generation", "Value #B": "Max generation", "Value #C": "Width", "Value #D": "Max width"},
+    )
+
+
+def pcie_below_max(s: Scope, grid: p.Grid):
+    """The GPUs whose PCIe link runs narrower than its maximum (fault-only; the GPU and the Topology dashboards)."""
+    m = s.m
+    return p.table(
+        grid,
+        "PCIe links below maximum width",
+        f"{p.FAULT_ONLY} GPUs whose PCIe link runs narrower than its maximum (axonize_gpu_pcie_link_width_lanes < "
+        "axonize_gpu_pcie_link_max_width_lanes): a badly seated card or riser, or a damaged slot; the "
+        "AxonizeGpuPcieLinkDegraded alert fires on it. Empty while every link runs at full width.",
+        "none",
+        [p.target(f"{m('axonize_gpu_pcie_link_width_lanes')} < {m('axonize_gpu_pcie_link_max_width_lanes')}", table=True)],
+        hidden=("Time", "__name__", "job", "uuid"),
+        renames={"Value": "Width (lanes)"},
+    )
+
+
 def panels(s: Scope, grid: p.Grid) -> list:
     """The PCIe, ECC, row-remapping, XID and fault panels, on a new line of ``grid``."""
     m = s.m
     grid.newline()
     return [
-        p.table(
-            grid,
-            "PCIe link",
-            "Current vs maximum PCIe generation and width per GPU (axonize_gpu_pcie_link_generation, "
-            "_max_generation, _width_lanes, _max_width_lanes); the generation trains down at idle to save power.",
-            "none",
-            [
-                p.target(m("axonize_gpu_pcie_link_generation"), table=True),
-                p.target(m("axonize_gpu_pcie_link_max_generation"), table=True),
-                p.target(m("axonize_gpu_pcie_link_width_lanes"), table=True),
-                p.target(m("axonize_gpu_pcie_link_max_width_lanes"), table=True),
-            ],
-            hidden=("Time", "__name__", "job", "uuid"),
-            renames={"Value #A": "Generation", "Value #B": "Max generation", "Value #C": "Width", "Value #D": "Max width"},
-        ),
+        pcie_link(s, grid),
         p.timeseries(
             grid,
             "PCIe throughput",
@@ -45,17 +68,7 @@ def panels(s: Scope, grid: p.Grid) -> list:
             ],
             lo=0,
         ),
-        p.table(
-            grid,
-            "PCIe links below maximum width",
-            f"{p.FAULT_ONLY} GPUs whose PCIe link runs narrower than its maximum "
-            "(axonize_gpu_pcie_link_width_lanes < axonize_gpu_pcie_link_max_width_lanes): a badly seated card or riser. "
-            "Empty while every link runs at full width.",
-            "none",
-            [p.target(f"{m('axonize_gpu_pcie_link_width_lanes')} < {m('axonize_gpu_pcie_link_max_width_lanes')}", table=True)],
-            hidden=("Time", "__name__", "job"),
-            renames={"Value": "Width (lanes)"},
-        ),
+        pcie_below_max(s, grid),
         p.timeseries(
             grid,
             "PCIe replays",

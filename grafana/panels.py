@@ -20,7 +20,6 @@ from grafanalib import core as g
 
 #: The datasource of every panel, target and variable: the dashboard's ``datasource`` variable.
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-#: Grafana's panel ids start at 1; a dashboard numbers its panels in order (grafanalib auto_panel_ids).
 Thresholds = Sequence[tuple[float, str]]
 
 
@@ -64,6 +63,17 @@ def _with_refs(targets: Sequence[g.Target]) -> list[g.Target]:
     return [attr.evolve(t, refId=chr(ord("A") + i)) for i, t in enumerate(targets)]
 
 
+def _base(grid: Grid, title: str, description: str, targets: Sequence[g.Target], w: int, h: int) -> dict:
+    """What every panel has: title, description, ``${datasource}``, lettered targets and the next grid slot."""
+    return {
+        "title": title,
+        "description": description,
+        "dataSource": DATASOURCE,
+        "targets": _with_refs(targets),
+        "gridPos": grid.place(w, h),
+    }
+
+
 def _field_defaults(unit: str, thresholds: Thresholds, base: str, lo: float | None, hi: float | None, mappings: list) -> dict:
     out: dict = {"unit": unit, "thresholds": {"mode": "absolute", "steps": _steps(thresholds, base)}}
     if lo is not None:
@@ -94,11 +104,7 @@ def timeseries(
     if stack:
         defaults["custom"] = {"stacking": {"mode": "normal", "group": "A"}, "fillOpacity": 20}
     return g.TimeSeries(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_with_refs(targets),
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, targets, w, h),
         unit=unit,
         thresholdsStyleMode="line" if thresholds else "off",
         legendDisplayMode="table",
@@ -128,11 +134,7 @@ def stat(
     if decimals is not None:
         defaults["decimals"] = decimals
     return g.Stat(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_with_refs(targets),
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, targets, w, h),
         format=unit,
         reduceCalc="lastNotNull",
         graphMode="none",
@@ -162,11 +164,7 @@ def table(
     )
     defaults = _field_defaults(unit, thresholds, "green", None, None, mappings or [])
     return g.Table(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_with_refs(targets),
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, targets, w, h),
         unit=unit,
         transformations=transformations,
         extraJson={"fieldConfig": {"defaults": defaults}, "options": {"showHeader": True, "cellHeight": "sm"}},
@@ -189,11 +187,7 @@ def bar_gauge(
     """Horizontal bars of each series' last value (largest first when the query sorts)."""
     defaults = _field_defaults(unit, thresholds, "green", lo, hi, [])
     return g.BarGauge(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_with_refs(targets),
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, targets, w, h),
         format=unit,
         calc="lastNotNull",
         orientation="horizontal",
@@ -216,11 +210,7 @@ def state_timeline(
     """A state timeline: one row per series, colored by ``mappings`` (value -> text and color)."""
     defaults = _field_defaults("none", thresholds, "transparent", None, None, mappings)
     return g.StateTimeline(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_with_refs(targets),
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, targets, w, h),
         mappings=mappings,
         showValue="never",
         mergeValues=True,
@@ -246,11 +236,7 @@ def matrix(
     or ``Value``): Grafana's grouping-to-matrix transformation of one instant query (``target(..., table=True)``)."""
     defaults = _field_defaults(unit, (), "green", None, None, mappings or [])
     return g.Table(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_with_refs([query]),
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, [query], w, h),
         unit=unit,
         transformations=[
             {"id": "groupingToMatrix", "options": {"rowField": rows, "columnField": columns, "valueField": value, "emptyValue": "empty"}}
@@ -300,11 +286,7 @@ class Heatmap(g.Panel):
 def heatmap(grid: Grid, title: str, description: str, targets: Sequence[g.Target], *, y_unit: str = "s", w: int = 8, h: int = 8) -> Heatmap:
     """A heatmap of histogram buckets (``target(..., heatmap=True)``, legend ``{{le}}``): time across, bucket bounds up."""
     return Heatmap(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        targets=_with_refs(targets),
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, targets, w, h),
         y_unit=y_unit,
         extraJson={"fieldConfig": {"defaults": {"unit": "reqps", "custom": {"scaleDistribution": {"type": "linear"}}}}},
     )
@@ -345,10 +327,7 @@ class AlertList(g.Panel):
 def alert_list(grid: Grid, title: str, description: str, *, w: int = 12, h: int = 8) -> AlertList:
     """The firing and pending alerts Grafana knows of: its own and those of the Prometheus datasources' rulers."""
     return AlertList(
-        title=title,
-        description=description,
-        dataSource=DATASOURCE,
-        gridPos=grid.place(w, h),
+        **_base(grid, title, description, [], w, h),
         extraJson={"fieldConfig": {"defaults": {"unit": "none"}}},
     )
 

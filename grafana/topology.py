@@ -12,6 +12,7 @@ from axonize.bundle import Bundle
 
 from . import panels as p
 from . import variables
+from .gpu_pcie_ecc_xid import pcie_below_max, pcie_link
 from .queries import Scope
 
 KEY = "topology"
@@ -124,33 +125,8 @@ def _placement(s: Scope, grid: p.Grid) -> list:
             renames={"Value #A": "Off node"},
             w=18,
         ),
-        p.table(
-            grid,
-            "PCIe links",
-            "Each GPU's PCIe link now against its maximum: generation and width in lanes "
-            "(axonize_gpu_pcie_link_generation, _max_generation, _width_lanes, _max_width_lanes). The generation "
-            "trains down at idle to save power; a width below the maximum is a fault.",
-            "none",
-            [
-                p.target(m("axonize_gpu_pcie_link_generation"), table=True),
-                p.target(m("axonize_gpu_pcie_link_max_generation"), table=True),
-                p.target(m("axonize_gpu_pcie_link_width_lanes"), table=True),
-                p.target(m("axonize_gpu_pcie_link_max_width_lanes"), table=True),
-            ],
-            hidden=("Time", "__name__", "job", "uuid"),
-            renames={"Value #A": "Generation", "Value #B": "Max generation", "Value #C": "Width", "Value #D": "Max width"},
-        ),
-        p.table(
-            grid,
-            "PCIe links below maximum",
-            f"{p.FAULT_ONLY} GPUs whose PCIe link runs narrower than its maximum (axonize_gpu_pcie_link_width_lanes < "
-            "axonize_gpu_pcie_link_max_width_lanes): a badly seated card or riser, or a damaged slot; the "
-            "AxonizeGpuPcieLinkDegraded alert fires on it. Empty while every link runs at full width.",
-            "none",
-            [p.target(f"{m('axonize_gpu_pcie_link_width_lanes')} < {m('axonize_gpu_pcie_link_max_width_lanes')}", table=True)],
-            hidden=("Time", "__name__", "job", "uuid"),
-            renames={"Value": "Width (lanes)"},
-        ),
+        pcie_link(s, grid),
+        pcie_below_max(s, grid),
     ]
 
 

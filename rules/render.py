@@ -25,7 +25,6 @@ A rendered file that uses any ``axonize_*`` or recorded name not in the registry
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +32,6 @@ from pathlib import Path
 import jinja2
 
 from axonize import bundle, names, rendered_files
-from axonize.config import ConfigError
 from axonize.promql import affine, by, num, selector, weighted
 
 #: The folder the rendered files go to (the package folder: rules/ in the repository).
@@ -128,19 +126,15 @@ def stale(out_dir: Path, rendered: dict[str, str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m axonize.rules.render", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", metavar="FILE", help="bundle configuration (default: the packaged axonize/bundle.yml)")
-    parser.add_argument("--out", metavar="DIR", help="where to write the *.rules.yml files (default: the rules package folder)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file differs from a fresh render")
-    args = parser.parse_args(argv)
-    try:
-        cfg = bundle.load(args.config)
-    except ConfigError as exc:
-        print(f"axonize.rules.render: {exc}", file=sys.stderr)
-        return 2
-    rendered = render(cfg)
-    out_dir = Path(args.out) if args.out else RULES_DIR
-    return rendered_files.check_or_write(out_dir, rendered, stale(out_dir, rendered) if args.check else None, "recording rules")
+    return rendered_files.main(
+        argv,
+        module="axonize.rules.render",
+        description=__doc__.split("\n\n")[0],
+        render=render,
+        default_dir=RULES_DIR,
+        suffix=SUFFIX,
+        what="recording rules",
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ cycle) resolves them.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from axonize.demo_faults import replace_atomically
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
 from tests.alerts import test_alertmanager as am
 from tests.conftest import DEMO, DEMO_Q, ROOT, require_binary, requires
@@ -73,13 +73,6 @@ def exporter_argv(capture: Path, port: int) -> list[str]:
     script = Path(sys.executable).parent / "axonize-exporter"
     head = [str(script)] if script.exists() else [sys.executable, "-m", "axonize.exporter"]
     return [*head, "--replay", str(capture), "--collect.interval", "1s", "--web.listen-address", f"127.0.0.1:{port}"]
-
-
-def replace_atomically(source: Path, target: Path) -> None:
-    """Copy ``source`` over ``target`` with one rename, so the exporter never reads half a file."""
-    tmp = target.with_suffix(".new")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
 
 
 class Stack:

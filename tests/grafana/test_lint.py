@@ -155,5 +155,5 @@ def test_fault_only_panels_are_the_fault_panels():
         ("axonize-fleet", "GPUs down or faulted"),
         ("axonize-gpu", "XID errors"),
         ("axonize-gpu", "PCIe links below maximum width"),
-        ("axonize-topology", "PCIe links below maximum"),
+        ("axonize-topology", "PCIe links below maximum width"),
     } <= faults

@@ -66,6 +66,14 @@ def test_a_bad_configuration_exits_2_naming_the_key(tmp_path, capsys):
     assert not list(tmp_path.glob("*.rules.yml"))
 
 
+def test_a_template_naming_an_unregistered_name_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(render.names, "unknown_names", lambda text: ["axonize_bogus_total"])
+    assert render.main(["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("axonize.rules.render: rules/templates/") and "axonize_bogus_total" in err
+    assert not list(tmp_path.glob("*.rules.yml"))
+
+
 def _variant(**changes) -> rules_config.Bundle:
     doc = yaml.safe_load((ROOT / "axonize" / "bundle.yml").read_text())
     doc = copy.deepcopy(doc)
