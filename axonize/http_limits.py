@@ -23,8 +23,10 @@ in 30 s). The defences, in the order a connection meets them:
   it at accept);
 * :class:`LoopErrorLog`, the event loop's exception handler: a failed accept
   (EMFILE, ENFILE, ENOBUFS, ENOMEM) is one log line per
-  :data:`ERROR_LOG_INTERVAL_SECONDS`, with the count of the ones not logged; any
-  other loop error is logged as asyncio would, at most once per interval per message.
+  :data:`ERROR_LOG_INTERVAL_SECONDS`, with the count of the ones not logged; asyncio's
+  retry of a failed accept that fires after the listener closed is ignored (shutdown
+  noise); any other loop error is logged as asyncio would, at most once per interval
+  per message.
 
 TLS: the handshake itself is bounded by :data:`HEADER_TIMEOUT_SECONDS` too
 (``ssl_handshake_timeout``); the guard sees a TLS connection once it is established.
@@ -211,6 +213,19 @@ class GuardedConnection(asyncio.Protocol):
             self._transport.abort()
 
 
+def closed_listener_retry(context: dict) -> bool:
+    """Whether a loop error is asyncio's accept retry on a listener that has closed meanwhile.
+
+    After a failed accept (EMFILE) asyncio stops reading the listening socket and schedules
+    ``BaseSelectorEventLoop._start_serving`` a second later; when the server closes in that second (a
+    SIGTERM while descriptors ran out), the timer still fires, registers the closed socket (fd -1) and
+    raises ``ValueError: Invalid file descriptor: -1`` (``OSError`` EBADF on other selectors).
+    """
+    exc = context.get("exception")
+    bad_fd = isinstance(exc, ValueError) or (isinstance(exc, OSError) and exc.errno == errno.EBADF)
+    return bad_fd and "_start_serving" in str(context.get("message", ""))
+
+
 class LoopErrorLog:
     """An event-loop exception handler that logs each kind of error at most once per ``interval`` seconds.
 
@@ -225,6 +240,9 @@ class LoopErrorLog:
         self._skipped: dict[str, int] = {}
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if closed_listener_retry(context):
+            log.debug("accept retry after the listener closed, ignored: %s", context.get("exception"))
+            return
         exc = context.get("exception")
         accept = isinstance(exc, OSError) and exc.errno in _ACCEPT_ERRNOS and "accept" in context.get("message", "")
         key = "accept" if accept else str(context.get("message"))

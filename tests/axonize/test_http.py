@@ -5,6 +5,7 @@ spoken to over real sockets on 127.0.0.1; the loop they serve is a stand-in whos
 ``start()`` can block, raise, or publish a fixed body.
 """
 
+import asyncio
 import errno
 import gzip
 import ipaddress
@@ -284,6 +285,23 @@ def test_loop_error_log_keeps_one_line_per_interval(caplog):
         for _ in range(1000):
             handler(loop, {"message": "socket.accept() out of system resource", "exception": OSError(errno.EMFILE, "Too many open files")})
     assert len(caplog.records) == 1 and caplog.records[0].exc_info is None
+
+
+def test_accept_retry_on_a_closed_listener_is_not_an_error(caplog):
+    """asyncio retries accept() a second after EMFILE; a server closed in that second makes the retry raise on fd -1."""
+    handler = LoopErrorLog(interval=60)
+    loop = asyncio.new_event_loop()
+    retry = "Exception in callback BaseSelectorEventLoop._start_serving(<Server sockets=()>, 128, None, None)"
+    try:
+        with caplog.at_level(logging.ERROR):
+            handler(loop, {"message": retry, "exception": ValueError("Invalid file descriptor: -1")})
+            handler(loop, {"message": retry, "exception": OSError(errno.EBADF, "Bad file descriptor")})
+            assert caplog.records == []
+            # the same exception from any other callback is still an error
+            handler(loop, {"message": "Exception in callback something_else()", "exception": ValueError("Invalid file descriptor: -1")})
+    finally:
+        loop.close()
+    assert len(caplog.records) == 1 and "something_else" in caplog.records[0].getMessage()
 
 
 def test_open_files_soft_limit_is_raised_to_the_hard_limit():
