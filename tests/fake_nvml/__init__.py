@@ -537,7 +537,8 @@ class FakeNvml:
     # -- GPM -------------------------------------------------------------------------
     def nvmlGpmQueryDeviceSupport(self, h: _Handle):
         gpu = self._enter("nvmlGpmQueryDeviceSupport", h)
-        return SimpleNamespace(isSupportedDevice=int(gpu.architecture in ("Hopper", "Blackwell") and h.gpu in self.gpm))
+        declared = {key[0] if isinstance(key, tuple) else key for key in self.gpm}  # a GPU or one of its MIG instances
+        return SimpleNamespace(isSupportedDevice=int(gpu.architecture in ("Hopper", "Blackwell") and h.gpu in declared))
 
     def nvmlGpmSampleAlloc(self):
         self._enter("nvmlGpmSampleAlloc")
@@ -596,17 +597,28 @@ class FakeNvml:
 
 
 def scenario_env(captures: Iterable[str | os.PathLike], gpm: dict | None = None, energy: dict | None = None) -> dict[str, str]:
-    """Environment for a subprocess whose ``import pynvml`` gets a :class:`FakeNvml` of ``captures``."""
+    """Environment for a subprocess whose ``import pynvml`` gets a :class:`FakeNvml` of ``captures``.
+
+    ``gpm`` keys are GPU indexes or ``(GPU index, GPU instance id)`` for a MIG instance (as :class:`FakeNvml`)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(SHIM), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["AXONIZE_FAKE_NVML"] = json.dumps(
         {
             "captures": [str(p) for p in captures],
-            "gpm": {str(k): v for k, v in (gpm or {}).items()},
+            "gpm": {_gpm_key(k): v for k, v in (gpm or {}).items()},
             "energy": {str(k): v for k, v in (energy or {}).items()},
         }
     )
     return env
+
+
+def _gpm_key(key: int | tuple[int, int]) -> str:
+    return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def _parse_gpm_key(key: str) -> int | tuple[int, int]:
+    gpu, _, gi = key.partition("/")
+    return (int(gpu), int(gi)) if gi else int(gpu)
 
 
 def from_env() -> FakeNvml:
@@ -615,7 +627,7 @@ def from_env() -> FakeNvml:
         return benchmark_fleet()
     return FakeNvml.from_captures(
         spec["captures"],
-        gpm={int(k): v for k, v in spec.get("gpm", {}).items()},
+        gpm={_parse_gpm_key(k): v for k, v in spec.get("gpm", {}).items()},
         energy_joules={int(k): v for k, v in spec.get("energy", {}).items()},
     )
 

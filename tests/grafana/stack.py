@@ -5,6 +5,9 @@ capture (with its ``nvidia-smi -L``), a static server of the real H200 exporter 
 SM active, energy), and ``axonize-sidecar`` on the demo's real vLLM capture (axonize.demo.CaptureReplay).
 :func:`faults`: the exporter replaying the fault captures of axonize/demo_data/faults/ (a x8 PCIe link, a lost GPU,
 the kernel log's XIDs).
+:func:`nvml`: the NVML backend on the fake NVML (tests/fake_nvml) fed from the 8x H100 capture with its HGX topology
+(NVLink state and counters) and from the H200 MIG capture, with GPM activity declared per GPU and per MIG GPU
+instance (no capture holds GPM).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from axonize import demo
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
 from tests.conftest import DEMO, DEMO_Q, DEMO_TOPO, NVIDIA, ROOT, require_binary
+from tests.fake_nvml import scenario_env
 
 MIG = [NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-mig_drv590_nvidia-smi-L.txt"]
 H200_EXPOSITION = NVIDIA / "h200-real" / "h200_drv580_axonize-exporter_load.prom"
@@ -33,8 +37,9 @@ def rule_files() -> list[str]:
     return [str(p) for p in sorted((ROOT / "rules").glob("*.rules.yml"))]
 
 
-def exporter(captures: list, started: list, tmp: Path) -> str:
-    """``axonize-exporter --replay`` of ``captures`` (paths and flags) at a 1 s interval; its host:port."""
+def exporter(captures: list, started: list, tmp: Path, env: dict[str, str] | None = None) -> str:
+    """``axonize-exporter --replay`` of ``captures`` (paths and flags) at a 1 s interval; its host:port.
+    No ``captures``: the NVML backend (with ``env`` giving it the fake NVML)."""
     port = free_port()
     proc = ManagedProcess(
         "axonize-exporter",
@@ -42,14 +47,14 @@ def exporter(captures: list, started: list, tmp: Path) -> str:
             sys.executable,
             "-m",
             "axonize.exporter",
-            "--replay",
-            *map(str, captures),
+            *(["--replay", *map(str, captures)] if captures else []),
             "--collect.interval",
             "1s",
             "--web.listen-address",
             f"127.0.0.1:{port}",
         ],
         str(tmp / f"exporter-{port}.log"),
+        env=env,
     )
     started.append(proc)
     wait_http(f"http://127.0.0.1:{port}/-/ready", 30, proc)
@@ -119,4 +124,24 @@ def faults(tmp: Path) -> Iterator[PrometheusServer]:
     with running({"axonize-exporter": exporters}, started) as prom:
         prom.wait_for("axonize_gpu_fault_info", timeout=30)
         prom.wait_for("count_over_time(axonize_gpu_xid_errors_total[30s]) > 3", timeout=30)
+        yield prom
+
+
+#: GPM activity for the fake NVML: every H100 and each MIG GPU instance of the H200 (ids from its nvidia-smi -L).
+NVML_GPM = {
+    "h100": {i: {"sm_active": 0.5 + 0.05 * i, "tensor_active": 0.1 * i} for i in range(8)},
+    "mig": {(0, gi): {"sm_active": 0.2 * n + 0.1} for n, gi in enumerate((2, 3, 9, 10))},
+}
+
+
+@contextlib.contextmanager
+def nvml(tmp: Path) -> Iterator[PrometheusServer]:
+    started: list = []
+    exporters = [
+        exporter([], started, tmp, scenario_env([DEMO_Q, DEMO_TOPO], gpm=NVML_GPM["h100"])),
+        exporter([], started, tmp, scenario_env(MIG, gpm=NVML_GPM["mig"])),
+    ]
+    with running({"axonize-exporter": exporters}, started) as prom:
+        prom.wait_for("axonize_mig_sm_active_ratio", timeout=30)
+        prom.wait_for("count_over_time(axonize_gpu_nvlink_transmit_bytes_total[30s]) > 3", timeout=30)
         yield prom
