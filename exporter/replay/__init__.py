@@ -17,9 +17,12 @@ indexes are then the order of all the report's PCI bus ids, lost ones included (
 order); the lost GPU's ``uuid`` is the one last seen on its bus by this source, else
 ``unknown-gpu-<index>``.
 
-The files are read again on every collection, so a job that rewrites them
+The files are looked at again on every collection, so a job that rewrites them
 (``nvidia-smi -q -x > gpus.xml`` from cron) is followed, the way
-node_exporter's textfile collector follows its directory. Each read is bounded
+node_exporter's textfile collector follows its directory; a file whose version
+(inode, size, modification time) has not changed since the last cycle is not read
+again: what was parsed from it serves (:mod:`.capture_file`), and the GPUs of the
+snapshot are built anew from it each cycle. Each read is bounded
 in size and time (:mod:`.bounded_read`: a FIFO, a hung mount or ``/dev/zero``
 fails that cycle with an ``io`` error); a file rewritten while it is read, a
 GPU section cut short, duplicate GPU UUIDs and a report without GPUs are
@@ -34,48 +37,27 @@ and everything else is still exported.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..snapshot import CollectionError, Snapshot
-from . import gpu_list, lost_gpu, query_text, query_xml, topology
+from . import lost_gpu, query_text, query_xml, topology
 from .bounded_read import BoundedReader, ReadFailure
+from .capture_file import CaptureFiles, Report, classify
 from .errors import CaptureError
 from .gpu_fields import GpuReader
 from .pci_bus import device_key
-from .tree import Node
 from .xid_counts import XidCounts
 
 __all__ = ["ReplaySource", "CaptureError", "classify"]
 
-_BUNDLE = "# nvidia_gpu_exporter GPU capture"
-_SECTION = re.compile(r"^#{20,}\n# (?P<title>[^\n]+)\n(?:# \$ [^\n]*\n)?#{20,}\n", re.MULTILINE)
-
-
-def classify(text: str) -> str | None:
-    """``"bundle"``, ``"query-xml"``, ``"query-text"``, ``"topology"``, ``"list"`` or ``None``."""
-    if text.lstrip().startswith("#") and _BUNDLE in text[:400]:
-        return "bundle"
-    if query_xml.looks_like(text):
-        return "query-xml"
-    if query_text.looks_like(text):
-        return "query-text"
-    if topology.looks_like(text):
-        return "topology"
-    if gpu_list.looks_like(text):
-        return "list"
-    return None
-
 
 @dataclass
 class _Parts:
-    report: tuple[str, Node, str] | None = None  # (dialect, root, path)
+    report: Report | None = None
     topo: tuple[topology.Topology, str] | None = None
     listing: tuple[dict, str] | None = None
-    lost: list[lost_gpu.LostGpu] = field(default_factory=list)  # of the -q text report
-    lost_errors: list[tuple[int, str]] = field(default_factory=list)
 
 
 class ReplaySource:
@@ -103,6 +85,7 @@ class ReplaySource:
         self.paths = list(paths)
         self.hostname = hostname
         self.reader = reader or BoundedReader()
+        self.files = CaptureFiles(self.reader, self.name)
         self.identities = lost_gpu.Identities()
         self.xids = XidCounts(kernel_log, clock, self.name) if kernel_log else None
 
@@ -117,7 +100,7 @@ class ReplaySource:
             except ReadFailure as exc:
                 snap.errors.append(CollectionError(self.name, path, exc.kind, exc.message))
         if parts.report is not None:
-            self._read_report(parts.report, parts, snap)
+            self._read_report(parts.report, snap)
         elif not any(e.kind in ("parse", "io") for e in snap.errors):
             snap.errors.append(
                 CollectionError(self.name, ", ".join(self.paths), "parse", "no 'nvidia-smi -q' or '-q -x' report among the files")
@@ -133,70 +116,23 @@ class ReplaySource:
 
     # -- loading -------------------------------------------------------------------
     def _load(self, path: str, parts: _Parts, errors: list[CollectionError]) -> None:
-        data = self.reader.read(path)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            # one Latin-1 byte (a process path) must not refuse the capture: read it leniently, report it
-            text = data.decode("utf-8", errors="replace")
-            if classify(text) is None:
-                raise CaptureError(path, None, f"not UTF-8 text (byte {exc.start}): not an nvidia-smi capture") from None
-            line = data.count(b"\n", 0, exc.start) + 1
-            bad = sum(1 for ch in text if ch == "\ufffd")
-            errors.append(
-                CollectionError(
-                    self.name,
-                    f"{path}:{line}",
-                    "value",
-                    f"byte {exc.start} is not UTF-8 ({bad} such character{'s' if bad != 1 else ''} in the file, read as U+FFFD); the rest of the capture is used",
-                )
-            )
-        self._load_text(text, path, parts)
-
-    def _load_text(self, text: str, path: str, parts: _Parts) -> None:
-        kind = classify(text)
-        if kind is None:
-            first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-            if not first:
-                raise CaptureError(path, None, "empty file")
-            raise CaptureError(path, 1, f"not a recognised capture (nvidia-smi -q, -q -x, topo -m or -L); it starts {first[:60]!r}")
-        if kind == "bundle":
-            self._load_bundle(text, path, parts)
-        elif kind in ("query-text", "query-xml"):
-            if parts.report is not None:
-                raise CaptureError(path, None, f"a second GPU report for one host (the first is {parts.report[2]})")
-            if kind == "query-text":
-                text, parts.lost, parts.lost_errors = lost_gpu.extract(text)
-                parts.report = ("text", query_text.parse(text, path), path)
-            else:
-                parts.report = ("xml", query_xml.parse(text, path), path)
-        elif kind == "topology":
-            parts.topo = (topology.parse(text, path), path)
-        elif kind == "list":
-            parts.listing = (gpu_list.parse(text, path), path)
-
-    def _load_bundle(self, text: str, path: str, parts: _Parts) -> None:
-        sections: dict[str, tuple[str, int]] = {}
-        matches = list(_SECTION.finditer(text))
-        for m, nxt in zip(matches, matches[1:] + [None]):
-            body = text[m.end() : nxt.start() if nxt else len(text)]
-            sections[m.group("title").strip()] = (body, text.count("\n", 0, m.end()))
-        wanted = [
-            next((t for t in ("load :: query (-q)", "idle :: query (-q)") if t in sections), None),
-            "capabilities :: topo -m",
-            "capabilities :: list (-L)",
-        ]
-        if wanted[0] is None:
-            raise CaptureError(path, None, "capture bundle has no 'query (-q)' section")
-        for title in wanted:
-            if title in sections:
-                body, offset = sections[title]
-                # keep line numbers true to the bundle file
-                self._load_text("\n" * offset + body, f"{path}", parts)
+        parsed = self.files.load(path)
+        errors.extend(parsed.errors)
+        for part, value in parsed.pieces:
+            if part == "report" and parts.report is not None:
+                raise CaptureError(path, None, f"a second GPU report for one host (the first is {parts.report.path})")
+            if isinstance(value, CaptureError):
+                raise value
+            if part == "report":
+                parts.report = value  # type: ignore[assignment]
+            elif part == "topology":
+                parts.topo = (value, path)  # type: ignore[assignment]
+            elif part == "list":
+                parts.listing = (value, path)  # type: ignore[assignment]
 
     # -- merging -------------------------------------------------------------------
-    def _read_report(self, report: tuple[str, Node, str], parts: _Parts, snap: Snapshot) -> None:
-        dialect, root, path = report
+    def _read_report(self, report: Report, snap: Snapshot) -> None:
+        dialect, root, path = report.dialect, report.root, report.path
         if dialect == "text":
             sections, bus_of = query_text.gpu_nodes(root), query_text.gpu_bus_id
             top = {k: root.child(k) for k in ("Driver Version", "CUDA Version", "Attached GPUs")}
@@ -208,9 +144,9 @@ class ReplaySource:
             }
         snap.driver_version = top["Driver Version"].value if top["Driver Version"] else ""
         snap.cuda_version = top["CUDA Version"].value if top["CUDA Version"] else ""
-        for line, message in parts.lost_errors:
+        for line, message in report.lost_errors:
             snap.errors.append(CollectionError(self.name, f"{path}:{line}", "parse", message))
-        lost = self._lost_of(parts.lost, [bus_of(node) for node in sections], path, snap)
+        lost = self._lost_of(report.lost, [bus_of(node) for node in sections], path, snap)
         attached = top["Attached GPUs"]
         if attached is not None and attached.value.strip().isdigit() and int(attached.value) != len(sections) + len(lost):
             also = f" and {len(lost)} lost GPU line{'s' if len(lost) != 1 else ''}" if lost else ""
@@ -274,7 +210,7 @@ class ReplaySource:
             )
         snap.gpus.sort(key=lambda gpu: gpu.index)
 
-    def _lost_of(self, lost: list[lost_gpu.LostGpu], buses: list[str], path: str, snap: Snapshot) -> list[lost_gpu.LostGpu]:
+    def _lost_of(self, lost: Sequence[lost_gpu.LostGpu], buses: list[str], path: str, snap: Snapshot) -> list[lost_gpu.LostGpu]:
         """The lost-GPU lines that name a bus id no GPU section and no earlier line has (the others are counted errors)."""
         sections = {device_key(bus) for bus in buses}
         kept: dict[str | None, lost_gpu.LostGpu] = {}

@@ -12,6 +12,16 @@ mount) must fail that cycle, not the exporter. :meth:`BoundedReader.read`:
 * compares the file's size and modification time before and after the read: a file rewritten in
   place while it was read (a torn write) is reported, so half a GPU is never exported silently.
 
+:meth:`BoundedReader.read_if_changed` does the same, except that it first looks at the file's
+:class:`FileVersion` (device, inode, size, modification time in ns) and returns no bytes when that
+is the version the caller read last time: the caller keeps what it parsed then. The look runs in the
+worker thread too (``stat`` on a hung mount hangs). Only a regular file whose modification time is
+at least :data:`SETTLED_NS` before the read began gets a version: a file written in the same
+timestamp tick as the read could be written again in that tick with the same size (a rewrite in
+place), and nothing would tell it from the copy read (git's "racily clean" entries, handled the
+same way). A file replaced atomically (``os.replace``) has a new inode, one rewritten or appended
+a new size or time: either is read again.
+
 Errors are :class:`ReadFailure` with a ``kind`` (``io`` or ``mismatch``) and a message naming the file.
 """
 
@@ -20,12 +30,25 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
+from typing import NamedTuple
 
 #: Largest capture file read, bytes.
 MAX_BYTES = 64 * 2**20
 #: How long one file may take to open and read, seconds.
 TIMEOUT_SECONDS = 5.0
 _CHUNK = 2**20
+#: How long a file must have been left alone before its version is trusted to stand for its bytes, ns.
+SETTLED_NS = 1_000_000_000
+
+
+class FileVersion(NamedTuple):
+    """What tells one content of a regular file from another without reading it (``os.stat`` fields)."""
+
+    device: int
+    inode: int
+    size: int  # bytes
+    mtime_ns: int
 
 
 class ReadFailure(Exception):
@@ -51,6 +74,14 @@ class BoundedReader:
 
     def read(self, path: str) -> bytes:
         """The bytes of ``path``; :class:`ReadFailure` when it is unreadable, over the limit, too slow or torn."""
+        return self.read_if_changed(path, None)[1]  # type: ignore[return-value]
+
+    def read_if_changed(self, path: str, known: FileVersion | None) -> tuple[FileVersion | None, bytes | None]:
+        """``(version, bytes)`` of ``path``; ``(known, None)`` when the file is still at version ``known``.
+
+        ``version`` is None for a file that may not be skipped next time (not a regular file, or
+        modified less than :data:`SETTLED_NS` before this read). Errors: those of :meth:`read`.
+        """
         with self._lock:
             if path in self._pending:
                 raise ReadFailure(
@@ -61,7 +92,7 @@ class BoundedReader:
 
         def work() -> None:
             try:
-                result["data"] = _read(path, self.limit)
+                result["data"] = _read(path, self.limit, known)
             except BaseException as exc:  # handed to the caller's thread
                 result["error"] = exc
             finally:
@@ -78,7 +109,16 @@ class BoundedReader:
         return result["data"]  # type: ignore[return-value]
 
 
-def _read(path: str, limit: int) -> bytes:
+def _read(path: str, limit: int, known: FileVersion | None) -> tuple[FileVersion | None, bytes | None]:
+    started = time.time_ns()
+    if known is not None:
+        try:
+            now = os.stat(path)
+        except OSError:
+            pass  # open() below says why, in the same words as a first read
+        else:
+            if stat.S_ISREG(now.st_mode) and _version(now) == known:
+                return known, None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -102,7 +142,12 @@ def _read(path: str, limit: int) -> bytes:
         os.close(fd)
     if stat.S_ISREG(before.st_mode) and _changed(before, after, size):
         raise ReadFailure("mismatch", "the file changed while it was read (rewritten in place: a torn write); skipped this cycle")
-    return b"".join(chunks)
+    settled = stat.S_ISREG(after.st_mode) and after.st_mtime_ns <= started - SETTLED_NS
+    return (_version(after) if settled else None), b"".join(chunks)
+
+
+def _version(st: os.stat_result) -> FileVersion:
+    return FileVersion(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _changed(before: os.stat_result, after: os.stat_result, size: int | None) -> bool:

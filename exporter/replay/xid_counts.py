@@ -15,6 +15,12 @@ timestamp that repeats an earlier one byte for byte, no more often than before, 
 The last-seen time is the Unix time (seconds) of the cycle that first counted the line, the moment the
 exporter observed the event, as the NVML event thread stamps an event when it receives it.
 
+A log whose version (inode, size, modification time: :class:`~.bounded_read.FileVersion`) is the one
+read last cycle is not read again: the same lines would add nothing, so the counts stand and the
+errors of that read are repeated. A log appended to has a new size and is read whole again (reading
+only the new bytes would trust that the old ones are still there: ``dmesg > file`` rewrites the same
+inode with a shifted ring buffer); a rotated one has a new inode. Either is counted as above.
+
 Errors (:class:`~axonize.exporter.snapshot.CollectionError`, the GPUs are served regardless): the file
 cannot be read this cycle (``io``, ``mismatch``: the counts stay as they were); an XID line that cannot
 be read (``parse``, ``FILE:LINE``); XID lines of a PCI device no GPU of the report has (``mismatch``,
@@ -29,7 +35,7 @@ from collections.abc import Callable
 
 from ..snapshot import CollectionError, Snapshot
 from . import kernel_log
-from .bounded_read import BoundedReader, ReadFailure
+from .bounded_read import BoundedReader, FileVersion, ReadFailure
 from .pci_bus import device_key
 
 
@@ -46,6 +52,8 @@ class XidCounts:
         self.count: dict[tuple[str, int], int] = {}  # (device, code) -> events
         self.last_seen: dict[tuple[str, int], float] = {}  # (device, code) -> Unix seconds
         self._previous: Counter[str] = Counter()  # identities of the last read's XID lines
+        self._version: FileVersion | None = None  # of the last read, if it may be skipped next time
+        self._log: kernel_log.KernelLog | None = None  # what the last read parsed
 
     def update(self, events: list[kernel_log.XidEvent]) -> None:
         """Count what ``events`` (one whole read of the log) holds that the previous read did not."""
@@ -62,9 +70,10 @@ class XidCounts:
 
     def apply(self, snap: Snapshot, reader: BoundedReader) -> None:
         """Read the log with ``reader``, count, and set the XID fields of ``snap``'s GPUs; errors go to ``snap.errors``."""
-        log = self._read(snap, reader)
+        log, fresh = self._read(snap, reader)
         if log is not None:
-            self.update(log.events)
+            if fresh:  # an unchanged log would add nothing
+                self.update(log.events)
             for line, message in log.errors:
                 snap.errors.append(CollectionError(self.source, f"{self.path}:{line}", "parse", message))
         by_device = {device_key(gpu.pci_bus_id): gpu for gpu in snap.gpus if gpu.pci_bus_id}
@@ -90,11 +99,17 @@ class XidCounts:
                 )
             )
 
-    def _read(self, snap: Snapshot, reader: BoundedReader) -> kernel_log.KernelLog | None:
+    def _read(self, snap: Snapshot, reader: BoundedReader) -> tuple[kernel_log.KernelLog | None, bool]:
+        """``(the log, whether it was read this cycle)``; ``(None, False)`` when it cannot be read."""
         try:
-            data = reader.read(self.path)
+            version, data = reader.read_if_changed(self.path, self._version)
         except ReadFailure as exc:
+            self._version = self._log = None
             snap.errors.append(CollectionError(self.source, self.path, exc.kind, f"kernel log: {exc.message}; XID counts unchanged"))
-            return None
+            return None, False
+        if data is None and self._log is not None:
+            return self._log, False
         # a kernel log holds bytes of every driver; the XID lines are ASCII, so an odd byte elsewhere is no error
-        return kernel_log.parse(data.decode("utf-8", errors="replace"))
+        self._log = kernel_log.parse((data or b"").decode("utf-8", errors="replace"))
+        self._version = version
+        return self._log, True
