@@ -98,6 +98,7 @@ CASES = [
     SAMPLE.replace("12.0", "9" * 5000),  # over int()'s 4,300 digits: float, as the library does
     SAMPLE + " 1700000000000",  # a timestamp in milliseconds
     SAMPLE + " 1.7e12",
+    SAMPLE + " " + "9" * 400,  # a timestamp over float's range: the library raises OverflowError
     SAMPLE + " x",
     SAMPLE + " 1 2",
     SAMPLE + ' # {trace_id="abc"} 1.0 1700000000',  # an OpenMetrics exemplar
