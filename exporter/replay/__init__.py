@@ -37,17 +37,19 @@ and everything else is still exported.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..snapshot import CollectionError, Snapshot
+from ..snapshot import CollectionError, Gpu, Snapshot
 from . import lost_gpu, query_text, query_xml, topology
 from .bounded_read import BoundedReader, ReadFailure
 from .capture_file import CaptureFiles, Report, classify
 from .errors import CaptureError
 from .gpu_fields import GpuReader
 from .pci_bus import device_key
+from .tree import Node
 from .xid_counts import XidCounts
 
 __all__ = ["ReplaySource", "CaptureError", "classify"]
@@ -58,6 +60,10 @@ class _Parts:
     report: Report | None = None
     topo: tuple[topology.Topology, str] | None = None
     listing: tuple[dict, str] | None = None
+
+
+#: GPUs read from one report, by the line of their section: (the Gpu or None, the errors met)
+_KeptGpus = dict[int, tuple[Gpu | None, tuple[CollectionError, ...]]]
 
 
 class ReplaySource:
@@ -87,6 +93,8 @@ class ReplaySource:
         self.reader = reader or BoundedReader()
         self.files = CaptureFiles(self.reader, self.name)
         self.identities = lost_gpu.Identities()
+        # the last report, and the GPUs read from it once it served a second cycle
+        self._gpus: tuple[Report | None, _KeptGpus] = (None, {})
         self.xids = XidCounts(kernel_log, clock, self.name) if kernel_log else None
 
     def collect(self) -> Snapshot:
@@ -162,6 +170,11 @@ class ReplaySource:
             snap.errors.append(CollectionError(self.name, path, "parse", "the report holds no GPU section: nothing to export"))
         # with lost GPUs, an index is the place of the bus id among all of them (nvidia-smi's PCI order)
         order = sorted([device_key(bus_of(node)) or "" for node in sections] + [device_key(x.bus_id) or "" for x in lost])
+        # a report's GPUs are read each cycle the first time, then kept and copied: a capture rewritten
+        # every cycle is never copied, an unchanged one never read again
+        kept = self._gpus[1] if self._gpus[0] is report else None
+        if kept is None:
+            self._gpus = (report, {})
         seen: dict[str, int] = {}
         for position, node in enumerate(sections):
             index = order.index(device_key(bus_of(node)) or "") if lost else position
@@ -175,13 +188,8 @@ class ReplaySource:
                         f"GPU {index} section has no Processes section: the capture is cut short (a torn write?); its readings may be incomplete",
                     )
                 )
-            reader = GpuReader(node, dialect, path, self.name)
-            try:
-                gpu = reader.read(index, bus_of(node))
-            except Exception as exc:  # a broken GPU section must not stop the others
-                snap.errors.append(CollectionError(self.name, f"{path}:{node.line}", "parse", f"GPU {index}: {exc!r}; GPU skipped"))
-                gpu = None
-            snap.errors.extend(reader.errors)
+            gpu, errors = self._gpu(report, node, index, bus_of(node), kept)
+            snap.errors.extend(errors)
             if gpu is not None and gpu.uuid in seen:
                 snap.errors.append(
                     CollectionError(
@@ -209,6 +217,24 @@ class ReplaySource:
                 )
             )
         snap.gpus.sort(key=lambda gpu: gpu.index)
+
+    def _gpu(self, report: Report, node: Node, index: int, bus_id: str, kept: _KeptGpus | None) -> tuple[Gpu | None, list[CollectionError]]:
+        """A new :class:`Gpu` read from ``node`` (None if it cannot be read) and the errors met; read once if ``kept``."""
+        known = kept.get(node.line) if kept is not None else None
+        if known is None:
+            reader = GpuReader(node, report.dialect, report.path, self.name)
+            errors: list[CollectionError] = []
+            try:
+                gpu = reader.read(index, bus_id)
+            except Exception as exc:  # a broken GPU section must not stop the others
+                errors.append(CollectionError(self.name, f"{report.path}:{node.line}", "parse", f"GPU {index}: {exc!r}; GPU skipped"))
+                gpu = None
+            errors.extend(reader.errors)
+            if kept is None:
+                return gpu, errors
+            known = kept[node.line] = (gpu, tuple(errors))
+        # the later steps of the cycle write into the Gpu: each snapshot gets its own copy
+        return copy.deepcopy(known[0]), list(known[1])
 
     def _lost_of(self, lost: Sequence[lost_gpu.LostGpu], buses: list[str], path: str, snap: Snapshot) -> list[lost_gpu.LostGpu]:
         """The lost-GPU lines that name a bus id no GPU section and no earlier line has (the others are counted errors)."""
