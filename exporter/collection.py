@@ -2,16 +2,22 @@
 
 Scrapes never wait on a source. Every ``interval`` seconds the loop asks the
 backend for a :class:`~axonize.exporter.snapshot.Snapshot`, fills the values
-derived from it (:func:`~axonize.exporter.runtime_context.summarize`), renders
-it with the ``axonize_*`` (or ``DCGM_FI_*``) families plus the exporter's
-self-metrics, and publishes the bytes to :class:`axonize.http.Exposition`.
+derived from it (:func:`~axonize.exporter.runtime_context.summarize`), builds
+the ``axonize_*`` (or ``DCGM_FI_*``) families plus the exporter's self-metrics,
+prepares them for the text format (:class:`axonize.exposition_text.Writer`:
+everything that can fail on a bad value happens here, in the cycle), and
+publishes them to :class:`axonize.http.Exposition`. The text and its gzip form
+are written on the first scrape of that snapshot and kept for the next ones:
+with a 1 s interval and 15 s scrapes, 14 snapshots in 15 are never rendered.
 
 Nothing a source, an enrichment step or a family does can stop the loop: an
 exception in any of them is caught in that cycle, counted in
 ``axonize_exporter_collection_errors_total{source,kind}``, logged the first
 cycle its (source, kind) appears, and the next cycle runs. A source that
 raises has its GPU series withdrawn (not frozen); a family that cannot be
-rendered is left out and the others are published.
+rendered (a value that is not a number, a label value that is not a string)
+is left out and the others are published; it is counted in the cycle that
+built it, since writing the prepared text later cannot fail.
 
 Self-metrics (sample)::
 
@@ -28,15 +34,14 @@ import platform
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from functools import partial
 from typing import Protocol
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
+from prometheus_client.core import Metric
 
 from axonize import __version__, exposition_text, names
 from axonize.http import Exposition
-from axonize.names.exporter import self_metrics
 
 from . import exposition as axonize_format
 from .runtime_context import summarize
@@ -56,23 +61,6 @@ class Source(Protocol):
 
 #: Healthy while the last successful cycle is at most this many intervals old.
 HEALTHY_INTERVALS = 3
-
-
-class _Families:
-    """Adapter so prometheus_client's ``generate_latest`` can render a list of families."""
-
-    def __init__(self, families: Iterable[Metric]):
-        self._families = families
-
-    def collect(self) -> Iterable[Metric]:
-        return self._families
-
-
-def serialize(family: Family) -> bytes:
-    """One family in the text format: the core writer's own, prometheus_client's through ``generate_latest``."""
-    if isinstance(family, exposition_text.Family):
-        return exposition_text.render([family])
-    return generate_latest(_Families([family]))
 
 
 class CollectionLoop:
@@ -100,21 +88,27 @@ class CollectionLoop:
         self.last_duration = 0.0
         self.last_success = 0.0
         self._kinds_last_cycle: set[tuple[str, str]] = set()
+        self._writer = exposition_text.Writer()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- one cycle ------------------------------------------------------------------
     def collect_once(self) -> Snapshot:
-        """One cycle: collect, summarize, render, count, publish. Returns the snapshot (its ``errors`` say what went wrong)."""
+        """One cycle: collect, summarize, prepare, count, publish. Returns the snapshot (its ``errors`` say what went wrong).
+
+        The published text is written on the first scrape (or ``exposition.latest.body``), not here.
+        """
         start = time.monotonic()
         snapshot, ok = self._collect()
-        body, rendered = self._render(snapshot)
+        prepared, rendered = self._prepare(snapshot)
         self._count(snapshot.errors)
         if ok and rendered:
             self.last_success = time.time()
         self.collections += 1
         self.last_duration = time.monotonic() - start
-        self.exposition.publish(body + generate_latest(_Families(self._self_metrics())))
+        prepared.extend(self._writer.prepare(fam) for fam in self._self_metrics())
+        self._writer.next_rendering()
+        self.exposition.publish_rendering(partial(exposition_text.write_prepared, prepared))
         return snapshot
 
     def _collect(self) -> tuple[Snapshot, bool]:
@@ -136,7 +130,7 @@ class CollectionLoop:
         ok = any(not gpu.fault for gpu in snapshot.gpus) or (not snapshot.gpus and not snapshot.errors)
         return snapshot, ok
 
-    def _render(self, snapshot: Snapshot) -> tuple[bytes, bool]:
+    def _prepare(self, snapshot: Snapshot) -> tuple[list[exposition_text.Prepared], bool]:
         try:
             families = self.render(snapshot)
         except Exception as exc:  # publish the self-metrics with the GPU series withdrawn, and count it
@@ -144,15 +138,15 @@ class CollectionLoop:
             snapshot.errors.append(
                 CollectionError("exposition", "render", "internal", f"GPU series withdrawn: {type(exc).__name__}: {exc}")
             )
-            return b"", False
-        parts = []
+            return [], False
+        prepared = []
         for family in families:
             try:
-                parts.append(serialize(family))
+                prepared.append(self._writer.prepare(family))
             except Exception as exc:  # one family that cannot be written does not cost the others
                 name = getattr(family, "name", "?")
                 snapshot.errors.append(CollectionError("exposition", name, "internal", f"family left out: {type(exc).__name__}: {exc}"))
-        return b"".join(parts), True
+        return prepared, True
 
     def _count(self, errors: list[CollectionError]) -> None:
         """Count every error; log the first of each (source, kind) that the previous cycle did not have."""
@@ -170,23 +164,24 @@ class CollectionLoop:
             kinds.add(key)
         self._kinds_last_cycle = kinds
 
-    def _self_metrics(self) -> list[Metric]:
-        help = {row.name: row.help for row in self_metrics.NAMES}
-        row = names.get("axonize_exporter_build_info")
-        build = GaugeMetricFamily(row.name, row.help, labels=row.labels)
-        build.add_metric([__version__, platform.python_version()], 1.0)
-        row = names.get("axonize_exporter_collection_errors_total")
-        errors = CounterMetricFamily(row.name, row.help, labels=row.labels)
-        for (source, kind), count in sorted(self.errors.items()):
-            errors.add_metric([source, kind], float(count))
-        name = "axonize_exporter_collection_duration_seconds"
-        out = [build, GaugeMetricFamily(name, help[name], value=self.last_duration)]
-        name = "axonize_exporter_collections_total"
-        out.append(CounterMetricFamily(name, help[name], value=float(self.collections)))
+    def _self_metrics(self) -> list[exposition_text.Family]:
+        """The self-metrics, in the order and form prometheus_client gave them (types from the registry, info as gauge)."""
+
+        def family(name: str, *samples: tuple[tuple[str, ...], float]) -> exposition_text.Family:
+            row = names.get(name)
+            fam = exposition_text.Family(name, "counter" if row.type == "counter" else "gauge", row.help)
+            for values, value in samples:
+                fam.add(tuple(zip(row.labels, values)), value)
+            return fam
+
+        out = [
+            family("axonize_exporter_build_info", ((__version__, platform.python_version()), 1.0)),
+            family("axonize_exporter_collection_duration_seconds", ((), self.last_duration)),
+            family("axonize_exporter_collections_total", ((), float(self.collections))),
+        ]
         if self.last_success:
-            name = "axonize_exporter_last_collection_success_timestamp_seconds"
-            out.append(GaugeMetricFamily(name, help[name], value=self.last_success))
-        out.append(errors)
+            out.append(family("axonize_exporter_last_collection_success_timestamp_seconds", ((), self.last_success)))
+        out.append(family("axonize_exporter_collection_errors_total", *((key, float(n)) for key, n in sorted(self.errors.items()))))
         return out
 
     def health(self) -> tuple[bool, str]:

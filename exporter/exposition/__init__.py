@@ -23,10 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.core import Metric as PromMetric
-
-from axonize import names
+from axonize import exposition_text, names
 
 from ..snapshot import CollectionError, Snapshot
 from . import activity, containers_numa, identity, memory_power_thermal, mig, pcie_ecc_xid, prices, topology
@@ -60,7 +57,7 @@ class Options:
     max_process_series: int = 500
 
 
-def families(snapshot: Snapshot, options: Options = Options()) -> list[PromMetric]:
+def families(snapshot: Snapshot, options: Options = Options()) -> list[exposition_text.Table]:
     """All ``axonize_*`` families for the snapshot, in :data:`METRICS` order.
 
     Per-PID families are rendered only with ``options.per_process``; past
@@ -87,5 +84,5 @@ def families(snapshot: Snapshot, options: Options = Options()) -> list[PromMetri
             del fam.samples[options.max_process_series :]
         out.append(fam)
     if options.per_process:
-        out.append(GaugeMetricFamily(DROPPED, names.get(DROPPED).help, value=float(dropped)))
+        out.append(exposition_text.Table(DROPPED, "gauge", names.get(DROPPED).help, (), [((), float(dropped))]))
     return out

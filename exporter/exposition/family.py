@@ -17,10 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.core import Metric as PromMetric
-
-from axonize import names
+from axonize import exposition_text, names
 
 from ..snapshot import Gpu, Snapshot
 
@@ -63,14 +60,20 @@ class Metric:
     def help(self) -> str:
         return self.row.help
 
-    def family(self, snapshot: Snapshot) -> PromMetric:
-        """The prometheus_client family of this row for ``snapshot`` (an info row is a gauge of value 1)."""
-        if self.type == "counter":
-            fam: PromMetric = CounterMetricFamily(self.name, self.help, labels=self.labels)
-        else:
-            fam = GaugeMetricFamily(self.name, self.help, labels=self.labels)
-        for labels, value in self.samples(snapshot):
-            fam.add_metric(labels, value)
+    @property
+    def written_name(self) -> str:
+        """The name in the exposition: prometheus_client's, so a counter ends in ``_total``."""
+        return self.name.removesuffix("_total") + "_total" if self.type == "counter" else self.name
+
+    def family(self, snapshot: Snapshot) -> exposition_text.Table:
+        """This row's family for ``snapshot``, for the core writer (an info row is a gauge of value 1).
+
+        Written by :class:`axonize.exposition_text.Writer`, it reads byte for byte as the
+        prometheus_client ``CounterMetricFamily`` / ``GaugeMetricFamily`` of the same samples
+        through ``generate_latest`` (tests/exporter/test_text_identity.py).
+        """
+        fam = exposition_text.Table(self.written_name, "counter" if self.type == "counter" else "gauge", self.help, self.labels)
+        fam.samples = list(self.samples(snapshot))
         return fam
 
 

@@ -67,3 +67,87 @@ def test_bad_metric_name_refused(name):
 def test_bad_type_refused():
     with pytest.raises(ValueError, match="type 'summary'"):
         text.Family("axonize_x", "summary", "x")
+
+
+# -- Writer: prepare in the cycle, write at the scrape -----------------------------------
+
+ODD_VALUES = [0.0, -0.0, 1.0, -1.5, 1e10, 123456789.0, 1.5e-7, 2.0**63, math.inf, -math.inf, math.nan, 3, True]
+
+
+def written(writer: text.Writer, families) -> bytes:
+    prepared = [writer.prepare(fam) for fam in families]
+    writer.next_rendering()
+    return text.write_prepared(prepared)
+
+
+def test_writer_matches_generate_latest_on_odd_values_labels_and_empty_families():
+    odd = 'q"\n\\é'
+    gauge = GaugeMetricFamily("axonize_g", "help \\ with\nnewline", labels=("z", "a"))
+    ours = text.Family("axonize_g", "gauge", "help \\ with\nnewline")
+    for i, value in enumerate(ODD_VALUES):
+        gauge.add_metric([odd if i % 2 else str(i), "x"], value)
+        ours.add((("z", odd if i % 2 else str(i)), ("a", "x")), value)  # unsorted: written sorted, as prometheus_client does
+    table = text.Table("axonize_g", "gauge", "help \\ with\nnewline", ("z", "a"))
+    table.samples = [((odd if i % 2 else str(i), "x"), value) for i, value in enumerate(ODD_VALUES)]
+    counter = CounterMetricFamily("axonize_c_total", "counts", labels=("a",))
+    empty = GaugeMetricFamily("axonize_empty", "no samples")
+    expected = generate_latest(_Registry([gauge, counter, empty]))
+    writer = text.Writer()
+    for _ in range(3):  # cold, warm, warm from the previous generation
+        assert written(writer, [table, text.Table("axonize_c_total", "counter", "counts", ("a",)), empty]) == expected
+        assert (
+            written(
+                writer, [ours, text.Family("axonize_c_total", "counter", "counts"), text.Family("axonize_empty", "gauge", "no samples")]
+            )
+            == expected
+        )
+        assert written(writer, [gauge, counter, empty]) == expected  # prometheus_client's families too
+
+
+def test_writer_hands_other_prometheus_client_families_to_generate_latest():
+    from prometheus_client.core import HistogramMetricFamily, InfoMetricFamily
+
+    hist = HistogramMetricFamily("axonize_h_seconds", "latency", buckets=[("0.1", 1), ("+Inf", 3)], sum_value=0.7)
+    info = InfoMetricFamily("axonize_build", "build", value={"version": "1"})
+    created = CounterMetricFamily("axonize_c", "with created", value=2, created=1.7e9)
+    stamped = GaugeMetricFamily("axonize_t", "timestamped", labels=("a",))
+    stamped.add_metric(["1"], 1.0, timestamp=1.7e9)
+    families = [hist, info, created, stamped]
+    assert written(text.Writer(), families) == generate_latest(_Registry(families))
+
+
+@pytest.mark.parametrize(
+    ("labels", "value", "error"),
+    [((("gpu", 0),), 1.0, "label values must be strings"), ((("gpu", "0"),), "N/A", "could not convert"), ((("gpu", "0"),), None, "float")],
+)
+def test_prepare_refuses_what_it_cannot_write(labels, value, error):
+    fam = text.Family("axonize_g", "gauge", "x")
+    fam.add(labels, value)
+    with pytest.raises((TypeError, ValueError), match=error):
+        text.Writer().prepare(fam)
+
+
+def test_a_table_row_needs_one_string_per_label_name():
+    for values, error in (((("0",)), "zip"), (("0", "1", "2"), "zip"), (("0", 1), "label values must be strings")):
+        table = text.Table("axonize_t", "gauge", "x", ("gpu", "uuid"), [(values, 1.0)])
+        with pytest.raises((TypeError, ValueError), match=error):
+            text.Writer().prepare(table)
+
+
+def test_labels_given_as_lists_are_written_too():
+    fam = text.Family("axonize_g", "gauge", "x")
+    fam.add([("b", "2"), ("a", "1")], 1.0)
+    assert written(text.Writer(), [fam, fam]).count(b'axonize_g{a="1",b="2"} 1.0\n') == 2
+
+
+def test_label_sets_unused_for_two_renderings_are_forgotten():
+    writer = text.Writer()
+
+    def pid(n: int) -> text.Family:
+        fam = text.Family("axonize_p", "gauge", "x")
+        fam.add((("pid", str(n)),), 1.0)
+        return fam
+
+    for n in range(1000):  # a PID per rendering: churn
+        written(writer, [pid(n)])
+    assert len(writer._labels) + len(writer._previous) == 1  # only the last rendering's

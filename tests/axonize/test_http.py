@@ -16,11 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
 import pytest
 import requests
+from aiohttp.test_utils import TestClient, TestServer
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -494,3 +496,84 @@ def test_a_health_check_that_raises_answers_503_with_the_reason(tmp_path):
         r = scrape_within(f"{url}/-/healthy", 5)
         assert (r.status_code, r.text) == (503, "health check failed: RuntimeError: nvml wedged\n")
     assert "Traceback" not in err.read_text()
+
+
+# -- 6. renderings are made on the first scrape, once ------------------------------------
+
+
+class SlowRender:
+    """A render function that counts its calls and takes long enough for scrapes to overlap it."""
+
+    def __init__(self, body: bytes, seconds: float = 0.2):
+        self.body, self.seconds, self.calls = body, seconds, 0
+
+    def __call__(self) -> bytes:
+        self.calls += 1
+        time.sleep(self.seconds)
+        return self.body
+
+
+def test_a_published_rendering_is_made_on_the_first_scrape_once_for_concurrent_scrapes():
+    exposition = Exposition()
+    render = SlowRender(BODY.encode())
+    exposition.publish_rendering(render)
+    assert exposition.ready.is_set() and render.calls == 0 and exposition.latest.ready(False) is None
+
+    async def scrape_together():
+        app = make_app(exposition, "/metrics", lambda: (True, "OK"), "test")
+        async with TestClient(TestServer(app)) as client:
+
+            async def one(i):
+                headers = {"Accept-Encoding": "gzip" if i % 2 else "identity"}
+                async with client.get("/metrics", headers=headers, auto_decompress=False) as resp:
+                    assert resp.status == 200
+                    body = await resp.read()
+                    return gzip.decompress(body) if i % 2 else body
+
+            first = await asyncio.gather(*(one(i) for i in range(20)))  # all arrive before the render ends
+            healthy = await client.get("/-/healthy")  # the event loop was free meanwhile
+            assert healthy.status == 200
+            return first + [await one(i) for i in range(2)]
+
+    bodies = asyncio.run(scrape_together())
+    assert set(bodies) == {BODY.encode()} and render.calls == 1
+
+
+def test_concurrent_threads_asking_a_rendering_get_one_render_and_one_gzip():
+    render = SlowRender(BODY.encode(), 0.1)
+    exposition = Exposition()
+    exposition.publish_rendering(render)
+    latest = exposition.latest
+    results = []
+    threads = [threading.Thread(target=lambda i=i: results.append(latest.gzipped if i % 2 else latest.body)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert render.calls == 1
+    assert {r for r in results if r != BODY.encode()} == {latest.gzipped}  # one gzip object for every gzip reader
+    assert gzip.decompress(latest.gzipped) == BODY.encode() and latest.ready(True) is latest.gzipped
+
+
+def test_a_scrape_sees_the_rendering_it_started_with_when_a_new_one_is_published():
+    exposition = Exposition()
+    exposition.publish_rendering(SlowRender(b"old 1\n", 0.3))
+
+    async def scrape_while_publishing():
+        app = make_app(exposition, "/metrics", lambda: (True, "OK"), "test")
+        async with TestClient(TestServer(app)) as client:
+            pending = asyncio.ensure_future(client.get("/metrics", headers={"Accept-Encoding": "gzip"}))
+            await asyncio.sleep(0.1)  # the old rendering is being made
+            exposition.publish_rendering(lambda: b"new 1\n")
+            old = await pending
+            new = await client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+            return await old.read(), await new.read()
+
+    assert asyncio.run(scrape_while_publishing()) == (b"old 1\n", b"new 1\n")
+
+
+def test_publish_bytes_serves_them_at_once():  # the sidecar's way
+    exposition = Exposition()
+    exposition.publish(b"up 1\n")
+    assert exposition.latest.ready(False) == b"up 1\n" and exposition.latest.ready(True) is None
+    assert gzip.decompress(exposition.latest.gzipped) == b"up 1\n"
