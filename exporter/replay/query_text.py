@@ -60,10 +60,12 @@ def parse(text: str, path: str) -> Node:
     root = Node("", line=start)
     # frames: [indent of the node, node, indent its children use (None until the first child)]
     stack: list[list] = [[-1, root, None]]
+    controls = "\x00" in text or "\t" in text  # else no line needs the check
     for lineno, raw in enumerate(lines[start:], start=start + 1):
-        if not raw.strip():
+        content = raw.strip()
+        if not content:
             continue
-        if "\x00" in raw or "\t" in raw.rstrip():
+        if controls and ("\x00" in raw or "\t" in raw.rstrip()):
             raise CaptureError(path, lineno, "unexpected control character (tab or NUL): not 'nvidia-smi -q' text")
         indent = len(raw) - len(raw.lstrip(" "))
         while indent <= stack[-1][0]:
@@ -73,9 +75,9 @@ def parse(text: str, path: str) -> Node:
             frame[2] = indent
         elif indent != frame[2]:
             raise CaptureError(path, lineno, f"indentation of {indent} spaces matches no open section (siblings use {frame[2]})")
-        content = raw.strip()
-        m = _KEY_VALUE.match(content)
-        node = Node(m.group("key").strip(), (m.group("value") or "").strip(), lineno) if m else Node(content, "", lineno)
+        m = _KEY_VALUE.match(content) if ":" in content else None  # a section header has no colon
+        # the key starts and ends with a non-space character: only the value needs stripping
+        node = Node(m.group("key"), (m.group("value") or "").strip(), lineno) if m else Node(content, "", lineno)
         if frame[1] is root:
             _check_top_level(node, path)
         frame[1].children.append(node)

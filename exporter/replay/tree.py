@@ -3,8 +3,8 @@
 A :class:`Node` has a key ("FB Memory Usage" or ``fb_memory_usage``), a text
 value, ordered children (keys may repeat: "MIG Device", "Process ID") and the
 place it came from, so that every error can name the file and line. Lookups
-are case-insensitive and ignore spaces, dashes and underscores at the ends, so
-"Utilization/Gpu" (driver 565) and "Utilization/GPU" (driver 590) both match.
+are case-insensitive, trim the ends and read a run of spaces as one (:func:`norm`),
+so "Utilization/Gpu" (driver 565) and "Utilization/GPU" (driver 590) both match.
 
 A tree is built once by a parser and then only read: the first lookup on a node
 indexes its children by normalised key (each child's key is normalised once per
@@ -40,7 +40,7 @@ def _steps(path: str) -> tuple[str, ...]:
 _NONE: tuple[Node, ...] = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     key: str
     value: str = ""
