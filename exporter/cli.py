@@ -8,7 +8,8 @@ Flags follow Prometheus exporters (node_exporter, dcgm-exporter)::
     axonize-exporter --config exporter.yml --web.listen-address 127.0.0.1:9947
 
 Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}``);
-flags override the file. Exit codes: 0 ok, 1 nothing could be collected
+flags override the file. ``--collect.interval`` defaults to 15s, the common Prometheus scrape
+interval (:data:`DEFAULT_INTERVAL`): collect as often as you scrape. Exit codes: 0 ok, 1 nothing could be collected
 (``--print``), 2 bad flags or configuration.
 """
 
@@ -37,10 +38,24 @@ from .prices import PricedSource
 from .replay import ReplaySource
 
 DEFAULT_PORT = 9947
+#: ``--collect.interval`` by default: the scrape interval of the bundle's Prometheus (axonize/bundle.yml) and of
+#: Prometheus' example configuration. Prometheus' own default is 1m and the Prometheus Operator's 30s; dcgm-exporter
+#: collects every 30s. A collection at the scrape interval serves each snapshot about once and keeps data at most one
+#: interval old; a shorter one collects snapshots nobody reads (5s cost 3 collections per 15 s scrape, issue 16).
+DEFAULT_INTERVAL = "15s"
 
 OPTIONS = (
     *web_options(DEFAULT_PORT),
-    Option("--collect.interval", "5s", "how often to collect a snapshot (scrapes serve the latest)", parse_duration, metavar="DURATION"),
+    Option(
+        "--collect.interval",
+        DEFAULT_INTERVAL,
+        "how often to collect a snapshot; scrapes serve the latest, written to text on its first scrape. "
+        "Set it to your scrape interval: the default is the common one (the bundle's Prometheus, Prometheus' example "
+        "configuration), so each snapshot is served about once, and at 30s or 1m scrapes the snapshots between cost "
+        "collection only",
+        parse_duration,
+        metavar="DURATION",
+    ),
     Option(
         "--replay",
         [],
