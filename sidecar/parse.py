@@ -117,6 +117,11 @@ def _selector(samples: frozenset[str], types: frozenset[str]) -> re.Pattern:
     return re.compile(r"\n(" + pattern + r"(?=[{ \t]).*)")
 
 
+def kept_lines(text: str, samples: frozenset[str], types: frozenset[str] = frozenset()) -> list[str]:
+    """The lines :func:`read` parses, without their newlines: sample lines named in ``samples``, TYPE lines of ``types``."""
+    return _selector(samples, types).findall("\n" + text)
+
+
 def _kept(text: str, selector: re.Pattern) -> Iterator[tuple[int, str]]:
     """(offset in ``text``, line) of each line ``selector`` keeps."""
     for m in selector.finditer("\n" + text):

@@ -19,13 +19,15 @@ from collections import defaultdict
 import psutil
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.parser import text_fd_to_metric_families, text_string_to_metric_families
 
 from axonize.exporter.snapshot import Process
 from axonize.http import Exposition
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
+from axonize.sidecar import parse, text_format
 from axonize.sidecar.attribution import Attribution, ProcessGpus
 from axonize.sidecar.collection import CollectionLoop
+from axonize.sidecar.engines import ADAPTERS
 from axonize.sidecar.targets import finish, parse_target
 from devtools import vllm_cpu
 from tests.conftest import DEMO_Q, FIXTURES, require_binary, requires
@@ -276,6 +278,18 @@ def test_the_engine_core_process_attributes_vllm_to_its_gpu(vllm_server):
     assert snapshot.gpus == {target.server: (gpu.uuid,)}
     info = samples(loop.exposition.latest.body.decode())["axonize_inference_server_gpu_info"]
     assert info == {(("model", vllm_cpu.SERVED_MODEL_NAME), ("server", target.server), ("uuid", gpu.uuid)): 1.0}
+
+
+@pytest.mark.integration
+@needs_vllm
+def test_the_live_text_reads_the_same_on_the_fast_path_as_with_prometheus_client(vllm_server):
+    """vLLM's /metrics as served now (after the other tests' workloads): every line the sidecar keeps is
+    read by the text-format fast path, into exactly the families prometheus_client's parser gives."""
+    adapter = ADAPTERS["vllm"]
+    kept = parse.kept_lines(vllm_server.metrics_text(), adapter.sample_names, adapter.type_names)
+    fast = text_format.families(kept)
+    assert fast is not None and len(kept) > 100
+    assert repr(fast) == repr([(m.name, m.type, m.samples) for m in text_fd_to_metric_families(iter(kept))])
 
 
 # Last: it stops the module's server.

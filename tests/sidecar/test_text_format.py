@@ -66,7 +66,7 @@ def same(lines: list[str]) -> bool:
 
 def kept(text: str, engine: str) -> list[str]:
     adapter = ADAPTERS[engine]
-    return parse._selector(adapter.sample_names, adapter.type_names).findall("\n" + text)
+    return parse.kept_lines(text, adapter.sample_names, adapter.type_names)
 
 
 def typed_and_samples(text: str) -> list[str]:
