@@ -106,6 +106,7 @@ class CollectionLoop:
         self._logged: set[tuple[str, str]] = set()  # (server or stage, kind) already logged
         self._failing: set[str] = set()  # servers whose last scrape failed
         self._gpus: dict[str, tuple[str, ...]] = {}
+        self._renderer = sidecar_format.Renderer()
         self._attributor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="axonize-attribution")
         self._attributing: Future | None = None
         self._thread: threading.Thread | None = None
@@ -250,7 +251,7 @@ class CollectionLoop:
         """The normalized families and the per-target families; False when a part could not be written."""
         complete = True
         try:
-            body = sidecar_format.render(snapshot).encode()
+            body = sidecar_format.render(snapshot, self._renderer).encode()
         except Exception as exc:
             self._loop_error("render", exc)
             body, complete = b"", False

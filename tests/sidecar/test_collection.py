@@ -353,11 +353,11 @@ def test_the_loop_survives_a_render_an_attribution_and_a_target_that_raise(engin
     real_render = collection.sidecar_format.render
     renders = {"n": 0}
 
-    def render_raising_once(snapshot):
+    def render_raising_once(snapshot, renderer=None):
         renders["n"] += 1
         if renders["n"] == 2:
             raise ZeroDivisionError("render bug")
-        return real_render(snapshot)
+        return real_render(snapshot, renderer)
 
     monkeypatch.setattr(collection.sidecar_format, "render", render_raising_once)
     targets = [

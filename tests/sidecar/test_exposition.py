@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from axonize import exposition_text
 from axonize.sidecar.errors import TargetError
-from axonize.sidecar.exposition import gpu_info_rows, render, target_families
+from axonize.sidecar.exposition import Renderer, family, gpu_info_rows, render, target_families
 from axonize.sidecar.normalize import normalize
 from axonize.sidecar.snapshot import Series, Snapshot, TargetResult
 from axonize.sidecar.targets import Target
 from tests.conftest import FIXTURES
+from tests.sidecar.test_text_format import CAPTURES
 
 T = "axonize_inference_"
 
@@ -110,3 +113,69 @@ def test_the_core_writer_gives_the_bytes_the_hand_written_renderer_gave():
         f"# TYPE {T}kv_cache_usage_ratio gauge\n"
         f"{T}kv_cache_usage_ratio{{{lab}}} 0.5\n"
     )
+
+
+def written(snapshot: Snapshot) -> str:
+    """The normalized families as the core writer wrote them before the Renderer (commit 5fd7d64's render)."""
+    by_family: dict[str, exposition_text.Family] = {}
+    for result in snapshot.results:
+        if result.up:
+            for s in result.series:
+                fam = by_family.get(s.family) or by_family.setdefault(s.family, family(s.family))
+                if s.buckets:
+                    fam.add_histogram(s.labels, s.buckets, s.sum, s.count)
+                else:
+                    fam.add(s.labels, s.value)
+    from axonize.sidecar.normalized import FAMILIES
+
+    lines = exposition_text.write(by_family[f.name] for f in FAMILIES if f.name in by_family)
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+ODD_VALUES = (0.0, -0.0, 1.0, 7, math.nan, math.inf, -math.inf, 999999.9999999999, 1e6, 123456789.0, 1e22, 1e-7, -5e6, 0.1 + 0.2)
+
+
+def altered(series: list[Series], step: int) -> list[Series]:
+    """``series`` with other values (the odd ones in turn: NaN, infinities, -0.0, ints, the 1e6 edge) and bounds."""
+    out = []
+    for i, s in enumerate(series):
+        odd = ODD_VALUES[(i + step) % len(ODD_VALUES)]
+        if s.buckets:
+            buckets = tuple(
+                (ODD_VALUES[(j + step) % len(ODD_VALUES)] if j == step % 3 else b, n + odd) for j, (b, n) in enumerate(s.buckets)
+            )
+            out.append(dataclasses.replace(s, buckets=buckets, sum=odd, count=s.count * step))
+        else:
+            out.append(dataclasses.replace(s, value=odd))
+    return out
+
+
+def test_the_renderer_writes_every_capture_as_the_core_writer_did_cycle_after_cycle():
+    renderer, rendered = Renderer(), 0
+    for name, text in sorted(CAPTURES.items()):
+        results = []
+        for i, model in enumerate(("", 'm "q" \\ \n', "llama")):
+            target = Target(url=f"http://h{i}:8000/metrics", server=f"h{i}:8000", model=model)
+            try:
+                _, series = normalize(text, target)
+            except TargetError:  # a partial capture the sidecar refuses
+                break
+            results.append(TargetResult(target, "x", series))
+        if not results:
+            continue
+        results.append(TargetResult(Target(url="http://down:1/metrics", server="down"), error=TargetError("timeout", "slow")))
+        rendered += 1
+        for step in range(6):  # the same strings again, then other values and bounds with kept label texts
+            snapshot = Snapshot([dataclasses.replace(r, series=altered(r.series, step) if step > 1 else r.series) for r in results])
+            assert renderer.render(snapshot) == written(snapshot), (name, step)
+    assert rendered >= 10, sorted(CAPTURES)
+
+
+def test_the_renderer_tells_bounds_that_compare_equal_apart():
+    labels = (("engine", "vllm"), ("model", "m"), ("server", "a"))
+    target = Target(url="http://a:1/metrics", server="a")
+    renderer = Renderer()
+    for bound in (0.0, -0.0, 0.0, 1, 1.0, True):
+        s = Series(T + "queue_time_seconds", labels, buckets=((bound, 1.0), (math.inf, 2)), sum=3, count=2)
+        snapshot = Snapshot([TargetResult(target, "vllm", [s, dataclasses.replace(s, labels=())])])
+        assert renderer.render(snapshot) == written(snapshot)
