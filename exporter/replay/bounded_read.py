@@ -14,8 +14,10 @@ mount) must fail that cycle, not the exporter. :meth:`BoundedReader.read`:
 
 :meth:`BoundedReader.read_if_changed` does the same, except that it first looks at the file's
 :class:`FileVersion` (device, inode, size, modification time in ns) and returns no bytes when that
-is the version the caller read last time: the caller keeps what it parsed then. The look runs in the
-worker thread too (``stat`` on a hung mount hangs). Only a regular file whose modification time is
+is the version the caller read last time: the caller keeps what it parsed then. The look is an
+``fstat`` of the opened file, in the worker thread too: ``open`` makes an NFS client check the
+file's attributes with the server (close-to-open consistency), where a bare ``stat`` could answer
+from its attribute cache for up to a minute (``acregmax``). Only a regular file whose modification time is
 at least :data:`SETTLED_NS` before the read began gets a version: a file written in the same
 timestamp tick as the read could be written again in that tick with the same size (a rewrite in
 place), and nothing would tell it from the copy read (git's "racily clean" entries, handled the
@@ -111,20 +113,14 @@ class BoundedReader:
 
 def _read(path: str, limit: int, known: FileVersion | None) -> tuple[FileVersion | None, bytes | None]:
     started = time.time_ns()
-    if known is not None:
-        try:
-            now = os.stat(path)
-        except OSError:
-            pass  # open() below says why, in the same words as a first read
-        else:
-            if stat.S_ISREG(now.st_mode) and _version(now) == known:
-                return known, None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise ReadFailure("io", f"cannot read: {exc.strerror or exc}") from None
     try:
         before = os.fstat(fd)
+        if known is not None and stat.S_ISREG(before.st_mode) and _version(before) == known:
+            return known, None
         chunks: list[bytes] = []
         size = 0
         while True:
