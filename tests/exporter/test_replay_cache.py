@@ -153,16 +153,16 @@ def test_a_replaced_or_rewritten_capture_is_read_the_next_cycle(tmp_path):
     assert read.files.reused == 0
 
 
-def test_a_file_written_in_the_last_second_is_read_again_even_if_its_version_repeats(tmp_path):
+def test_a_file_modified_less_than_a_second_before_the_read_is_read_again_even_if_its_version_repeats(tmp_path):
     report = tmp_path / "gpus.txt"
     report.write_text(DEMO_Q.read_text())
-    stat = report.stat()
+    soon = time.time_ns() + 10 * 10**9  # "not a second old" whatever the load (a server clock ahead reads the same)
+    os.utime(report, ns=(soon, soon))
     kept = source([str(report)])
     assert kept.collect().gpus[0].utilization_ratio == 0.0
     # rewritten in place within the same timestamp tick, same size: only the bytes differ
     report.write_text(DEMO_Q.read_text().replace("Gpu                               : 0 %", "Gpu                               : 9 %", 1))
-    assert report.stat().st_size == stat.st_size
-    os.utime(report, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.utime(report, ns=(soon, soon))
     assert kept.collect().gpus[0].utilization_ratio == 0.09 and kept.files.reused == 0
 
 
@@ -226,6 +226,11 @@ def test_an_unchanged_kernel_log_counts_once_and_keeps_its_errors(tmp_path):
     assert kept.files.reused == 2
     assert [xids(s) for s in cycles] == [{(6, 79): 1.0}] * 3
     assert all(s.errors == cycles[0].errors for s in cycles) and [e.location for e in cycles[0].errors] == [f"{log}:2"]
+    # the log is not read again: the same version with another line in it is not seen
+    stat = log.stat()
+    log.write_text(XID_79.replace("8734.154062", "8734.154063") + BAD_LINE)
+    os.utime(log, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert xids(kept.collect()) == {(6, 79): 1.0}
 
 
 def test_an_appended_then_rotated_kernel_log_adds_only_its_new_lines(tmp_path):
