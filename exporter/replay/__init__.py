@@ -75,6 +75,8 @@ class ReplaySource:
     bounds each file's size and read time (:class:`~.bounded_read.BoundedReader`).
     ``kernel_log``: a ``dmesg`` / ``journalctl -k`` file for the XID counters, looked
     at every cycle like the captures; ``clock`` stamps their last-seen times (Unix seconds).
+    :attr:`files` (:class:`~.capture_file.CaptureFiles`) keeps what was parsed from each file
+    while the file is unchanged.
     """
 
     name = "replay"
