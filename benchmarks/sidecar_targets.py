@@ -76,7 +76,7 @@ from axonize.sidecar.targets import Target
 
 assert Path(text_format.__file__).is_relative_to(tree), text_format.__file__
 if library:
-    text_format.families = lambda lines: None
+    text_format.families = lambda lines, heads=None: None
 loop = CollectionLoop(
     [Target(url=f"{url}/engine-{i}/metrics", server=f"vllm-{i}") for i in range(count)], 5.0, 30.0, Exposition()
 )

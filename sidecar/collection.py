@@ -60,6 +60,7 @@ from .parse import decode
 from .scrape import fetch, new_session
 from .snapshot import Snapshot, TargetResult
 from .targets import Target
+from .text_format import Heads
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ class CollectionLoop:
         self._failing: set[str] = set()  # servers whose last scrape failed
         self._gpus: dict[str, tuple[str, ...]] = {}
         self._renderer = sidecar_format.Renderer()
+        self._heads = {t.server: Heads() for t in self.targets}  # each target's lines read before
         self._attributor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="axonize-attribution")
         self._attributing: Future | None = None
         self._thread: threading.Thread | None = None
@@ -177,7 +179,7 @@ class CollectionLoop:
         result = TargetResult(target, engine=target.engine)
         try:
             problems: list[TargetError] = []
-            adapter, series = normalize(decode(body), target, deadline, problems)
+            adapter, series = normalize(decode(body), target, deadline, problems, self._heads.get(target.server))
             result.engine = adapter.engine
             result.problems = problems
             result.series, result.dropped = cap(series, self.max_series)

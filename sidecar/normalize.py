@@ -38,18 +38,24 @@ from .parse import Family as ParsedFamily
 from .parse import Parsed, read
 from .snapshot import Series
 from .targets import Target
+from .text_format import Heads
 
 _SCALAR_TYPES = ("counter", "gauge", "unknown", "untyped")
 Key = tuple  # (model, engine_index, *family label values)
 
 
 def normalize(
-    text: str, target: Target, deadline: float | None = None, problems: list[TargetError] | None = None
+    text: str,
+    target: Target,
+    deadline: float | None = None,
+    problems: list[TargetError] | None = None,
+    heads: Heads | None = None,
 ) -> tuple[Adapter, list[Series]]:
     """The adapter used and the target's normalized series, in :data:`FAMILIES` order.
 
     ``deadline``: ``time.monotonic()`` seconds after which the work stops with a "timeout" error.
     ``problems`` receives an "invalid" TargetError per family left out (see the module docstring).
+    ``heads``: the target's lines read before, kept between its scrapes (:func:`~axonize.sidecar.parse.read`).
     """
     if target.engine:
         adapter = ADAPTERS[target.engine]
@@ -58,7 +64,7 @@ def normalize(
         if adapter is None:
             prefixes = ", ".join(a.prefix for a in ADAPTERS.values())
             raise TargetError("engine", f"no metrics of a known engine in the exposition (prefixes {prefixes}); set the target's engine")
-    parsed = read(text, *_names(adapter.engine), deadline=deadline)
+    parsed = read(text, *_names(adapter.engine), deadline=deadline, heads=heads)
     if not any(parsed.get(rule.source) for rule in adapter.rules):
         raise TargetError("engine", f"none of {adapter.title}'s mapped families ({adapter.prefix}...) is in the exposition")
     return adapter, apply(parsed, adapter, target, deadline, problems)

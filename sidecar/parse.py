@@ -166,10 +166,17 @@ def _until(lines: list[str], deadline: float | None) -> Iterator[str]:
         yield from lines[start : start + CHECK_EVERY]
 
 
-def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset(), deadline: float | None = None) -> Parsed:
+def read(
+    text: str,
+    samples: frozenset[str],
+    types: frozenset[str] = frozenset(),
+    deadline: float | None = None,
+    heads: text_format.Heads | None = None,
+) -> Parsed:
     """Parse the sample lines of ``text`` named in ``samples`` (``x_total``, ``x_bucket``, ``x_sum``, ...)
     and the TYPE lines of the families in ``types``. Samples without a kept TYPE line come out
-    untyped, one family per name.
+    untyped, one family per name. ``heads``: the target's :class:`~axonize.sidecar.text_format.Heads`,
+    to read the lines whose text before the value it has seen by a lookup (the result is the same).
 
     Raises :class:`TargetError`: kind "parse" naming the line for text that is not the exposition
     format or that repeats a series; kind "timeout" once ``deadline`` (``time.monotonic()``) passes.
@@ -180,7 +187,9 @@ def read(text: str, samples: frozenset[str], types: frozenset[str] = frozenset()
         raise TargetError("parse", f"not a metric sample or comment: {_shown(bad.group(1))!r}", _line_at(text, bad.start(1) - 1))
     selector = _selector(samples, types)
     kept = selector.findall(lined)
-    found = text_format.families(_until(kept, deadline))
+    if heads is not None:
+        heads.next_scrape()
+    found = text_format.families(_until(kept, deadline), heads)
     if found is None:  # a line the fast path leaves to prometheus_client: parse all with it, for its error
         try:
             found = [(m.name, m.type, m.samples) for m in text_fd_to_metric_families(_until(kept, deadline))]

@@ -19,6 +19,12 @@ refuses, or a family the library would refuse makes :func:`families` answer None
 caller parses with the library and reports its error, message and line unchanged.
 tests/sidecar/test_text_format.py holds the two paths equal over every engine fixture and
 thousands of altered lines.
+
+A target's label sets stay while its values move, so a :class:`Heads` kept per target
+remembers, for each sample line the regular expressions read, its text before the value
+(``name{label="value",...}``) with the name and labels read from it: a later line that is
+that text, one space and a value token is read by a dict lookup and the value's conversion
+(Prometheus keeps a scrape cache keyed by the same text for the same reason).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ _NUMBER = r"[0-9A-Za-z.+-]+"  # a token float() may read (it decides); an intege
 _SAMPLE = re.compile(
     rf"([a-zA-Z_:][a-zA-Z0-9_:]*+)(?:\{{((?:{_LABEL}(?:,{_LABEL})*+,?)?)\}})? (?:([+-]?[0-9]+)|({_NUMBER}))(?: ({_NUMBER}))?"
 )
+_VALUE_TOKEN = re.compile(rf"(?:([+-]?[0-9]+)|({_NUMBER}))")  # the value alone, as _SAMPLE reads it
 _PAIR = re.compile(rf'([a-zA-Z_][a-zA-Z0-9_]*+)="({_VALUE})"')
 _ESCAPE = re.compile(r'\\[\\n"]')
 _UNESCAPED = {"\\\\": "\\", "\\n": "\n", '\\"': '"'}
@@ -50,12 +57,34 @@ class _Refused(Exception):
     """A line or family the fast path leaves to prometheus_client's whole-text parse."""
 
 
-def families(lines: Iterable[str]) -> list[Found] | None:
+class Heads:
+    """One target's sample lines read before: ``name{labels}`` text -> (name, labels), for its next scrape.
+
+    Holds the heads of the last two scrapes (:meth:`next_scrape` starts one), so label sets that
+    go away are forgotten two scrapes later. The samples built from one share its labels dict:
+    nobody may change a sample's labels. Every entry is what the regular expressions read from
+    its text, so two threads reading one target at once (a scrape that outlived its deadline)
+    can lose entries but never store a wrong one.
+    """
+
+    __slots__ = ("current", "previous")
+
+    def __init__(self) -> None:
+        self.current: dict[str, tuple[str, dict[str, str]]] = {}
+        self.previous: dict[str, tuple[str, dict[str, str]]] = {}
+
+    def next_scrape(self) -> None:
+        """Forget the heads not seen since the previous call (call once per scrape of the target)."""
+        self.previous, self.current = self.current, {}
+
+
+def families(lines: Iterable[str], heads: Heads | None = None) -> list[Found] | None:
     """The families prometheus_client yields over ``lines``, in its order; None when it must parse them itself.
 
     ``lines``: each a ``# TYPE`` line or a sample line (no HELP lines, which
-    :func:`~axonize.sidecar.parse.read` never keeps), without its newline. Exceptions raised
-    while iterating ``lines`` (the caller's deadline) pass through.
+    :func:`~axonize.sidecar.parse.read` never keeps), without its newline. ``heads``: the target's
+    lines read before (see :class:`Heads`); updated. Exceptions raised while iterating ``lines``
+    (the caller's deadline) pass through.
     """
     found: list[Found] = []
     name, typ, samples, allowed = "", "untyped", [], ()
@@ -71,7 +100,7 @@ def families(lines: Iterable[str]) -> list[Found] | None:
                 typ = new_type
                 allowed = tuple(name + suffix for suffix in _SUFFIXES.get(typ, ("",)))
             elif line:
-                sample = _sample(line)
+                sample = _sample(line, heads)
                 if sample.name in allowed:
                     samples.append(sample)
                     continue
@@ -106,8 +135,19 @@ def _family(name: str, typ: str, samples: list[Sample]) -> Found:
     return name, "unknown" if typ == "untyped" else typ, samples
 
 
-def _sample(line: str) -> Sample:
-    """One stripped sample line: the plain form here, any other by prometheus_client alone."""
+def _sample(line: str, heads: Heads | None = None) -> Sample:
+    """One stripped sample line: the plain form here (by its head when ``heads`` knows it), any other by prometheus_client alone."""
+    if heads is not None:
+        head, _, token = line.rpartition(" ")
+        known = heads.current.get(head)
+        if known is None:
+            known = heads.previous.get(head)
+            if known is not None:
+                heads.current[head] = known
+        if known is not None:  # the same text as a line _SAMPLE read: it reads head + " " + token as this
+            m = _VALUE_TOKEN.fullmatch(token)
+            if m is not None:
+                return Sample(known[0], known[1], _value(*m.groups()), None)
     m = _SAMPLE.fullmatch(line)
     if m is None:
         return _library_sample(line)
@@ -120,10 +160,25 @@ def _sample(line: str) -> Sample:
             return _library_sample(line)  # a repeated label name (refused) or a reserved one (``__name__``)
         if "\\" in inside:
             labels = {k: _ESCAPE.sub(_unescaped, v) for k, v in pairs}
+    sample = Sample(name, labels, _value(integer, number), None if timestamp is None else _timestamp(timestamp))
+    if heads is not None:
+        heads.current[line[: m.start(3 if integer is not None else 4) - 1]] = (name, labels)
+    return sample
+
+
+def _value(integer: str | None, number: str | None) -> int | float:
+    """A sample value from _SAMPLE's groups; _Refused where float() refuses the token (the library refuses it too)."""
     try:
-        value = _number(integer) if integer is not None else float(number)
-        return Sample(name, labels, value, None if timestamp is None else _number(timestamp) / 1000)
-    except (ValueError, OverflowError):  # float() refused the token, or a timestamp over float's range: so does the library
+        return _number(integer) if integer is not None else float(number)
+    except (ValueError, OverflowError):
+        raise _Refused from None
+
+
+def _timestamp(token: str) -> float:
+    """A timestamp in seconds; _Refused where the library refuses it (not a number, or over float's range)."""
+    try:
+        return _number(token) / 1000
+    except (ValueError, OverflowError):
         raise _Refused from None
 
 

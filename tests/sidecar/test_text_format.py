@@ -10,6 +10,9 @@ Two levels, each against the library itself:
 * :func:`parse.read` gives the same families or the same error (kind, message, line) with the fast
   path as with it refused (``text_format.families`` answering None: the previous code path).
 
+Both levels read every case also through a :class:`text_format.Heads` that has seen every capture's
+lines (so an altered value behind a known head takes the lookup), and must give the same again.
+
 Results are compared by ``repr``, which tells ``1`` from ``1.0``, ``0.0`` from ``-0.0`` and compares
 ``nan`` equal to itself.
 """
@@ -58,6 +61,8 @@ def same(lines: list[str]) -> bool:
     library) where the library raises, or for a comment line other than a plain ``# TYPE name type``
     (a sample line the fast path cannot read it hands to the library alone, so it never answers None for one)."""
     fast = text_format.families(lines)
+    if repr(text_format.families(lines, HEADS)) != repr(fast):
+        return False
     want = library(lines)
     if fast is not None:
         return repr(fast) == want
@@ -72,6 +77,31 @@ def kept(text: str, engine: str) -> list[str]:
 def typed_and_samples(text: str) -> list[str]:
     """Every line of ``text`` but HELP lines, other comments and blank lines."""
     return [x for x in text.splitlines() if x.strip() and (not x.startswith("#") or x.startswith("# TYPE "))]
+
+
+def primed() -> text_format.Heads:
+    """Heads that have read every capture's TYPE and sample lines, in the previous scrape's place."""
+    heads = text_format.Heads()
+    for text in CAPTURES.values():
+        text_format.families(typed_and_samples(text), heads)
+    heads.next_scrape()
+    return heads
+
+
+HEADS = primed()
+
+
+def test_known_heads_are_read_by_lookup_and_give_the_same_samples():
+    heads = primed()
+    lines = kept(VLLM, "vllm")
+    first = text_format.families(lines, heads)
+    again = text_format.families(lines, heads)
+    assert repr(first) == repr(again) == repr(text_format.families(lines)) and len(heads.current) > 150
+    seen = {id(s.labels) for _, _, samples in first for s in samples}
+    assert all(id(s.labels) in seen for _, _, samples in again for s in samples), "the second read looks its heads up"
+    heads.next_scrape()
+    heads.next_scrape()
+    assert not heads.current and not heads.previous, "heads not seen for two scrapes are forgotten"
 
 
 def test_the_fixtures_are_found():
@@ -197,16 +227,19 @@ def test_randomly_edited_lines_read_as_the_library_reads_them():
 def read_both(text: str, engine: str, monkeypatch) -> tuple[str, str]:
     adapter = ADAPTERS[engine]
 
-    def outcome() -> str:
+    def outcome(heads=None) -> str:
         try:
-            parsed = parse.read(text, adapter.sample_names, adapter.type_names)
+            parsed = parse.read(text, adapter.sample_names, adapter.type_names, heads=heads)
         except TargetError as exc:
             return f"TargetError {exc.kind} {exc.line} {exc}"
         return repr([(f.name, f.type, f.samples) for f in parsed.families.values()])
 
     fast = outcome()
+    heads = primed()
+    for _ in range(2):  # the heads of every capture, then those of this text as well
+        assert outcome(heads) == fast
     with monkeypatch.context() as m:
-        m.setattr(text_format, "families", lambda lines: None)
+        m.setattr(text_format, "families", lambda lines, heads=None: None)
         return fast, outcome()
 
 
