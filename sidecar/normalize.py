@@ -225,19 +225,21 @@ def _histogram(
 ) -> None:
     groups: dict[frozenset, _Histogram] = {}
     bucket_name, sum_name, count_name = source.name + "_bucket", source.name + "_sum", source.name + "_count"
+    scale = rule.scale
     for s in source.samples:
         name = s.name
         if name == bucket_name:
-            le = s.labels.get("le")
+            labels = s.labels
+            le = labels.get("le")
             if le is None:
                 raise TargetError("mismatch", f"{bucket_name} without an le label", parsed.line_of(bucket_name))
-            group = frozenset(kv for kv in s.labels.items() if kv[0] != "le")
+            group = frozenset(labels.items()) - {("le", le)}  # the series' labels: all but le
             h = groups.get(group) or groups.setdefault(group, _Histogram())
             try:
                 bound = float(le)
             except ValueError:
                 raise TargetError("mismatch", f"{bucket_name}: le={le!r} is not a number", parsed.line_of(bucket_name)) from None
-            h.buckets[_scaled(bound, rule.scale)] = float(s.value)
+            h.buckets[bound if scale == 1.0 else _scaled(bound, scale)] = float(s.value)
         elif name == sum_name or name == count_name:
             group = frozenset(s.labels.items())
             h = groups.get(group) or groups.setdefault(group, _Histogram())
