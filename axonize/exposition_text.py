@@ -188,25 +188,33 @@ class Writer:
     other than gauge or counter, or with timestamps or ``_created`` samples, is written by
     ``generate_latest`` itself.
 
-    Memory: the label texts of the last two renderings (:meth:`next_rendering` starts the next),
-    so label sets that churn (per-PID series) are forgotten two renderings after they go.
+    Memory: label texts are kept until they outnumber twice the samples of a rendering (plus
+    :data:`SPARE_LABEL_SETS`); then :meth:`next_rendering` forgets them all, so label sets that
+    churn (per-PID series) cost one rendering of misses now and then, and steady ones none.
     Not thread-safe: one thread prepares (the collection loop's).
     """
+
+    #: Label texts kept beyond twice a rendering's samples before they are all forgotten.
+    SPARE_LABEL_SETS = 1000
 
     def __init__(self) -> None:
         self._heads: dict[tuple[str, str, str], str] = {}
         # label names (None for (name, value) pairs) -> label values (or pairs) -> label text
         self._labels: dict[tuple[str, ...] | None, dict] = {}
-        self._previous: dict[tuple[str, ...] | None, dict] = {}
+        self._kept = 0  # label texts in _labels
+        self._samples = 0  # samples prepared since the last next_rendering()
 
     def next_rendering(self) -> None:
-        """Forget the label texts not used since the previous call (call once per rendering)."""
-        self._previous, self._labels = self._labels, {}
+        """Call once per rendering: forgets every label text if they outnumber twice its samples (+ spare)."""
+        if self._kept > 2 * self._samples + self.SPARE_LABEL_SETS:
+            self._labels, self._kept = {}, 0
+        self._samples = 0
 
     def prepare(self, family: Table | Family | Metric) -> Prepared:
         """``family`` ready for :func:`write_prepared`; TypeError or ValueError on a value or label it cannot write."""
         if isinstance(family, Table):
             name, names, texts = family.name, family.label_names, self._labels.get(family.label_names, {})
+            self._samples += len(family.samples)
             out = []
             for values, value in family.samples:
                 text = texts.get(values)
@@ -233,6 +241,7 @@ class Writer:
         texts = self._labels.get(None, {})
         out = []
         for sample, labels, value in samples:
+            self._samples += 1
             try:
                 text = texts[labels]
             except (KeyError, TypeError):  # new this rendering, or labels in a list
@@ -244,13 +253,13 @@ class Writer:
     def _label_text(self, names: tuple[str, ...] | None, key: tuple) -> str:
         """The label text of ``key`` (values of ``names``, or pairs when ``names`` is None), kept for this rendering."""
         texts = self._labels.setdefault(names, {})
-        text = self._previous.get(names, {}).get(key)
+        text = texts.get(key)  # labels given as a list: known as a tuple
         if text is None:
             pairs = key if names is None else tuple(zip(names, key, strict=True))
             if not all(isinstance(v, str) for _, v in pairs):
                 raise TypeError(f"label values must be strings: {dict(pairs)!r}")
-            text = format_labels(sorted(pairs))
-        texts[key] = text
+            text = texts[key] = format_labels(sorted(pairs))
+            self._kept += 1
         return text
 
 

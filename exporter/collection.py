@@ -49,8 +49,9 @@ from .snapshot import CollectionError, Snapshot
 
 log = logging.getLogger(__name__)
 
-#: What a render function may return: prometheus_client families or the core writer's.
-Family = Metric | exposition_text.Family
+#: What a render function may return: the core writer's families (tables of rows, or samples with
+#: label pairs) or prometheus_client's (written by ``generate_latest`` when not a plain gauge or counter).
+Family = exposition_text.Table | exposition_text.Family | Metric
 
 
 class Source(Protocol):

@@ -62,6 +62,7 @@ Sample output (8x H100 SXM replay, ``--replay.hostname gpu-node-1``)::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -128,9 +129,12 @@ class DcgmMetric:
                 value = self.gpu_value(entity.gpu)
             if value is None:
                 continue
-            labels = dict(entity.labels)
-            labels.update(self.attributes(entity.gpu))
-            fam.add(tuple(sorted(labels.items())), value)
+            if self.extra_labels:
+                labels = dict(entity.labels)
+                labels.update(self.attributes(entity.gpu))
+                fam.add(tuple(sorted(labels.items())), value)
+            else:
+                fam.add(entity.sorted_labels, value)
         return fam
 
 
@@ -147,6 +151,11 @@ class Entity:
     gpu: Gpu
     instance: MigDevice | None
     labels: tuple[tuple[str, str], ...]
+
+    @functools.cached_property
+    def sorted_labels(self) -> tuple[tuple[str, str], ...]:
+        """:attr:`labels` in alphabetical order, as written; sorted once for all the families of the entity."""
+        return tuple(sorted(self.labels))
 
 
 _CI_PREFIX = re.compile(r"^\d+c\.")

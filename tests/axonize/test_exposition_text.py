@@ -140,14 +140,21 @@ def test_labels_given_as_lists_are_written_too():
     assert written(text.Writer(), [fam, fam]).count(b'axonize_g{a="1",b="2"} 1.0\n') == 2
 
 
-def test_label_sets_unused_for_two_renderings_are_forgotten():
+def test_label_sets_that_churn_are_forgotten_and_steady_ones_kept():
     writer = text.Writer()
 
-    def pid(n: int) -> text.Family:
-        fam = text.Family("axonize_p", "gauge", "x")
-        fam.add((("pid", str(n)),), 1.0)
-        return fam
+    def pid(n: int) -> text.Table:
+        return text.Table("axonize_p", "gauge", "x", ("pid",), [((str(n),), 1.0), (("steady",), 1.0)])
 
-    for n in range(1000):  # a PID per rendering: churn
-        written(writer, [pid(n)])
-    assert len(writer._labels) + len(writer._previous) == 1  # only the last rendering's
+    kept = []
+    for n in range(5000):  # a new PID every rendering
+        assert (
+            written(writer, [pid(n)])
+            == f'# HELP axonize_p x\n# TYPE axonize_p gauge\naxonize_p{{pid="{n}"}} 1.0\naxonize_p{{pid="steady"}} 1.0\n'.encode()
+        )
+        kept.append(sum(len(texts) for texts in writer._labels.values()))
+    assert max(kept) <= 2 * 2 + text.Writer.SPARE_LABEL_SETS + 1  # bounded, whatever the churn
+    steady = text.Writer()
+    for _ in range(3):
+        written(steady, [pid(0)])
+    assert steady._kept == 2  # nothing forgotten while nothing churns
