@@ -10,8 +10,9 @@ whatever GPUs it has (devtools/gpu_capture.sh runs it on a lent GPU machine).
 
     .venv/bin/python benchmarks/exporter_nvml.py [--nvml fake|real] [--cycles 10000] [--scrapers 50] [--scrapes 40]
 
-1. CPU per collection cycle (NVML reads + axonize rendering + self-metrics), in process.
-2. RSS over --cycles cycles, sampled every tenth of the run: it must stay flat.
+1. CPU per collection cycle (NVML reads, axonize families prepared, self-metrics), in process,
+   alone and with a gzip scrape of each snapshot (the text and its gzip are written on the first scrape).
+2. RSS over --cycles cycles, each scraped, sampled every tenth of the run: it must stay flat.
 3. /metrics latency with --scrapers concurrent clients against the exporter as its
    own process (the real CLI, no --replay, the fake found as ``pynvml``).
 
@@ -56,23 +57,32 @@ def cpu_and_rss(cycles: int, real: bool) -> None:
     me = psutil.Process()
     try:
         loop.collect_once()
-        cpu = []
+        cpu, scraped = [], []
         for _ in range(200):
             t0 = time.process_time()
             loop.collect_once()
             cpu.append(time.process_time() - t0)
+            t0 = time.process_time()
+            loop.collect_once()
+            len(exposition.latest.gzipped)  # a scrape: the text and its gzip are written on the first one
+            scraped.append(time.process_time() - t0)
         body = exposition.latest.body
         lines = body.count(b"\n")
-        print(f"exposition: {len(body)} bytes, {lines} lines")
+        print(f"exposition: {len(body)} bytes, {lines} lines, {len(exposition.latest.gzipped)} bytes gzipped")
         print(
             f"CPU per cycle over 200 cycles: median {statistics.median(cpu) * 1e3:.2f} ms, p99 {percentile(cpu, 0.99) * 1e3:.2f} ms "
-            f"-> {statistics.median(cpu) * 100:.2f}% of one core at a 1 s interval"
+            f"-> {statistics.median(cpu) * 100:.2f}% of one core at a 1 s interval (snapshots nobody scrapes)"
+        )
+        print(
+            f"CPU per cycle with a gzip scrape of each over 200 cycles: median {statistics.median(scraped) * 1e3:.2f} ms, "
+            f"p99 {percentile(scraped, 0.99) * 1e3:.2f} ms -> {statistics.median(scraped) * 100:.2f}% of one core at a 1 s interval"
         )
         rss = []
         step = max(1, cycles // 10)
         t0 = time.monotonic()
         for i in range(1, cycles + 1):
             loop.collect_once()
+            len(exposition.latest.gzipped)
             if i % step == 0:
                 gc.collect()
                 rss.append(me.memory_info().rss / 2**20)
