@@ -2,13 +2,16 @@
 
 Two measurements, both as process CPU time (user + system, ``time.process_time``):
 
-1. in process, no HTTP: select + parse (the text-format fast path) + normalize + render one
+1. in process, no HTTP: select + parse (the text-format fast path; again with the target's
+   :class:`~axonize.sidecar.text_format.Heads` from its previous scrape, as the loop reads) +
+   normalize + render (with the :class:`~axonize.sidecar.exposition.Renderer` the loop keeps) one
    vLLM 0.33 exposition (tests/fixtures/inference/vllm-0.33.0-v1.synthetic.prom,
    598 lines), each step timed on its own;
 2. the real collection cycle (:class:`axonize.sidecar.collection.CollectionLoop`) against
    1 and 16 targets served by an aiohttp server in another process (so its CPU is not
    counted): HTTP GETs on keep-alive connections, parsing, normalizing, rendering the whole
-   exposition with self-metrics and publishing it.
+   exposition with self-metrics and publishing it, with the garbage collector set as the sidecar
+   sets it (:func:`axonize.sidecar.cli.settle_heap`).
 
     .venv/bin/python benchmarks/sidecar_normalize.py [--cycles 200]
 
@@ -31,13 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 from axonize.http import Exposition  # noqa: E402
 from axonize.processes import free_port, wait_http  # noqa: E402
-from axonize.sidecar import exposition  # noqa: E402
+from axonize.sidecar import cli, exposition  # noqa: E402
 from axonize.sidecar.collection import CollectionLoop  # noqa: E402
 from axonize.sidecar.engines import ADAPTERS  # noqa: E402
 from axonize.sidecar.normalize import apply, normalize  # noqa: E402
 from axonize.sidecar.parse import read  # noqa: E402
 from axonize.sidecar.snapshot import Snapshot, TargetResult  # noqa: E402
 from axonize.sidecar.targets import Target  # noqa: E402
+from axonize.sidecar.text_format import Heads  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "inference" / "vllm-0.33.0-v1.synthetic.prom"
 TARGET_CPU_MS = 5.0
@@ -125,15 +129,20 @@ def main() -> int:
     )
     n = 300
     select_parse = cpu_ms(lambda: read(text, *names), n)
+    heads = Heads()
+    select_parse_heads = cpu_ms(lambda: read(text, *names, heads=heads), n)
+    renderer = exposition.Renderer()
     normalize_only = cpu_ms(lambda: apply(parsed, adapter, target), n)
     whole = cpu_ms(lambda: normalize(text, target), n)
-    render = cpu_ms(lambda: exposition.render(snapshot), n)
+    render = cpu_ms(lambda: renderer.render(snapshot), n)
     print("in process, CPU per target (median of 5 rounds):")
     print(f"  select lines + parse:                   {select_parse:.2f} ms")
+    print(f"  the same, the lines' heads seen before: {select_parse_heads:.2f} ms")
     print(f"  apply the mapping table:                {normalize_only:.2f} ms")
     print(f"  detect + parse + normalize:             {whole:.2f} ms")
     print(f"  render the exposition text:             {render:.2f} ms")
 
+    cli.settle_heap()
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     try:
