@@ -55,12 +55,11 @@ from axonize.http import Exposition
 from . import exposition as sidecar_format
 from .attribution import Attribution, GpuAttribution
 from .errors import TargetError
-from .normalize import cap, normalize
+from .normalize import Kept, cap, normalize
 from .parse import decode
 from .scrape import fetch, new_session
 from .snapshot import Snapshot, TargetResult
 from .targets import Target
-from .text_format import Heads
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ class CollectionLoop:
         self._failing: set[str] = set()  # servers whose last scrape failed
         self._gpus: dict[str, tuple[str, ...]] = {}
         self._renderer = sidecar_format.Renderer()
-        self._heads = {t.server: Heads() for t in self.targets}  # each target's lines read before
+        self._kept = {t.server: Kept() for t in self.targets}  # what each target's scrapes keep for its next
         self._attributor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="axonize-attribution")
         self._attributing: Future | None = None
         self._thread: threading.Thread | None = None
@@ -179,7 +178,7 @@ class CollectionLoop:
         result = TargetResult(target, engine=target.engine)
         try:
             problems: list[TargetError] = []
-            adapter, series = normalize(decode(body), target, deadline, problems, self._heads.get(target.server))
+            adapter, series = normalize(decode(body), target, deadline, problems, self._kept.get(target.server))
             result.engine = adapter.engine
             result.problems = problems
             result.series, result.dropped = cap(series, self.max_series)

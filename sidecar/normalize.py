@@ -44,18 +44,42 @@ _SCALAR_TYPES = ("counter", "gauge", "unknown", "untyped")
 Key = tuple  # (model, engine_index, *family label values)
 
 
+class Kept:
+    """What a target's scrapes keep for its next scrape, so unchanged label sets are not read again.
+
+    ``heads``: its sample lines' text before the value (:class:`~axonize.sidecar.text_format.Heads`),
+    which hands the same labels dict to every scrape of a line. ``buckets``: for each bucket sample's
+    labels dict, ``(the dict, its series' labels as a frozenset (all but le), its le as a float)``,
+    found by the dict's identity: an entry holds its dict, so no other dict can have that identity
+    while the entry lasts, and labels are never changed after parsing. Both keep the last two scrapes
+    (:meth:`next_scrape`). Entries are right whoever stores them: two threads reading one target at
+    once (a scrape that outlived its deadline) can only lose some.
+    """
+
+    __slots__ = ("heads", "buckets", "previous_buckets")
+
+    def __init__(self) -> None:
+        self.heads = Heads()
+        self.buckets: dict[int, tuple[dict, frozenset, float]] = {}
+        self.previous_buckets: dict[int, tuple[dict, frozenset, float]] = {}
+
+    def next_scrape(self) -> None:
+        """Forget the bucket label sets not seen since the previous call (the heads turn over in :func:`read`)."""
+        self.previous_buckets, self.buckets = self.buckets, {}
+
+
 def normalize(
     text: str,
     target: Target,
     deadline: float | None = None,
     problems: list[TargetError] | None = None,
-    heads: Heads | None = None,
+    kept: Kept | None = None,
 ) -> tuple[Adapter, list[Series]]:
     """The adapter used and the target's normalized series, in :data:`FAMILIES` order.
 
     ``deadline``: ``time.monotonic()`` seconds after which the work stops with a "timeout" error.
     ``problems`` receives an "invalid" TargetError per family left out (see the module docstring).
-    ``heads``: the target's lines read before, kept between its scrapes (:func:`~axonize.sidecar.parse.read`).
+    ``kept``: what the target's earlier scrapes kept (:class:`Kept`); updated. The result is the same without it.
     """
     if target.engine:
         adapter = ADAPTERS[target.engine]
@@ -64,10 +88,10 @@ def normalize(
         if adapter is None:
             prefixes = ", ".join(a.prefix for a in ADAPTERS.values())
             raise TargetError("engine", f"no metrics of a known engine in the exposition (prefixes {prefixes}); set the target's engine")
-    parsed = read(text, *_names(adapter.engine), deadline=deadline, heads=heads)
+    parsed = read(text, *_names(adapter.engine), deadline=deadline, heads=kept and kept.heads)
     if not any(parsed.get(rule.source) for rule in adapter.rules):
         raise TargetError("engine", f"none of {adapter.title}'s mapped families ({adapter.prefix}...) is in the exposition")
-    return adapter, apply(parsed, adapter, target, deadline, problems)
+    return adapter, apply(parsed, adapter, target, deadline, problems, kept)
 
 
 @cache
@@ -88,10 +112,18 @@ class _Invalid(Exception):
 
 
 def apply(
-    parsed: Parsed, adapter: Adapter, target: Target, deadline: float | None = None, problems: list[TargetError] | None = None
+    parsed: Parsed,
+    adapter: Adapter,
+    target: Target,
+    deadline: float | None = None,
+    problems: list[TargetError] | None = None,
+    kept: Kept | None = None,
 ) -> list[Series]:
-    """Apply ``adapter``'s rules to a parsed exposition (see the module docstring)."""
+    """Apply ``adapter``'s rules to a parsed exposition (see the module docstring); ``kept``: see :class:`Kept`."""
     by_family = _rules_by_family(adapter.engine)
+    if kept is None:
+        kept = Kept()
+    kept.next_scrape()
     out: list[Series] = []
     for family in FAMILIES:
         rules = by_family.get(family.name)
@@ -102,7 +134,7 @@ def apply(
         acc: dict[Key, object] = {}
         try:
             for rule in rules:
-                _apply_rule(parsed, adapter, rule, family, target, acc)
+                _apply_rule(parsed, adapter, rule, family, target, acc, kept)
         except _Invalid as exc:
             if problems is not None:
                 problems.append(TargetError("invalid", f"{family.name} left out: {exc.args[0]}", exc.args[1]))
@@ -111,7 +143,7 @@ def apply(
     return out
 
 
-def _apply_rule(parsed: Parsed, adapter: Adapter, rule: Rule, family: Family, target: Target, acc: dict) -> None:
+def _apply_rule(parsed: Parsed, adapter: Adapter, rule: Rule, family: Family, target: Target, acc: dict, kept: Kept) -> None:
     if rule.replaced_by and _has_samples(parsed.get(rule.replaced_by)):
         return
     source = parsed.get(rule.source)
@@ -122,7 +154,7 @@ def _apply_rule(parsed: Parsed, adapter: Adapter, rule: Rule, family: Family, ta
         _sum_count(parsed, source, rule, family, labels, target, acc)
     elif family.type == "histogram":
         _check_type(parsed, source, rule, "histogram")
-        _histogram(parsed, source, rule, family, labels, target, acc)
+        _histogram(parsed, source, rule, family, labels, target, acc, kept)
     elif rule.part == "sum":
         _check_type(parsed, source, rule, "histogram")
         _scalar(parsed, source, source.name + "_sum", rule, family, labels, target, acc)
@@ -221,24 +253,30 @@ class _Histogram:
 
 
 def _histogram(
-    parsed: Parsed, source: ParsedFamily, rule: Rule, family: Family, mapping: dict[str, str], target: Target, acc: dict
+    parsed: Parsed,
+    source: ParsedFamily,
+    rule: Rule,
+    family: Family,
+    mapping: dict[str, str],
+    target: Target,
+    acc: dict,
+    kept: Kept,
 ) -> None:
     groups: dict[frozenset, _Histogram] = {}
     bucket_name, sum_name, count_name = source.name + "_bucket", source.name + "_sum", source.name + "_count"
     scale = rule.scale
+    seen, before = kept.buckets, kept.previous_buckets
     for s in source.samples:
         name = s.name
         if name == bucket_name:
             labels = s.labels
-            le = labels.get("le")
-            if le is None:
-                raise TargetError("mismatch", f"{bucket_name} without an le label", parsed.line_of(bucket_name))
-            group = frozenset(labels.items()) - {("le", le)}  # the series' labels: all but le
+            known = seen.get(id(labels)) or before.get(id(labels))
+            if known is not None:  # it holds ``labels``: no other dict has that identity
+                _, group, bound = seen[id(labels)] = known
+            else:
+                group, bound = _bucket(parsed, bucket_name, labels)
+                seen[id(labels)] = (labels, group, bound)
             h = groups.get(group) or groups.setdefault(group, _Histogram())
-            try:
-                bound = float(le)
-            except ValueError:
-                raise TargetError("mismatch", f"{bucket_name}: le={le!r} is not a number", parsed.line_of(bucket_name)) from None
             h.buckets[bound if scale == 1.0 else _scaled(bound, scale)] = float(s.value)
         elif name == sum_name or name == count_name:
             group = frozenset(s.labels.items())
@@ -269,6 +307,17 @@ def _histogram(
             )
         merged = tuple((b, c1 + c2) for (b, c1), (_, c2) in zip(have_buckets, buckets))
         acc[key] = (merged, have_sum + h.sum, have_count + count)
+
+
+def _bucket(parsed: Parsed, bucket_name: str, labels: dict[str, str]) -> tuple[frozenset, float]:
+    """A bucket sample's series labels (all but le) and its le as a number; a "mismatch" TargetError without one."""
+    le = labels.get("le")
+    if le is None:
+        raise TargetError("mismatch", f"{bucket_name} without an le label", parsed.line_of(bucket_name))
+    try:
+        return frozenset(labels.items()) - {("le", le)}, float(le)
+    except ValueError:
+        raise TargetError("mismatch", f"{bucket_name}: le={le!r} is not a number", parsed.line_of(bucket_name)) from None
 
 
 def _sum_count(
