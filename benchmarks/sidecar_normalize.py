@@ -4,8 +4,8 @@ Two measurements, both as process CPU time (user + system, ``time.process_time``
 
 1. in process, no HTTP: select + parse (the text-format fast path; again with the target's
    :class:`~axonize.sidecar.text_format.Heads` from its previous scrape, as the loop reads) +
-   normalize + render (with the :class:`~axonize.sidecar.exposition.Renderer` the loop keeps) one
-   vLLM 0.33 exposition (tests/fixtures/inference/vllm-0.33.0-v1.synthetic.prom,
+   normalize (again with its :class:`~axonize.sidecar.normalize.Kept`) + render (with the
+   :class:`~axonize.sidecar.exposition.Renderer` the loop keeps) one vLLM 0.33 exposition (tests/fixtures/inference/vllm-0.33.0-v1.synthetic.prom,
    598 lines), each step timed on its own;
 2. the real collection cycle (:class:`axonize.sidecar.collection.CollectionLoop`) against
    1 and 16 targets served by an aiohttp server in another process (so its CPU is not
@@ -37,7 +37,7 @@ from axonize.processes import free_port, wait_http  # noqa: E402
 from axonize.sidecar import cli, exposition  # noqa: E402
 from axonize.sidecar.collection import CollectionLoop  # noqa: E402
 from axonize.sidecar.engines import ADAPTERS  # noqa: E402
-from axonize.sidecar.normalize import apply, normalize  # noqa: E402
+from axonize.sidecar.normalize import Kept, apply, normalize  # noqa: E402
 from axonize.sidecar.parse import read  # noqa: E402
 from axonize.sidecar.snapshot import Snapshot, TargetResult  # noqa: E402
 from axonize.sidecar.targets import Target  # noqa: E402
@@ -133,12 +133,15 @@ def main() -> int:
     select_parse_heads = cpu_ms(lambda: read(text, *names, heads=heads), n)
     renderer = exposition.Renderer()
     normalize_only = cpu_ms(lambda: apply(parsed, adapter, target), n)
+    kept = Kept()
+    normalize_kept = cpu_ms(lambda: apply(parsed, adapter, target, kept=kept), n)
     whole = cpu_ms(lambda: normalize(text, target), n)
     render = cpu_ms(lambda: renderer.render(snapshot), n)
     print("in process, CPU per target (median of 5 rounds):")
     print(f"  select lines + parse:                   {select_parse:.2f} ms")
     print(f"  the same, the lines' heads seen before: {select_parse_heads:.2f} ms")
     print(f"  apply the mapping table:                {normalize_only:.2f} ms")
+    print(f"  the same, its label sets kept:          {normalize_kept:.2f} ms")
     print(f"  detect + parse + normalize:             {whole:.2f} ms")
     print(f"  render the exposition text:             {render:.2f} ms")
 
