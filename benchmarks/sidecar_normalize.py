@@ -5,8 +5,8 @@ Two measurements, both as process CPU time (user + system, ``time.process_time``
 1. in process, no HTTP: select + parse (the text-format fast path; again with the target's
    :class:`~axonize.sidecar.text_format.Heads` from its previous scrape, as the loop reads) +
    normalize (again with its :class:`~axonize.sidecar.normalize.Kept`) + render (with the
-   :class:`~axonize.sidecar.exposition.Renderer` the loop keeps) one vLLM 0.33 exposition (tests/fixtures/inference/vllm-0.33.0-v1.synthetic.prom,
-   598 lines), each step timed on its own;
+   :class:`~axonize.sidecar.exposition.Renderer` the loop keeps) one vLLM 0.33 exposition
+   (tests/fixtures/inference/vllm-0.33.0-v1.synthetic.prom, 598 lines), each step timed on its own;
 2. the real collection cycle (:class:`axonize.sidecar.collection.CollectionLoop`) against
    1 and 16 targets served by an aiohttp server in another process (so its CPU is not
    counted): HTTP GETs on keep-alive connections, parsing, normalizing, rendering the whole

@@ -75,6 +75,10 @@ class CollectionLoop:
     ``attribution`` says which GPUs a target uses (:class:`~axonize.sidecar.attribution.Attribution`;
     the configuration's ``gpus`` only by default); it runs in its own worker thread (psutil
     and NVML block) and is waited for at most ``timeout`` seconds a cycle.
+
+    Between cycles it keeps, per target, what reading its last two scrapes learnt
+    (:class:`~axonize.sidecar.normalize.Kept`: about 0.27 MB for a vLLM 0.33 target, by tracemalloc)
+    and the label texts of the last two renderings (:class:`~axonize.sidecar.exposition.Renderer`).
     """
 
     def __init__(
