@@ -77,7 +77,7 @@ class CollectionLoop:
     and NVML block) and is waited for at most ``timeout`` seconds a cycle.
 
     Between cycles it keeps, per target, what reading its last two scrapes learnt
-    (:class:`~axonize.sidecar.normalize.Kept`: about 0.27 MB for a vLLM 0.33 target, by tracemalloc)
+    (:class:`~axonize.sidecar.normalize.Kept`: about 0.21 MB for a vLLM 0.33 target, by tracemalloc)
     and the label texts of the last two renderings (:class:`~axonize.sidecar.exposition.Renderer`).
     """
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from sys import intern
 
 from prometheus_client.metrics_core import METRIC_TYPES
 from prometheus_client.parser import text_string_to_metric_families
@@ -161,8 +162,12 @@ def _sample(line: str, heads: Heads | None = None) -> Sample:
         if "\\" in inside:
             labels = {k: _ESCAPE.sub(_unescaped, v) for k, v in pairs}
     sample = Sample(name, labels, _value(integer, number), None if timestamp is None else _timestamp(timestamp))
-    if heads is not None:
-        heads.current[line[: m.start(3 if integer is not None else 4) - 1]] = (name, labels)
+    if heads is not None:  # kept for the scrapes to come, with one copy of each name and label string
+        name, labels = heads.current[line[: m.start(3 if integer is not None else 4) - 1]] = (
+            intern(name),
+            {intern(k): intern(v) for k, v in labels.items()},
+        )
+        sample = sample._replace(name=name, labels=labels)
     return sample
 
 
