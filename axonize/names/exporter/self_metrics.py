@@ -16,7 +16,7 @@ NAMES: tuple[Name, ...] = (
         "gauge",
         "seconds",
         (),
-        "Wall time of the last collection cycle (source read and rendering).",
+        "Wall time of the last collection cycle (source read and families prepared; the text is written on the first scrape).",
         _C,
     ),
     Name("axonize_exporter_collections_total", "counter", "", (), "Collection cycles run.", _C),
