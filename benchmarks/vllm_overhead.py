@@ -370,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     rounds: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="axonize-vllm-overhead-") as workdir:
         model = vllm_cpu.build_tiny_model(os.path.join(workdir, "tiny-llama"), venv)
-        with vllm_cpu.VllmServer(model, venv) as server:
+        with vllm_cpu.VllmServer(
+            model, venv, log_dir=os.environ.get("AXONIZE_VLLM_LOG_DIR"), keep_log=bool(os.environ.get("AXONIZE_VLLM_LOG_DIR"))
+        ) as server:
             print(f"vLLM ready in {server.startup_s:.0f} s; warming up", flush=True)
             vllm_cpu.run_workload(server, args.requests, max_tokens=args.max_tokens, concurrency=args.concurrency)
             calibration = calibrate(server, args.calibration_scrapes, idle_s=5.0)
