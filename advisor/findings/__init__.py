@@ -1,0 +1,1 @@
+"""Diagnosis rules: one module per topic, each a function ``findings(host, config) -> list[Finding]``."""

@@ -1,0 +1,1 @@
+"""The advisor's HTML and PDF report."""
