@@ -54,6 +54,8 @@ class Gpu:
     price_dollars_per_hour: float | None = None
     mig_enabled: bool = False
     mig_instances: tuple[MigInstance, ...] = ()
+    up: bool = True  # axonize_gpu_up: False for a lost GPU (fallen off the bus, timed out): it scores 0
+    nvlink_active_ratio: float | None = None  # share of its NVLinks up (mean of axonize_gpu_nvlink_active); None: not reported
 
 
 @dataclass(frozen=True)
