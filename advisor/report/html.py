@@ -1,0 +1,208 @@
+"""The advisor's report as one self-contained HTML page (also the source of the PDF, :mod:`.pdf`).
+
+:func:`render_html` fills ``templates/report.html.j2`` (jinja2, autoescaped: a workload named ``<script>`` shows as
+text) with the report and the charts of :mod:`.charts` as inline SVG. The page loads nothing: no script, no
+external URL, its CSS inline; its Content-Security-Policy (``default-src 'none'``) makes a browser refuse, and
+report, anything else. Sections: summary (host, score and grade, verdict, $/month), findings (evidence and
+sources), the plan (placements, steps with commands, effect), the optional machine-generated narrative, and
+the inputs and method (the score formula and grades from the bundle configuration).
+
+    html = render_html(report)            # packaged bundle (weights, grades, hours per month)
+    write_html(report, "advisor.html")    # ReportWriteError naming the path when it cannot be written
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from axonize import bundle as bundle_config
+
+from ..model import SEVERITIES, Finding, Report
+from . import charts
+
+#: What each grade means for an operator (the InfraLens document, "3.1 Resource Efficiency Score", grade table).
+GRADE_MEANING = {
+    "A": ("running optimally", "keep it as it is"),
+    "B": ("good, with room to improve", "check the recommendations"),
+    "C": ("inefficiency detected", "the bottlenecks below need attention"),
+    "D": ("serious waste", "moving workloads is recommended now"),
+    "F": ("critical waste", "urgent optimisation is needed"),
+}
+
+
+class ReportWriteError(OSError):
+    """A report file that cannot be written; the message names the path and the reason."""
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("axonize.advisor.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_html(report: Report, config: bundle_config.Bundle | None = None) -> str:
+    """The report as one HTML page (UTF-8 text). ``config``: the bundle whose weights, grades and hours per
+    month the score used (default: the packaged axonize/bundle.yml); the method section quotes them."""
+    config = config or bundle_config.load()
+    grades = [(letter, float(low)) for letter, low in config.grades]
+    hours = float(config.hours_per_month)
+    context = {
+        "r": report,
+        "host": report.host,
+        "plan": report.plan,
+        "grades": grades,
+        "meaning": GRADE_MEANING,
+        "verdict": verdict(report, hours),
+        "facts": host_facts(report),
+        "counts": Counter(f.severity for f in report.findings),
+        "severities": SEVERITIES,
+        "findings": sorted(report.findings, key=_urgency),
+        "findings_dollars": _sum(f.dollars_per_month for f in report.findings),
+        "efficiency": config.efficiency,
+        "hours_per_month": hours,
+        "bundle_where": config.where,
+        "workload_gpus": {w.name: charts.workload_gpus(w) for w in report.host.workloads},
+        "workload_nodes": {w.name: numa_nodes_of(report, w.cpus) for w in report.host.workloads},
+        "charts": {
+            name: Markup(svg) if svg else None
+            for name, svg in (
+                ("score", charts.score_svg(report, grades)),
+                ("memory", charts.memory_utilization_svg(report.host)),
+                ("topology", charts.topology_svg(report)),
+                ("cost", charts.cost_svg(report, hours)),
+            )
+        },
+    }
+    return _ENV.get_template("report.html.j2").render(context)
+
+
+def write_html(report: Report, path: str | Path, config: bundle_config.Bundle | None = None) -> None:
+    """Write :func:`render_html` to ``path`` (UTF-8). Raises :class:`ReportWriteError` naming the path."""
+    write_bytes(path, render_html(report, config).encode("utf-8"), "HTML")
+
+
+def write_bytes(path: str | Path, data: bytes, what: str) -> None:
+    """Write a rendered report; :class:`ReportWriteError` ("cannot write the PDF report to x.pdf: ...")."""
+    try:
+        Path(path).write_bytes(data)
+    except OSError as e:
+        raise ReportWriteError(f"cannot write the {what} report to {path}: {e.strerror or e}") from e
+
+
+def verdict(report: Report, hours_per_month: float) -> str:
+    """One plain-language paragraph: what the host is, how efficient, the worst issue, what the plan changes."""
+    host, score = report.host, report.score
+    models = Counter(g.model for g in host.gpus)
+    kit = " and ".join(f"{n} × {model}" for model, n in models.items()) or "no GPUs"
+    state, action = GRADE_MEANING.get(score.grade, ("", ""))
+    text = f"{host.hostname} has {kit} and runs {_plural(len(host.workloads), 'workload')}. "
+    text += f"Its efficiency score is {score.score:.0f} out of 100, grade {score.grade}"
+    text += f": {state}, {action}. " if state else ". "
+    counts = Counter(f.severity for f in report.findings)
+    if report.findings:
+        listed = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES if counts[s])
+        worst = sorted(report.findings, key=_urgency)[0]
+        text += f"The advisor found {_plural(len(report.findings), 'issue')} ({listed}); the most serious: {worst.title.rstrip('.')}. "
+    else:
+        text += "The advisor found no issue. "
+    plan = report.plan
+    if plan:
+        text += f"The plan below would take the score from {plan.before.score:.0f} ({plan.before.grade}) to {plan.after.score:.0f} ({plan.after.grade})"
+        if plan.gpus_freed:
+            text += f", free {_plural(len(plan.gpus_freed), 'GPU')} ({charts.ranges(plan.gpus_freed)})"
+        if plan.dollars_per_month_saved:
+            text += f" and save about {money(plan.dollars_per_month_saved)} a month"
+        text += "."
+    else:
+        text += "No placement change is proposed."
+    return text
+
+
+def host_facts(report: Report) -> list[tuple[str, str]]:
+    """The summary's host table: (what, value) rows."""
+    host = report.host
+    models = Counter(g.model for g in host.gpus)
+    memory = {gib(g.memory_total_bytes) for g in host.gpus}
+    nv = [k for k in host.links if k.path.upper().startswith("NV")]
+    pairs = len(host.gpus) * (len(host.gpus) - 1) // 2
+    if not host.links:
+        links = "unknown (no topology in the inputs)"
+    elif nv and len(nv) == pairs:
+        counts = {k.nvlinks for k in nv}
+        links = "NVLink between every pair of GPUs" + (f" (NV{counts.pop()})" if len(counts) == 1 else "")
+    elif nv:
+        links = f"NVLink on {len(nv)} of {pairs} GPU pairs; the others over PCIe"
+    else:
+        links = "PCIe only (no NVLink)"
+    priced = [g.price_dollars_per_hour for g in host.gpus if g.price_dollars_per_hour is not None]
+    rows = [
+        ("Host", host.hostname),
+        ("GPUs", ", ".join(f"{n} × {m}" for m, n in models.items()) + (f" ({' / '.join(sorted(memory))} each)" if memory else "")),
+        ("NUMA nodes", ", ".join(f"node {n.node}: CPUs {cpu_list(n.cpus)}" for n in host.numa_nodes) or "unknown"),
+        ("GPU links", links),
+        ("Workloads", ", ".join(f"{w.name} ({w.kind})" for w in host.workloads) or "none declared or found"),
+    ]
+    if priced:
+        rows.append(("GPU price", f"{money(sum(priced), 2)} per hour for the host ({len(priced)} GPUs priced)"))
+    return rows
+
+
+def numa_nodes_of(report: Report, cpus: frozenset[int] | None) -> str:
+    """``node 0`` / ``nodes 0, 1``: the NUMA nodes holding some of ``cpus`` ("" when unknown)."""
+    nodes = [n.node for n in report.host.numa_nodes if cpus and n.cpus & cpus]
+    return f"node{'s' if len(nodes) > 1 else ''} {', '.join(map(str, nodes))}" if nodes else ""
+
+
+def _urgency(f: Finding) -> tuple[int, float]:
+    return (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES), -(f.dollars_per_month or 0))
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+# --- filters -------------------------------------------------------------------------------------------
+
+
+def gib(value: float | None) -> str:
+    """Bytes as ``141 GiB`` (``-`` when unknown)."""
+    if value is None:
+        return "-"
+    v = value / charts.GIB
+    return f"{v:.0f} GiB" if v >= 10 else f"{v:.1f} GiB"
+
+
+def pct(value: float | None) -> str:
+    """A ratio 0-1 as ``42 %`` (``-`` when unknown)."""
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+def money(value: float | None, decimals: int = 0) -> str:
+    """Dollars as ``$1,234`` (``-`` when unknown)."""
+    return "-" if value is None else f"${value:,.{decimals}f}"
+
+
+def cpu_list(cpus: Iterable[int] | None) -> str:
+    """CPUs as a Linux cpulist (``0-27,112-139``); ``unpinned`` for None."""
+    return "unpinned" if cpus is None else (charts.ranges(cpus) or "none")
+
+
+def paragraphs(text: str) -> list[str]:
+    """Split free text (the narrative) into paragraphs at blank lines."""
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+_ENV.filters.update(gib=gib, pct=pct, money=money, cpus=cpu_list, gpus=charts.ranges, paragraphs=paragraphs)
