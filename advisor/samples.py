@@ -293,15 +293,18 @@ def _workloads(series: _Series, uuids: dict[int, str]) -> tuple[Workload, ...]:
         if model:
             models.remove(model)
         sm = activity.get(key)
+        where = ",".join(map(str, gpus))
+        # processes outside any container (runtime "host") have no name: the model they serve, or where they run
+        name = c["name"] or (model["name"] if model else f"{key[0] or 'unattributed'} processes on GPU {where}")
         out.append(
             Workload(
-                name=c["name"],
+                name=name,
                 kind="inference" if model else "training",
                 gpus=tuple(sorted(c["gpus"])),
                 mig=tuple(sorted(c["mig"])),
                 memory_bytes=c["memory"],
                 sm_active_ratio=max(sm) if sm else None,
-                container=c["name"],
+                container=c["name"] or None,
                 source="containers",
                 **(_model_fields(model) if model else {}),
             )

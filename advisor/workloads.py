@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator
 
 from axonize import schema, yaml_file
 from axonize.yaml_file import ConfigError
@@ -108,7 +108,7 @@ class WorkloadModel(schema.Section):
 
 class WorkloadsModel(schema.Section):
     host: schema.Text | None = None
-    workloads: tuple[WorkloadModel, ...] = Field(min_length=1)
+    workloads: tuple[WorkloadModel, ...]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,9 @@ def load(path: str) -> WorkloadsFile:
     """Read and check ``path``'s shape; raises ConfigError ``FILE:LINE: workloads[i].KEY: PROBLEM``."""
     doc = yaml_file.read(path)
     model = schema.validate(WorkloadsModel, doc)
+    if not model.workloads:
+        line = doc.line(("workloads",))
+        raise ConfigError(f"{doc.where}{f':{line}' if line else ''}: workloads: list at least one workload")
     for i, entry in enumerate(model.workloads):
         placed = [k for k in ("gpus", "container", "mig") if getattr(entry, k)]
         if len(placed) != 1:

@@ -172,14 +172,15 @@ def l40s_topology(one_gpu_topo: str) -> str:
     return "\n".join(rows) + "\n" + legend
 
 
-def main(fixtures: str) -> int:
+def main(fixtures: str, out: Path = HERE) -> int:
+    """Write both scenarios' captures from the real ones in ``fixtures`` into ``out`` (default: beside this file)."""
     src = Path(fixtures)
     h200 = (src / "h200_drv590_nvidia-smi-q_load.txt").read_text()
     l40s = (src / "l40s_drv595_nvidia-smi-q_load.txt").read_text()
-    (HERE / "h200x8" / "nvidia-smi-q.txt").write_text(query_report(h200, H200X8, "GPU-48200000-0000-4000-8000-"))
-    (HERE / "h200x8" / "topo-m.txt").write_text(h200_topology((src / "h200-x8-hgx_topo-m_nics.txt").read_text()))
-    (HERE / "l40sx4" / "nvidia-smi-q.txt").write_text(query_report(l40s, L40SX4, "GPU-4405a000-0000-4000-8000-"))
-    (HERE / "l40sx4" / "topo-m.txt").write_text(l40s_topology((src / "h200-1gpu-vm_drv590_topo-m.txt").read_text()))
+    (out / "h200x8" / "nvidia-smi-q.txt").write_text(query_report(h200, H200X8, "GPU-48200000-0000-4000-8000-"))
+    (out / "h200x8" / "topo-m.txt").write_text(h200_topology((src / "h200-x8-hgx_topo-m_nics.txt").read_text()))
+    (out / "l40sx4" / "nvidia-smi-q.txt").write_text(query_report(l40s, L40SX4, "GPU-4405a000-0000-4000-8000-"))
+    (out / "l40sx4" / "topo-m.txt").write_text(l40s_topology((src / "h200-1gpu-vm_drv590_topo-m.txt").read_text()))
     return 0
 
 
