@@ -20,6 +20,7 @@ from fractions import Fraction
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
 
@@ -136,7 +137,7 @@ def score_svg(report: Report, grades: Sequence[tuple[str, float | Fraction]]) ->
         ax.set_xticks(list(xs), [f"GPU {g}" for g in gpus])
         ax.set_ylabel("component (0-1)")
         ax.set_title("What the score is made of (now; 1 is best)", loc="left", fontsize=10)
-        ax.legend(ncols=len(names), fontsize=7, loc="lower right", bbox_to_anchor=(1, 1.0), frameon=False)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         _clean(ax)
     return _titled(_svg(fig, "score"), "score", "Efficiency score per GPU and its components")
 
@@ -170,8 +171,8 @@ def memory_utilization_svg(host: Host) -> str:
     labels = [str(g.index) for g in gpus]
     used = [(g.memory_used_bytes or 0) / GIB for g in gpus]
     total = [g.memory_total_bytes / GIB for g in gpus]
-    left.bar(xs, used, 0.6, color="#0969da", label="used")
-    left.bar(xs, [t - u for t, u in zip(total, used)], 0.6, bottom=used, color="#ddf4ff", edgecolor="#54aeff", linewidth=0.5, label="free")
+    left.bar(xs, used, 0.6, color="#0969da")
+    left.bar(xs, [t - u for t, u in zip(total, used)], 0.6, bottom=used, color="#ddf4ff", edgecolor="#54aeff", linewidth=0.5)
     for x, g in zip(xs, gpus):
         if g.memory_used_bytes is None:
             left.text(x, 2, "n/a", ha="center", fontsize=7, color=MUTED)
@@ -188,14 +189,12 @@ def memory_utilization_svg(host: Host) -> str:
         [100 * v for v in util if v is not None],
         step,
         color="#8250df",
-        label="utilization (a kernel ran)",
     )
     right.bar(
         [x + step / 2 for x, v in zip(xs, sm) if v is not None],
         [100 * v for v in sm if v is not None],
         step,
         color="#bf8700",
-        label="SM active (how much of the GPU worked)",
     )
     for x, u, s in zip(xs, util, sm):
         for dx, v in ((-step / 2, u), (step / 2, s)):
@@ -207,7 +206,12 @@ def memory_utilization_svg(host: Host) -> str:
     right.set_ylabel("%")
     right.set_title("Utilization and SM activity", loc="left", fontsize=10)
     _clean(right)
-    handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
+    handles = [
+        Patch(facecolor="#0969da", label="used"),
+        Patch(facecolor="#ddf4ff", edgecolor="#54aeff", label="free"),
+        Patch(facecolor="#8250df", label="utilization (a kernel ran)"),
+        Patch(facecolor="#bf8700", label="SM active (how much of the GPU worked)"),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=7, frameon=False)
     return _titled(_svg(fig, "memory"), "memory", "Memory and utilization per GPU")
 
@@ -245,6 +249,8 @@ def cost_svg(report: Report, hours_per_month: float) -> str | None:
 # --- topology ------------------------------------------------------------------------------------------
 
 _GPU_W, _GPU_H, _GAP, _NODE_GAP = 1.0, 0.9, 0.25, 0.6
+_CPU_W, _NODE_MIN_W = 2.6, 2.8  # the CPU box, and the narrowest NUMA node (one GPU still holds its CPU box)
+_INCH = 0.68  # inches per layout unit: text keeps its size whatever the number of GPUs
 
 
 def topology_svg(report: Report) -> str:
@@ -260,9 +266,9 @@ def topology_svg(report: Report) -> str:
     if report.plan:
         panels.append(("Proposed", _plan_boxes(host, report.plan.placements), _plan_cpus(host, report.plan.placements), set()))
     layout = _layout(host)
-    width = max(x for x, _ in layout.gpu_x.values()) + _GPU_W + 0.3 if layout.gpu_x else 4
+    width = max((x1 for _, _, x1, _ in layout.nodes), default=_NODE_MIN_W) + 0.3
     panel_h = 3.3
-    fig = _figure(7.4, 1.55 * len(panels) + 0.7)
+    fig = _figure((width + 0.3) * _INCH, (panel_h * len(panels) - 0.3) * _INCH + (0.7 if len(colours) > 4 else 0.5))
     ax = fig.subplots()
     ax.set_axis_off()
     for i, (title, boxes, cpus, flagged) in enumerate(panels):
@@ -274,11 +280,12 @@ def topology_svg(report: Report) -> str:
     ax.set_aspect("equal")
     handles = [Patch(facecolor=c, label=_text(n)) for n, c in colours.items()]
     handles += [
-        Patch(facecolor="white", edgecolor=NVLINK, linewidth=2, label="NVLink"),
-        Patch(facecolor="white", edgecolor=PCIE, label="PCIe / CPU path"),
+        Line2D([], [], color=NVLINK, linewidth=2.5, label="NVLink (GPU to GPU)"),
+        Line2D([], [], color=PCIE, linewidth=0.8, label="PCIe (GPU to its CPU socket)"),
+        Line2D([], [], color=PCIE, linewidth=1.2, linestyle="--", label="link between CPU sockets"),
         Patch(facecolor="white", edgecolor=ALERT, linewidth=1.5, label="GPU with a finding"),
     ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=7, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=4 if width > 9 else 2, fontsize=7, frameon=False)
     return _titled(_svg(fig, "topology"), "topology", "GPU, NUMA and NVLink topology with the workloads now and as proposed")
 
 
@@ -298,12 +305,13 @@ def _layout(host: Host) -> _Layout:
     x = 0.0
     for node in sorted(by_node, key=lambda n: (n is None, n or 0)):
         gpus = by_node[node]
-        x0 = x
+        span = max(len(gpus) * (_GPU_W + _GAP) - _GAP, _NODE_MIN_W)
+        gx = x + (span - (len(gpus) * (_GPU_W + _GAP) - _GAP)) / 2
         for gpu in gpus:
-            layout.gpu_x[gpu] = (x, node)
-            x += _GPU_W + _GAP
-        layout.nodes.append(("NUMA node ?" if node is None else f"NUMA node {node}", x0, x - _GAP, tuple(gpus)))
-        x += _NODE_GAP
+            layout.gpu_x[gpu] = (gx, node)
+            gx += _GPU_W + _GAP
+        layout.nodes.append(("NUMA node ?" if node is None else f"NUMA node {node}", x, x + span, tuple(gpus)))
+        x += span + _NODE_GAP
     return layout
 
 
@@ -317,17 +325,21 @@ def _draw_panel(ax, host: Host, layout: _Layout, y0: float, title, boxes, cpus, 
         )
         cx = (x0 + x1) / 2
         centres.append(cx)
-        ax.add_patch(Rectangle((cx - 1.3, cpu_y), 2.6, 0.55, facecolor="white", edgecolor=MUTED))
+        ax.add_patch(Rectangle((cx - _CPU_W / 2, cpu_y), _CPU_W, 0.55, facecolor="white", edgecolor=MUTED))
         node = layout.gpu_x[gpus[0]][1] if gpus else None
         ax.text(cx, cpu_y + 0.4, f"CPU socket \u00b7 {label}", ha="center", va="center", fontsize=6.5, color=INK)
         for j, name in enumerate(cpus.get(node, ())):
-            ax.add_patch(Rectangle((cx - 1.2 + j * 0.28, cpu_y + 0.07), 0.22, 0.16, facecolor=colours.get(name, MUTED), edgecolor="none"))
+            ax.add_patch(
+                Rectangle(
+                    (cx - _CPU_W / 2 + 0.1 + j * 0.28, cpu_y + 0.07), 0.22, 0.16, facecolor=colours.get(name, MUTED), edgecolor="none"
+                )
+            )
         for gpu in gpus:
             gx = layout.gpu_x[gpu][0] + _GPU_W / 2
             ax.plot([gx, cx], [gpu_y + _GPU_H, cpu_y], color=PCIE, linewidth=0.8, zorder=1)
     for a, b in zip(centres, centres[1:]):
-        ax.plot([a + 1.3, b - 1.3], [cpu_y + 0.27] * 2, color=PCIE, linewidth=1.2, linestyle="--")
-        ax.text((a + b) / 2, cpu_y + 0.32, "inter-socket link (SYS)", ha="center", va="bottom", fontsize=6, color=MUTED)
+        ax.plot([a + _CPU_W / 2, b - _CPU_W / 2], [cpu_y + 0.27] * 2, color=PCIE, linewidth=1.2, linestyle="--")
+        ax.text((a + b) / 2, cpu_y + 0.32, "SYS", ha="center", va="bottom", fontsize=6, color=MUTED)
     _draw_nvlink(ax, host, layout, gpu_y)
     for gpu, (x, _) in layout.gpu_x.items():
         _draw_gpu(ax, x, gpu_y, gpu, boxes.get(gpu, ()), colours, gpu in flagged, gpu in freed)

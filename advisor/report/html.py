@@ -35,6 +35,16 @@ GRADE_MEANING = {
 }
 
 
+#: The score's components (``Score.components`` names) in plain words, for the score chart's caption.
+COMPONENT_MEANING = {
+    "utilization": "how busy the GPU is",
+    "memory": "how much of its memory is used (the KV cache for engines that preallocate)",
+    "gpu": "the two above combined",
+    "numa": "whether its workloads' CPUs sit on the GPU's own CPU socket",
+    "io": "whether its PCIe and NVLink connections run at full speed",
+}
+
+
 class ReportWriteError(OSError):
     """A report file that cannot be written; the message names the path and the reason."""
 
@@ -65,6 +75,7 @@ def render_html(report: Report, config: bundle_config.Bundle | None = None) -> s
         "counts": Counter(f.severity for f in report.findings),
         "severities": SEVERITIES,
         "findings": sorted(report.findings, key=_urgency),
+        "components": [(c, COMPONENT_MEANING.get(c, c)) for c in dict.fromkeys(name for _, name, _ in report.score.components)],
         "findings_dollars": _sum(f.dollars_per_month for f in report.findings),
         "efficiency": config.efficiency,
         "hours_per_month": hours,

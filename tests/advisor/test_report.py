@@ -256,6 +256,19 @@ def test_html_is_self_contained_and_holds_every_section():
     assert "Machine-generated" not in words  # no narrative asked for: no section
 
 
+def test_a_bare_host_without_plan_prices_or_topology_still_renders(tmp_path):
+    """An nvidia-smi dump alone: no NUMA, links, workloads, prices, score components or plan."""
+    gpu = Gpu(index=0, uuid="GPU-0", model="NVIDIA L40S", memory_total_bytes=46068 * 1024**2)
+    report = Report(host=Host(hostname="l40s-lab", gpus=(gpu,)), score=Score(score=0.0, grade="F"), findings=(), plan=None)
+    page = _parse(report_html.render_html(report))
+    words = " ".join(" ".join(page.text).split())
+    assert page.tags.count("svg") == 2  # memory/utilization and topology (nothing to score per GPU, nothing priced)
+    for expected in ("l40s-lab", "No placement change is proposed", "No issue found", "unknown (no topology in the inputs)"):
+        assert expected in words, expected
+    report_pdf.write_pdf(report, tmp_path / "bare.pdf")
+    assert (tmp_path / "bare.pdf").read_bytes().startswith(b"%PDF-")
+
+
 def test_narrative_is_labelled_and_its_absence_explained():
     page = " ".join(_parse(report_html.render_html(h200_report(narrative="GPU 4 and 5 are far from\nthe CPUs.\n\nMove them."))).text)
     assert "Machine-generated explanation" in page and "may be wrong" in page and "Move them." in page
