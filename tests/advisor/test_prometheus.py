@@ -2,9 +2,10 @@
 the advisor the samples the offline /metrics text gives, for one host picked by a selector; bad URLs, HTTP and
 PromQL errors name the URL.
 
-The Prometheus scrapes two exporters (the demo's 8x H100 with its HGX topology; the H200 with MIG) and the
-sidecar on the demo's vLLM capture, declared on one GPU of the 8x H100. The offline reference is each target's
-own /metrics text read with prometheus_client's parser, as the offline mode reads it.
+The Prometheus scrapes three exporters (the demo's 8x H100 with its HGX topology; the H200 with MIG; the H200 x8
+scenario) and the sidecar on the demo's vLLM capture, declared on one GPU of the 8x H100. The offline reference
+is each target's own /metrics text read by the offline mode's parser (:func:`axonize.advisor.samples.parse_text`),
+and for the scenario the offline mode's whole input step (captures through ``--replay --print``, workloads file).
 """
 
 from __future__ import annotations
@@ -12,31 +13,31 @@ from __future__ import annotations
 import http.server
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from axonize import demo
-from axonize.advisor import prometheus
+from axonize.advisor import prometheus, replay, scenarios, workloads
 from axonize.advisor.model import Sample
+from axonize.advisor.samples import host_of, parse_text
+from axonize.advisor.score import score_host
 from axonize.processes import PrometheusServer, free_port
 from tests.conftest import DEMO_Q, DEMO_TOPO, require_binary, requires
 from tests.grafana.stack import MIG, exporter
 
 pytestmark = [pytest.mark.integration, requires("prometheus")]
 WINDOW = "1m"
+SCENARIO_HOST = "h200-node"  # the h200x8 scenario's workloads file names its host
 
 
 def offline(text: str) -> list[Sample]:
-    """The advisor's series in a /metrics text, as Samples (empty label values dropped, as Prometheus stores them)."""
+    """The advisor's series in a /metrics text as the offline mode reads them, empty label values dropped (Prometheus
+    stores none: ``hostname=""`` is no ``hostname`` label; the Host reads both alike)."""
     wanted = {row.name for row in prometheus.names()}
-    out = []
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name in wanted:
-                out.append(Sample(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if v != "")), s.value))
+    out = [Sample(s.name, tuple((k, v) for k, v in s.labels if v != ""), s.value) for s in parse_text(text, "/metrics") if s.name in wanted]
     return sorted(out, key=lambda s: (s.name, s.labels))
 
 
@@ -49,17 +50,18 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("advisor-prometheus")
     started: list = []
     try:
-        replay = demo.CaptureReplay(Path(demo.vllm_capture()).read_text(), demo.REPLAY_PERIOD_S)
-        started.append(replay)
+        vllm = demo.CaptureReplay(Path(demo.vllm_capture()).read_text(), demo.REPLAY_PERIOD_S)
+        started.append(vllm)
         h100 = exporter([DEMO_Q, DEMO_TOPO], started, tmp)
         mig = exporter(MIG, started, tmp)
-        sidecar = demo.start_sidecar(str(tmp), replay.url, started)
-        prom = PrometheusServer({"axonize-exporter": [h100, mig], "axonize-sidecar": [sidecar]}, "1s", binary=require_binary("prometheus"))
-        with prom:
-            prom.wait_for("axonize_gpu_info", timeout=30, min_results=9)
+        h200x8 = exporter([*scenarios.files("h200x8").captures, "--replay.hostname", SCENARIO_HOST], started, tmp)
+        sidecar = demo.start_sidecar(str(tmp), vllm.url, started)
+        targets = {"axonize-exporter": [h100, mig, h200x8], "axonize-sidecar": [sidecar]}
+        with PrometheusServer(targets, "1s", binary=require_binary("prometheus")) as prom:
+            prom.wait_for("axonize_gpu_info", timeout=30, min_results=17)
             prom.wait_for("axonize_inference_kv_cache_usage_ratio", timeout=30)
-            prom.wait_for("count_over_time(axonize_gpu_up[1m]) > 3", timeout=30, min_results=9)
-            yield {"prom": prom, "h100": h100, "mig": mig, "sidecar": sidecar}
+            prom.wait_for("count_over_time(axonize_gpu_up[1m]) > 3", timeout=30, min_results=17)
+            yield {"prom": prom, "h100": h100, "mig": mig, "h200x8": h200x8, "sidecar": sidecar}
     finally:
         for thing in reversed(started):
             thing.stop()
@@ -103,7 +105,20 @@ def test_several_hosts_without_a_selector_name_them(stack):
     with pytest.raises(ValueError) as err:
         prometheus.samples_from_prometheus(stack["prom"].url, WINDOW)
     message = str(err.value)
-    assert stack["h100"] in message and stack["mig"] in message and "--selector" in message
+    assert all(stack[host] in message for host in ("h100", "mig", "h200x8")) and f"host {SCENARIO_HOST}" in message
+    assert "--selector" in message
+
+
+def test_the_h200x8_scenario_gives_the_offline_host_and_score(stack):
+    scenario = scenarios.files("h200x8")
+    declared = workloads.load(scenario.workloads)
+    inputs = replay.read_inputs(scenario.captures, declared.host)
+    offline_host = workloads.apply(declared, host_of(inputs.samples, inputs.sources, declared.host))
+    samples = prometheus.samples_from_prometheus(stack["prom"].url, WINDOW, f'instance="{stack["h200x8"]}"')
+    live_host = workloads.apply(declared, host_of(samples, (stack["prom"].url,), declared.host))
+
+    assert replace(live_host, sources=()) == replace(offline_host, sources=())
+    assert score_host(live_host) == score_host(offline_host)
 
 
 def test_a_selector_that_matches_nothing_names_the_url(stack):
