@@ -35,7 +35,11 @@ engine keeps ~1.8 of 2 cores busy under this workload, so CPU another process ta
     .venv/bin/python benchmarks/vllm_overhead.py --json /tmp/vllm-overhead.json    # full run, ~15 min on 2 quiet cores
     .venv/bin/python benchmarks/vllm_overhead.py --rounds 2 --requests 48 --max-tokens 64         # smoke, ~2 min
 
-Target (issue 16): less than 1 % throughput loss at the default intervals.
+    .venv/bin/python benchmarks/vllm_overhead.py --report /tmp/vllm-overhead.json         # the tables again
+
+Target (issue 16): less than 1 % throughput loss at the default intervals. On 2 CPU cores the direct ratio's
+round-to-round spread (about +-5 %) is wider than the target, so the verdict gives both the direct confidence
+statement and the attributed loss, whose largest round is the bound.
 """
 
 from __future__ import annotations
@@ -336,8 +340,15 @@ def report(rounds: list[dict], calibration: dict, arms: list[str], out=sys.stdou
             f"the API server answers /metrics {100 * rate * statistics.median(ms) / 1e3:.2f} % of the time",
             file=out,
         )
-    if "default" in verdicts:
-        print(f"\nAt the default intervals: {verdicts['default']}.", file=out)
+    for arm in (a for a in ("default", "fast") if a in verdicts):
+        modelled = rows["modelled loss: both, %"][arm]
+        bound = "under" if max(modelled) < 100 * LOSS_TARGET else "not under"
+        print(
+            f"\n{'At the default intervals' if arm == 'default' else 'At 1 s'}: measured directly, {verdicts[arm]}; "
+            f"attributed (CPU the monitors took plus vLLM's own /metrics CPU, as a share of vLLM's CPU), "
+            f"{spread(modelled, '{:.2f}')} %: {bound} {LOSS_TARGET:.0%} in every round.",
+            file=out,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,7 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration-scrapes", type=int, default=200)
     parser.add_argument("--prometheus", metavar="PATH", help="prometheus binary (default: from PATH)")
     parser.add_argument("--json", metavar="FILE", help="also write every arm's raw figures here")
+    parser.add_argument("--report", metavar="FILE", help="print the tables again from a --json file of an earlier run, and exit")
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        report(saved["rounds"], saved["calibration"], list(saved["rounds"][0]))
+        return 0
     arms = ["off", *(a for a in args.arms.split(",") if a and a != "off")]
     unknown = [a for a in arms if a not in ARMS]
     if unknown or args.rounds < 1:
