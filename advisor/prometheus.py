@@ -113,7 +113,7 @@ def samples_from_prometheus(url: str, window: str = "1h", selector: str = "", ti
 
     ``url``: the server's base URL (``http://prometheus:9090``, or with a path prefix behind a proxy);
     ``window``: a Prometheus range (``1h``, ``30m``); ``selector``: label matchers for the exporter's
-    series (``instance="h200-node:9947"``), empty for all; ``timeout_s``: the HTTP request's limit, seconds.
+    series (``instance="h200-node:9947"``, braces optional), empty for all; ``timeout_s``: the HTTP request's limit, seconds.
 
     Returns the samples sorted by name and labels (see the module docstring for which series, how each is
     read, and the labels removed). Raises ValueError for a window that is not a range, or when the selector
@@ -122,6 +122,9 @@ def samples_from_prometheus(url: str, window: str = "1h", selector: str = "", ti
     no exporter series that match over the window.
     """
     _check_window(window)
+    selector = selector.strip()
+    if selector.startswith("{") and selector.endswith("}"):
+        selector = selector[1:-1].strip()
     rows = names()
     terms = [_term(row, window, selector if row.component == "exporter" else "") for row in rows]
     terms.append(_tagged("up", f"last_over_time(up[{window}])"))

@@ -95,7 +95,7 @@ def test_one_host_gives_the_offline_texts_samples(stack):
 
 
 def test_the_selector_narrows_to_the_other_host_without_the_sidecar(stack):
-    live = prometheus.samples_from_prometheus(stack["prom"].url, WINDOW, f'instance="{stack["mig"]}"')
+    live = prometheus.samples_from_prometheus(stack["prom"].url, WINDOW, f' {{instance="{stack["mig"]}"}}')  # braces as PromQL has them
     assert keys(live) == keys(offline(metrics_text(stack["mig"])))
     assert any(s.name == "axonize_mig_info" for s in live)
     assert not any(s.name.startswith("axonize_inference_") for s in live)  # its server runs on the other host's GPU
