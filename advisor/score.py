@@ -10,9 +10,11 @@ it against a real Prometheus evaluating those rules, to 1e-6. Per GPU:
 * memory (0-1): on a GPU a workload holds whole that reports its KV cache usage (vLLM, SGLang: engines that
   preallocate), the highest such usage; else VRAM used / total.
 * gpu (0-1) = (utilization × 0.4 + memory × 0.3) / 0.7.
-* numa (0-1): the mean over the workloads on the GPU (its MIG instances included) whose CPUs are known of
-  1 when all their CPUs are on the GPU's NUMA node and 0.5 otherwise (unpinned or remote, as
-  ``axonize_gpu_container_numa_mismatch``); 1 when there is none.
+* numa (0-1): the mean over the workloads on the GPU (its MIG instances included) whose CPUs are known
+  (:func:`advisor.topology.workload_cpus`: a workloads-file entry without ``cpus`` is unpinned) of 1 when
+  all their CPUs are on the GPU's NUMA node and 0.5 otherwise (unpinned or remote, as
+  ``axonize_gpu_container_numa_mismatch``); 1 when there is none. A measured workload (container) carries
+  the exporter's judgement as its CPUs: the node's CPUs when local, others when not.
 * io (0-1) = PCIe width / max × PCIe generation / max (only while utilization is above 0: links train down
   at idle) × the share of NVLinks up; a factor the GPU does not report counts as 1.
 * score (0-100): a busy GPU (utilization above 0) 100 × (gpu × 0.6 + numa × 0.2 + io × 0.2); an idle or
@@ -34,7 +36,7 @@ from axonize import bundle as bundle_module
 from axonize.mig_profiles import mig_share
 
 from .model import Gpu, Host, Score
-from .topology import local_cpus, workloads_on
+from .topology import local_cpus, workload_cpus, workloads_on
 
 #: Component names in Score.components, in order.
 COMPONENTS = ("utilization", "memory", "gpu", "numa", "io")
@@ -109,9 +111,10 @@ def numa_score(host: Host, gpu: Gpu, bundle: bundle_module.Bundle) -> float:
     local = local_cpus(host, gpu)
     values = []
     for w in workloads_on(host, gpu.index):
-        if not w.cpus or local is None:
+        cpus = workload_cpus(host, w)
+        if not cpus or local is None:
             continue  # placement unknown: the exporter writes no mismatch series for it
-        mismatch = 0.0 if w.cpus <= local else 1.0
+        mismatch = 0.0 if cpus <= local else 1.0
         values.append(_affine(eff.numa_local, eff.numa_mismatch - eff.numa_local, mismatch))
     if not values:
         return float(eff.numa_no_containers)

@@ -42,6 +42,27 @@ def numa_nodes(host: Host) -> tuple[int, ...]:
     return tuple(sorted({g.numa_node for g in host.gpus if g.numa_node is not None and g.numa_node >= 0}))
 
 
+def host_cpus(host: Host) -> frozenset[int]:
+    """Every CPU the host's NUMA nodes (or GPUs' affinities) name; empty when none is known."""
+    nodes = [node_cpus(host, n) for n in {*numa_nodes(host), *(n.node for n in host.numa_nodes)}]
+    return frozenset().union(*(c for c in nodes if c))
+
+
+def workload_cpus(host: Host, w: Workload) -> frozenset[int] | None:
+    """The CPUs ``w`` may run on, or None when unknown.
+
+    ``Workload.cpus`` when set. Otherwise a workload declared in the workloads file is unpinned (its
+    ``cpus:`` left out): every CPU of the host, as the exporter judges an unpinned process; a measured one
+    (container, model server) whose CPUs nobody reported is unknown, as the rules count no NUMA mismatch series
+    for it.
+    """
+    if w.cpus:
+        return w.cpus
+    if w.source == "workloads":
+        return host_cpus(host) or None
+    return None
+
+
 def workload_gpus(w: Workload) -> tuple[int, ...]:
     """Every physical GPU a workload touches: its whole GPUs and the parents of its MIG instances, sorted."""
     return tuple(sorted(set(w.gpus) | {g for g, _ in w.mig}))

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from advisor.cpulist import parse_cpulist
-from advisor.model import Gpu, Host, Link, MigInstance, NumaNode, Workload
-from advisor.score import grade, score_host
 from axonize import bundle as bundle_module
+from axonize.advisor.cpulist import parse_cpulist
+from axonize.advisor.model import Gpu, Host, Link, MigInstance, NumaNode, Workload
+from axonize.advisor.score import grade, score_host
 from axonize.processes import PrometheusServer
 from tests.conftest import ROOT
 from tests.sidecar.servers import FakeEngines

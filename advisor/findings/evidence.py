@@ -1,0 +1,43 @@
+"""How findings cite their evidence and price their cost: metric selectors, units, $ per month."""
+
+from __future__ import annotations
+
+from axonize import bundle as bundle_module
+
+from ..model import Evidence, Gpu, Workload
+
+
+def metric(name: str, **labels: object) -> str:
+    """A PromQL selector naming where a value comes from: ``axonize_gpu_numa_node{gpu="2"}``."""
+    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return f"{name}{{{inner}}}" if inner else name
+
+
+def gib(value: float | None) -> str:
+    """Bytes as GiB with one decimal (``"16.0 GiB"``), or ``"unknown"``."""
+    return "unknown" if value is None else f"{value / 2**30:.1f} GiB"
+
+
+def pct(value: float | None) -> str:
+    """A ratio 0-1 as a percentage (``"37 %"``), or ``"unknown"``."""
+    return "unknown" if value is None else f"{100 * value:.0f} %"
+
+
+def monthly(dollars_per_hour: float | None, bundle: bundle_module.Bundle) -> float | None:
+    """$ per month of an hourly price: × the bundle's ``cost.hours_per_month`` (730); None without a price."""
+    return None if dollars_per_hour is None else dollars_per_hour * float(bundle.hours_per_month)
+
+
+def price(gpu: Gpu) -> Evidence | None:
+    """The GPU's price as evidence, when it has one."""
+    if gpu.price_dollars_per_hour is None:
+        return None
+    return Evidence(
+        f"GPU {gpu.index} price", f"${gpu.price_dollars_per_hour:.2f}/h", metric("axonize_gpu_price_dollars_per_hour", gpu=gpu.index)
+    )
+
+
+def declared(w: Workload, what: str, value: str) -> Evidence:
+    """A value of the workload itself, cited by where the workload came from."""
+    where = {"workloads": "workloads file", "containers": "axonize_gpu_container_* (exporter)", "sidecar": "axonize_inference_* (sidecar)"}
+    return Evidence(f"{w.name} {what}", value, f"{where.get(w.source, w.source)}: {w.name}")
