@@ -20,17 +20,25 @@ from ..model import Report
 from .html import ReportWriteError, render_html, write_bytes
 
 
+class _SvgPropertyNotes(logging.Filter):
+    """Drops weasyprint's "Ignored `fill: ...`, unknown property" warnings: its HTML layer reads the charts'
+    SVG style attributes (fill, stroke, text-anchor: hundreds a report) that its SVG renderer does draw, and
+    the screen-only user-select of the commands.
+    Other warnings pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.getMessage().startswith("Ignored `") and "unknown property" in record.getMessage())
+
+
 def render_pdf(report: Report, config: bundle_config.Bundle | None = None) -> bytes:
     """The report as PDF bytes (A4). ``config`` as for :func:`~.html.render_html`."""
     html = render_html(report, config)
-    # weasyprint logs each CSS property it skips (the screen-only ones it does not know) at WARNING.
-    logger = logging.getLogger("weasyprint")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger, notes = logging.getLogger("weasyprint"), _SvgPropertyNotes()
+    logger.addFilter(notes)
     try:
-        return weasyprint.HTML(string=html, base_url=None).write_pdf()
+        return weasyprint.HTML(string=html).write_pdf()
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(notes)
 
 
 def write_pdf(report: Report, path: str | Path, config: bundle_config.Bundle | None = None) -> None:

@@ -20,9 +20,9 @@ import pytest
 
 from axonize import bundle
 from axonize.advisor.model import Evidence, Finding, Gpu, Host, Link, NumaNode, Placement, Plan, Report, Score, Step, Workload
+from axonize.advisor.report import charts
 from axonize.advisor.report import html as report_html
 from axonize.advisor.report import pdf as report_pdf
-from axonize.advisor.report.charts import grade_of
 
 CHROMIUM = "/usr/bin/chromium"
 GB = 1000**3
@@ -109,7 +109,7 @@ def h200_host(inference_name: str = "vllm-chat") -> Host:
 
 def _score(per_gpu, components=()) -> Score:
     mean = sum(s for _, s in per_gpu) / len(per_gpu)
-    return Score(score=mean, grade=grade_of(mean, bundle.load().grades), per_gpu=tuple(per_gpu), components=components)
+    return Score(score=mean, grade=charts.grade_of(mean, bundle.load().grades), per_gpu=tuple(per_gpu), components=components)
 
 
 def h200_report(inference_name: str = "vllm-chat", narrative: str | None = None, narrative_error: str | None = None) -> Report:
@@ -281,7 +281,9 @@ def test_workload_name_with_markup_renders_as_text():
     text = report_html.render_html(h200_report(inference_name=name))
     page = _parse(text)
     assert "script" not in page.tags
-    assert name in "".join(page.text)  # in the tables and inside the charts' SVG text, unescaped by the parser
+    assert name in "".join(page.text)
+    legend = _parse(charts.topology_svg(h200_report(inference_name=name)))  # matplotlib writes text escaped, `$` literal
+    assert "script" not in legend.tags and name in "".join(legend.text)
 
 
 def test_write_html_names_a_path_it_cannot_write(tmp_path):
@@ -328,6 +330,16 @@ def _colours(png: Path) -> int:
         return len(image.convert("RGB").getcolors(maxcolors=1 << 20) or ())
 
 
+def _body_ink(png: Path) -> float:
+    """Share (0-1) of a PDF page's pixels darker than light grey, between the running header and the footer."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        w, h = image.size
+        hist = image.convert("L").crop((0, int(h * 0.06), w, int(h * 0.94))).histogram()
+    return sum(hist[:200]) / sum(hist)
+
+
 @needs_chromium
 def test_console_check_catches_a_script_error_and_a_blocked_load(tmp_path):
     """The harness itself: a page that throws, and the report's policy refusing an external image, are seen."""
@@ -369,14 +381,15 @@ def pdf(tmp_path_factory) -> Path:
 def test_pdf_pages_are_a4_and_none_is_blank(pdf, tmp_path):
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
-    # summary, then findings, plan, narrative, inputs and method each from a new page (some run over)
-    assert pages >= 5, info
+    # the summary; the charts, findings, plan, narrative, inputs and method each from a new page (some run over)
+    assert pages >= 6, info
     assert re.search(r"Page size:\s+595\.\d+ x 841\.\d+ pts \(A4\)", info), info
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=120)
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == pages
     for png in pngs:
-        assert _colours(png) > 20, png.name
+        # a page holding only the running header and page number has well under 0.5 % ink in its body
+        assert _body_ink(png) > 0.005, png.name
 
 
 @needs_poppler
