@@ -70,7 +70,7 @@ def render_html(report: Report, config: bundle_config.Bundle | None = None) -> s
         "plan": report.plan,
         "grades": grades,
         "meaning": GRADE_MEANING,
-        "verdict": verdict(report, hours),
+        "verdict": verdict(report),
         "facts": host_facts(report),
         "counts": Counter(f.severity for f in report.findings),
         "severities": SEVERITIES,
@@ -83,6 +83,7 @@ def render_html(report: Report, config: bundle_config.Bundle | None = None) -> s
         "workload_gpus": {w.name: charts.workload_gpus(w) for w in report.host.workloads},
         "workload_nodes": {w.name: numa_nodes_of(report, w.cpus) for w in report.host.workloads},
         "charts": {
+            # matplotlib writes the charts' texts XML-escaped, so the SVG is safe to place as markup
             name: Markup(svg) if svg else None
             for name, svg in (
                 ("score", charts.score_svg(report, grades)),
@@ -108,7 +109,7 @@ def write_bytes(path: str | Path, data: bytes, what: str) -> None:
         raise ReportWriteError(f"cannot write the {what} report to {path}: {e.strerror or e}") from e
 
 
-def verdict(report: Report, hours_per_month: float) -> str:
+def verdict(report: Report) -> str:
     """One plain-language paragraph: what the host is, how efficient, the worst issue, what the plan changes."""
     host, score = report.host, report.score
     models = Counter(g.model for g in host.gpus)

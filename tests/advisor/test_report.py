@@ -242,6 +242,10 @@ def test_html_is_self_contained_and_holds_every_section():
     assert all(u.startswith("#") for u in page.urls), page.urls
     assert not re.search(r"url\((?!#)", text), "a CSS url() loads something"
     assert page.tags.count("svg") == 4  # score, memory/utilization, topology, cost
+    ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(ids) == len(set(ids)), "the charts' element ids collide"
+    refs = [a or b for a, b in re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', text)]
+    assert refs and set(refs) <= set(ids), "a chart refers to an element that is not on the page"
     words = " ".join(" ".join(page.text).split())
     for expected in (
         "gpu-h200-01",
