@@ -9,6 +9,7 @@ COPY pyproject.toml setup.cfg README.md ./
 COPY axonize ./axonize
 COPY exporter ./exporter
 COPY sidecar ./sidecar
+COPY gateway ./gateway
 COPY rules ./rules
 COPY alerts ./alerts
 COPY grafana ./grafana

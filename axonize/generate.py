@@ -9,7 +9,7 @@
 * ``grafana/dashboards/<uid>.json``, ``grafana/provisioning/`` and ``grafana/kubernetes/``: the dashboards, their
   provisioning files and ConfigMaps (:mod:`axonize.grafana.render`), and ``grafana/provisioning/alerting/axonize.yml``,
   a copy of alerts/grafana-alerting.yml for the provisioning bundle;
-* ``docs/metrics.md``: the exporter's, the sidecar's and the recording rules' names and formulas;
+* ``docs/metrics.md``: the exporter's, the sidecar's, the gateway's and the recording rules' names and formulas;
 * ``docs/kubernetes-monitors.yaml``: a Prometheus Operator ServiceMonitor and PodMonitor
   (:mod:`axonize.kubernetes`) whose job labels are what the rules select.
 
@@ -36,10 +36,11 @@ GENERATED_PATTERNS = ("rules/*.rules.yml", "alerts/*.alerts.yml", "grafana/dashb
 
 def _metrics_md() -> str:
     from axonize.exporter import docs as exporter_docs
+    from axonize.gateway import docs as gateway_docs
     from axonize.rules import docs as rules_docs
     from axonize.sidecar import docs as sidecar_docs
 
-    return exporter_docs.render() + sidecar_docs.render() + rules_docs.render()
+    return exporter_docs.render() + sidecar_docs.render() + gateway_docs.render() + rules_docs.render()
 
 
 def _kubernetes_monitors() -> str:

@@ -1,7 +1,8 @@
 """The names registry: every metric family and recorded rule name of the bundle, as Python data.
 
 One place says what each name is: the exporter's families, the sidecar's
-normalized inference families and its own self-metrics, and the recording
+normalized inference families and its own self-metrics, the gateway's
+per-customer metering, and the recording
 rules' recorded names. The exporter and sidecar expose from these rows, the
 rule templates (and later the alerts and dashboards) take their names from
 them, and docs/metrics.md is generated from them, so a renamed metric fails the
@@ -17,7 +18,7 @@ A :class:`Name` is ``(name, type, unit, labels, help, component)``:
   ``requests``) or ``""`` for counts, states and info metrics;
 * ``labels``: the labels the component writes, in exposition order; a
   recorded name lists the labels it keeps (before Prometheus adds target labels);
-* ``component``: ``exporter`` | ``sidecar`` | ``rules``.
+* ``component``: ``exporter`` | ``sidecar`` | ``gateway`` | ``rules``.
 
 Lookups: :func:`get` (KeyError naming the unknown name), :data:`REGISTRY`
 (name -> :class:`Name`), :func:`of_component`, :func:`recorded_name` (a ``{window}``
@@ -31,7 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 TYPES = ("gauge", "counter", "histogram", "info")
-COMPONENTS = ("exporter", "sidecar", "rules")
+COMPONENTS = ("exporter", "sidecar", "gateway", "rules")
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,11 @@ class Name:
 
 def _modules() -> Iterator[Iterable[Name]]:
     """Every topic module's ``NAMES`` tuple, in docs order."""
-    from . import exporter, recorded, sidecar
+    from . import exporter, gateway, recorded, sidecar
 
     yield from exporter.TOPICS
     yield sidecar.NAMES
+    yield gateway.NAMES
     yield recorded.NAMES
 
 
