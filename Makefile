@@ -32,12 +32,17 @@ servers:
 		echo "Prometheus or VictoriaMetrics is missing. Run as root: apt-get install -y --no-install-recommends $(APT_PACKAGES)"; exit 1; \
 	fi
 
+# The advisor's summary of the demo host (the same 8x H100 capture and HGX topology, offline) ends both.
+DEMO_ADVISE := $(PY) -m axonize.cli advise --replay axonize/demo_data/h100-sxm-x8_drv565_nvidia-smi-q.txt axonize/demo_data/h200-x8-hgx_topo-m_nics.txt
+
 # Interactive: keeps running until Ctrl-C. Without a terminal (scripts, CI): prints the table and exits.
 demo: $(STAMP) servers
 	$(PY) -m axonize.cli demo $$( [ -t 0 ] || echo --once )
+	@echo; echo "axonize advise on the demo host:"; $(DEMO_ADVISE)
 
 demo-once: $(STAMP) servers
 	$(PY) -m axonize.cli demo --once
+	@echo; echo "axonize advise on the demo host:"; $(DEMO_ADVISE)
 
 # The same, then fault captures swapped in: the alerts paged, ticketed and inhibited.
 demo-faults: $(STAMP) servers
