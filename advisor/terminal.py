@@ -28,9 +28,9 @@ from .model import SEVERITIES, Finding, Report
 #: Columns of the longest line.
 WIDTH = 100
 #: Findings shown (the rest are counted; --json and --html have them all).
-TOP_FINDINGS = 6
+TOP_FINDINGS = 5
 #: Evidence lines shown per finding.
-TOP_EVIDENCE = 3
+TOP_EVIDENCE = 2
 #: Hours in a month for the $/month of the host's hourly cost (730: 8,760 h a year / 12).
 HOURS_PER_MONTH = 730.0
 GRADE_WORDS = {"A": "running optimally", "B": "good, room to improve", "C": "inefficient", "D": "serious waste", "F": "critical waste"}
