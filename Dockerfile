@@ -10,6 +10,7 @@ COPY axonize ./axonize
 COPY exporter ./exporter
 COPY sidecar ./sidecar
 COPY gateway ./gateway
+COPY bench ./bench
 COPY rules ./rules
 COPY alerts ./alerts
 COPY grafana ./grafana
