@@ -1,0 +1,97 @@
+"""The gateway's metrics (prometheus_client), named and described by the registry rows of :mod:`axonize.names.gateway`.
+
+Sample lines (a streamed chat completion of 32 tokens, customer ``acme``)::
+
+    axonize_gateway_requests_total{customer="acme",endpoint="/v1/chat/completions",model="tinyllama",status="200"} 1.0
+    axonize_gateway_prompt_tokens_total{customer="acme",model="tinyllama"} 17.0
+    axonize_gateway_completion_tokens_total{customer="acme",model="tinyllama"} 32.0
+    axonize_gateway_time_to_first_token_seconds_bucket{le="0.02",model="tinyllama"} 1.0
+    axonize_gateway_upstream_errors_total{kind="timeout",model="tinyllama"} 0.0
+
+Cardinality: ``customer`` takes the configured names (always) and at most ``max_customers`` other
+values (key hashes, header values, ``anonymous``), in order of first request; later ones become
+``other`` and each such request adds one to ``axonize_gateway_customers_folded_total``. ``model`` is
+a configured model or ``unknown`` (a request the gateway could not route).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from axonize import names
+from axonize.names import gateway as rows
+
+OTHER = "other"
+UNKNOWN_MODEL = "unknown"
+ERROR_KINDS = ("connect", "timeout", "http_5xx", "http_4xx", "malformed", "client_disconnect")
+
+
+def _metric(kind, name: str, registry: CollectorRegistry, **kwargs):
+    row = names.get(name)
+    base = name[: -len("_total")] if row.type == "counter" else name
+    return kind(base, row.help, list(row.labels), registry=registry, **kwargs)
+
+
+class Metering:
+    """Every gateway metric in one registry, plus the customer cap. Not thread-safe beyond prometheus_client's own locks:
+    the proxy calls it from its event loop."""
+
+    def __init__(self, max_customers: int = 100, named: Iterable[str] = (), models: Iterable[str] = ()):
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.max_customers = max_customers
+        self.named = frozenset(named)
+        self._seen: set[str] = set()
+        r = self.registry
+        self.requests = _metric(Counter, "axonize_gateway_requests_total", r)
+        self.prompt_tokens = _metric(Counter, "axonize_gateway_prompt_tokens_total", r)
+        self.completion_tokens = _metric(Counter, "axonize_gateway_completion_tokens_total", r)
+        self.estimated_tokens = _metric(Counter, "axonize_gateway_estimated_completion_tokens_total", r)
+        self.ttft = _metric(Histogram, "axonize_gateway_time_to_first_token_seconds", r, buckets=rows.TTFT_BUCKETS)
+        self.inter_chunk = _metric(Histogram, "axonize_gateway_inter_chunk_latency_seconds", r, buckets=rows.TIME_PER_OUTPUT_TOKEN_BUCKETS)
+        self.duration = _metric(Histogram, "axonize_gateway_request_duration_seconds", r, buckets=rows.OPERATION_DURATION_BUCKETS)
+        self.in_flight = _metric(Gauge, "axonize_gateway_requests_in_flight", r)
+        self.errors = _metric(Counter, "axonize_gateway_upstream_errors_total", r)
+        self.added = _metric(Histogram, "axonize_gateway_added_latency_seconds", r, buckets=rows.ADDED_LATENCY_BUCKETS)
+        self.folded = _metric(Counter, "axonize_gateway_customers_folded_total", r)
+        for model in models:  # every configured model's series exist from the start (rate() needs a first sample)
+            self.in_flight.labels(model)
+            for kind in ERROR_KINDS:
+                self.errors.labels(model, kind)
+
+    def customer(self, name: str) -> str:
+        """The ``customer`` label for ``name``: itself, or ``other`` once the cap is reached (counted)."""
+        if name in self.named or name in self._seen:
+            return name
+        if len(self._seen) < self.max_customers:
+            self._seen.add(name)
+            return name
+        self.folded.inc()
+        return OTHER
+
+    def finished(
+        self,
+        customer: str,
+        model: str,
+        endpoint: str,
+        status: int,
+        prompt_tokens: int,
+        completion_tokens: int,
+        estimated: bool,
+        duration: float,
+        added: float,
+    ) -> None:
+        """Count one answered request; ``customer`` is a label from :meth:`customer`."""
+        self.requests.labels(customer, model, endpoint, str(status)).inc()
+        if prompt_tokens:
+            self.prompt_tokens.labels(customer, model).inc(prompt_tokens)
+        if completion_tokens:
+            self.completion_tokens.labels(customer, model).inc(completion_tokens)
+            if estimated:
+                self.estimated_tokens.labels(customer, model).inc(completion_tokens)
+        self.duration.labels(model).observe(duration)
+        self.added.observe(added)
+
+    def error(self, model: str, kind: str) -> None:
+        self.errors.labels(model, kind).inc()

@@ -1,0 +1,196 @@
+"""Server-sent events passed through event by event, with the usage read on the way.
+
+The engine's stream is cut into events at their blank line (:class:`Events`) and each event is
+written to the client as soon as it is whole, as the engine sent it, byte for byte: nothing is
+re-encoded and nothing waits for the end. The one exception: when the client did not ask for
+``stream_options.include_usage``, the gateway asked for it (:func:`with_usage`) and removes the
+usage-only chunk the engine adds at the end (OpenAI API: ``"choices": []`` and ``"usage"``; the
+LiteLLM proxy does the same, see ../shared/notes "Streaming usage and metering").
+
+When the stream is cut before that chunk (the client leaves, the upstream fails) the tokens already
+sent are counted from the content chunks written: one token per choice with content in a chunk
+(vLLM sends one token per chunk by default, more with ``--stream-interval``), marked estimated.
+The client's departure is noticed at the next write; the upstream response is then closed, which
+makes the engine abort the request.
+
+Once the 200 and a first event are sent an error can only be told in the stream: the gateway ends it
+with ``data: {"error": {...}}`` (as vLLM does) and no ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from .routing import sse_error_event
+
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+_CONTENT_KEYS = ("content", "reasoning_content", "reasoning", "tool_calls")
+
+
+def with_usage(body: dict) -> tuple[dict, bool]:
+    """The request body with ``stream_options.include_usage`` set, and whether the client had asked for it."""
+    options = body.get("stream_options")
+    asked = isinstance(options, dict) and options.get("include_usage") is True
+    if asked:
+        return body, True
+    options = dict(options) if isinstance(options, dict) else {}
+    options["include_usage"] = True
+    return {**body, "stream_options": options}, False
+
+
+class Events:
+    """Cuts a byte stream into whole SSE events (each with its terminating blank line), keeping the rest."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self.pending + data if self.pending else data
+        out, pos = [], 0
+        while (m := _EVENT_END.search(buf, pos)) is not None:
+            out.append(buf[pos : m.end()])
+            pos = m.end()
+        self.pending = buf[pos:]
+        return out
+
+
+@dataclass(frozen=True)
+class Event:
+    """What one SSE event says: ``kind`` is ``data``, ``done`` ([DONE]), ``error``, ``other`` (no data) or ``malformed``."""
+
+    kind: str
+    tokens: int = 0
+    usage: dict | None = None
+    usage_only: bool = False
+
+
+_OTHER, _DONE, _MALFORMED = Event("other"), Event("done"), Event("malformed")
+
+
+def _has_content(choice: object) -> bool:
+    if not isinstance(choice, dict):
+        return False
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        return any(delta.get(k) for k in _CONTENT_KEYS)
+    return bool(choice.get("text"))
+
+
+def parse_event(raw: bytes) -> Event:
+    """Read one whole event (bytes up to its blank line): its content tokens and its usage."""
+    lines = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
+    if not lines:
+        return _OTHER
+    data = b"\n".join(line[1:] if line.startswith(b" ") else line for line in lines)
+    if data.strip() == b"[DONE]":
+        return _DONE
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return _MALFORMED
+    if not isinstance(obj, dict):
+        return _MALFORMED
+    if "error" in obj:
+        return Event("error")
+    choices = obj.get("choices")
+    choices = choices if isinstance(choices, list) else []
+    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else None
+    return Event("data", sum(1 for c in choices if _has_content(c)), usage, usage is not None and not choices)
+
+
+@dataclass
+class Relay:
+    """One stream passed through; after :meth:`run`: what was sent and how it ended.
+
+    ``usage``: the engine's last usage object (None when the stream was cut before it);
+    ``tokens``: content tokens counted from chunks written; ``content_times``: perf_counter() at each
+    write that carried content (TTFT and inter-chunk latency); ``error``: the error kind
+    (``timeout``, ``malformed``, ``client_disconnect``) or None; ``prepared``: whether the client got
+    the status line (if not, the caller answers with an error of its own); ``added``: seconds spent
+    between reading upstream bytes and having written them.
+    """
+
+    request: web.Request
+    upstream: aiohttp.ClientResponse
+    strip_usage: bool
+    headers: dict
+    response: web.StreamResponse | None = None
+    usage: dict | None = None
+    tokens: int = 0
+    content_times: list[float] = field(default_factory=list)
+    error: str | None = None
+    message: str = ""
+    done: bool = False
+    added: float = 0.0
+
+    @property
+    def prepared(self) -> bool:
+        return self.response is not None
+
+    async def _write(self, data: bytes) -> None:
+        if self.response is None:
+            self.response = web.StreamResponse(status=self.upstream.status, headers=self.headers)
+            await self.response.prepare(self.request)
+        await self.response.write(data)
+
+    async def run(self) -> Relay:
+        events = Events()
+        try:
+            async for data in self.upstream.content.iter_any():
+                received = time.perf_counter()
+                out, tokens = [], 0
+                for raw in events.feed(data):
+                    event = parse_event(raw)
+                    if event.kind == "malformed":
+                        return await self._fail("malformed", f"the upstream sent an event that is not JSON: {raw[:200]!r}", out)
+                    if event.usage is not None:
+                        self.usage = event.usage
+                        if event.usage_only and self.strip_usage:
+                            continue
+                    self.done = self.done or event.kind == "done"
+                    tokens += event.tokens
+                    out.append(raw)
+                if out:
+                    await self._write(b"".join(out))
+                    written = time.perf_counter()
+                    if tokens:
+                        self.tokens += tokens
+                        self.content_times.append(written)
+                    self.added += written - received
+                else:
+                    self.added += time.perf_counter() - received
+            if events.pending:  # bytes after the last blank line: not an event, but the client gets what the engine sent
+                await self._write(events.pending)
+            if not (self.done or self.usage is not None):
+                return await self._fail("malformed", "the upstream ended the stream before its end ([DONE])", [])
+        except ConnectionError:
+            self.error, self.message = "client_disconnect", "the client closed the connection"
+            self.upstream.close()
+            return self
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            return await self._fail("timeout", "the upstream sent nothing within --upstream.timeout", [])
+        except aiohttp.ClientError as exc:
+            return await self._fail("malformed", f"the upstream stream broke: {type(exc).__name__}: {exc}", [])
+        if self.response is not None:
+            await self.response.write_eof()
+        return self
+
+    async def _fail(self, kind: str, message: str, pending: list[bytes]) -> Relay:
+        """Close the upstream; when the client has its 200 already, send what was whole and end the stream with the error."""
+        self.error, self.message = kind, message
+        self.upstream.close()
+        if self.response is not None or pending:
+            try:
+                await self._write(b"".join(pending) + sse_error_event(f"upstream error: {message}", "upstream_error", kind))
+                await self.response.write_eof()
+            except ConnectionError:
+                self.error = "client_disconnect"
+        return self
