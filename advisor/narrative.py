@@ -17,6 +17,9 @@ What is sent (:func:`payload`, one system and one user message; nothing else abo
 Never sent: the hostname, the sources (capture paths, Prometheus URL), GPU UUIDs and serials, CPU lists,
 process names or command lines, raw samples, and anything about other hosts.
 
+The JSON is compact (no indentation: the H200 x8 scenario's 9 findings and plan are ~9,600 characters) with
+dollars rounded to cents and scores to 0.1 (a host without a score sends null).
+
 The request (OpenAI's chat completions API, which the servers above implement): ``temperature`` 0.2 (a
 factual summary, not invention), ``max_tokens`` bounded (default 700: about 400 words). The answer is
 ``choices[0].message.content``; a leading ``<think>...</think>`` block (reasoning models served without a
@@ -26,6 +29,7 @@ reasoning parser) is dropped, and so are control characters (:data:`CONTROL`).
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import requests
@@ -81,7 +85,7 @@ def narrate(
         "model": model,
         "messages": [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": json.dumps(payload(report), indent=1)},
+            {"role": "user", "content": json.dumps(payload(report), separators=(",", ":"))},
         ],
         "temperature": TEMPERATURE,
         "max_tokens": max_tokens,
@@ -125,7 +129,11 @@ def _excerpt(text: str, limit: int = 200) -> str:
 
 
 def _score(score: Score) -> dict:
-    return {"score": round(score.score, 1), "grade": score.grade}
+    return {"score": None if math.isnan(score.score) else round(score.score, 1), "grade": score.grade}
+
+
+def _dollars(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 2)
 
 
 def _finding(f: Finding) -> dict:
@@ -138,7 +146,7 @@ def _finding(f: Finding) -> dict:
         "workloads": list(f.workloads),
         "evidence": [{"what": e.what, "value": e.value} for e in f.evidence],
         "impact": f.impact,
-        "dollars_per_month": f.dollars_per_month,
+        "dollars_per_month": _dollars(f.dollars_per_month),
     }
 
 
@@ -151,6 +159,6 @@ def _plan(plan: Plan) -> dict:
         "before": _score(plan.before),
         "after": _score(plan.after),
         "gpus_freed": list(plan.gpus_freed),
-        "dollars_per_month_saved": plan.dollars_per_month_saved,
+        "dollars_per_month_saved": _dollars(plan.dollars_per_month_saved),
         "out_of_scope": list(plan.out_of_scope),
     }

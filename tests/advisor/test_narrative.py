@@ -10,12 +10,14 @@ import asyncio
 import json
 import os
 import threading
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from axonize.advisor import narrative
+from axonize.advisor import narrative, terminal
+from axonize.advisor.advise import Request, advise
 from axonize.advisor.model import Evidence, Finding, Gpu, Host, Placement, Plan, Report, Score, Step, Workload
 from axonize.processes import free_port
 from devtools import vllm_cpu
@@ -196,6 +198,15 @@ def test_a_bad_endpoint_gives_a_reason_and_no_text(endpoints, behaviour, reason)
     assert f"the LLM endpoint {endpoints.url}/{behaviour}/v1/chat/completions" in why and reason in why
 
 
+@pytest.mark.parametrize("behaviour", ["hang", "garbage"])
+def test_the_report_completes_without_the_narrative(endpoints, behaviour):
+    endpoint = f"{endpoints.url}/{behaviour}"
+    report = advise(Request(scenario="h200x8", llm_endpoint=endpoint, llm_model="m", llm_timeout_s=1))
+    assert report.narrative is None and report.narrative_error.startswith(f"the LLM endpoint {endpoint}/v1/chat/completions")
+    assert replace(report, narrative_error=None) == advise(Request(scenario="h200x8"))
+    assert f"LLM narrative: none (the LLM endpoint {endpoint}" in terminal.render(report)
+
+
 @pytest.mark.parametrize("endpoint", [f"http://127.0.0.1:{free_port()}", "not a url", "http://[::1"])
 def test_an_unusable_endpoint_gives_a_reason(endpoint):
     text, why = narrative.narrate(report(), endpoint, "m", timeout_s=2)
@@ -219,27 +230,29 @@ def counter(text: str, name: str) -> float:
 
 @pytest.mark.integration
 @needs_vllm
-def test_a_real_vllm_narrates_the_findings(tmp_path_factory):
-    # The findings as JSON run to ~1,000 tokens of the tiny model's tokenizer: a longer context than its default 256.
-    spec = vllm_cpu.TinyModelSpec(max_position=2048)
+def test_a_real_vllm_narrates_the_h200x8_findings(tmp_path_factory):
+    report = advise(Request(scenario="h200x8"))
+    # The scenario's findings and plan as JSON are ~4,300 tokens of the tiny model's tokenizer: past its default 256.
+    spec = vllm_cpu.TinyModelSpec(max_position=8192)
     try:
         venv = vllm_cpu.ensure_venv()
-        model = vllm_cpu.build_tiny_model(tmp_path_factory.mktemp("tiny-llama-2k"), venv, spec)
-        server = vllm_cpu.VllmServer(model, venv, max_model_len=2048).start()
+        model = vllm_cpu.build_tiny_model(tmp_path_factory.mktemp("tiny-llama-8k"), venv, spec)
+        server = vllm_cpu.VllmServer(model, venv, max_model_len=8192).start()
     except vllm_cpu.VllmCpuError as exc:
         pytest.fail(str(exc))
     try:
         before = server.metrics_text()
-        text, why = narrative.narrate(report(), server.url, vllm_cpu.SERVED_MODEL_NAME, timeout_s=120, max_tokens=MAX_TOKENS)
+        text, why = narrative.narrate(report, server.url, vllm_cpu.SERVED_MODEL_NAME, timeout_s=120, max_tokens=MAX_TOKENS)
         after = vllm_cpu.wait_for_metrics(
             server, lambda t: counter(t, "vllm:request_success_total") > counter(before, "vllm:request_success_total")
         )
     finally:
         server.stop()
     assert why is None and text
+    assert "LLM narrative (machine-generated" in terminal.render(replace(report, narrative=text))
     generated = counter(after, "vllm:generation_tokens_total") - counter(before, "vllm:generation_tokens_total")
     prompt = counter(after, "vllm:prompt_tokens_total") - counter(before, "vllm:prompt_tokens_total")
     assert 0 < generated <= MAX_TOKENS
-    sent = len(narrative.SYSTEM_PROMPT) + len(json.dumps(narrative.payload(report()), indent=1))
-    assert prompt > sent / 8  # the system prompt and the findings' JSON reached the model (~3 characters a token)
+    sent = len(narrative.SYSTEM_PROMPT) + len(json.dumps(narrative.payload(report), separators=(",", ":")))
+    assert prompt > sent / 8  # the system prompt and the findings' JSON reached the model (~2 characters a token)
     print(f"\nvLLM narrative: {prompt:.0f} prompt tokens for {sent} characters, {generated:.0f} generated: {text!r}")
