@@ -11,6 +11,7 @@ and for the scenario the offline mode's whole input step (captures through ``--r
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 from dataclasses import replace
@@ -20,7 +21,7 @@ import pytest
 import requests
 
 from axonize import demo
-from axonize.advisor import prometheus, replay, scenarios, workloads
+from axonize.advisor import cli, prometheus, replay, scenarios, workloads
 from axonize.advisor.model import Sample
 from axonize.advisor.samples import host_of, parse_text
 from axonize.advisor.score import score_host
@@ -119,6 +120,31 @@ def test_the_h200x8_scenario_gives_the_offline_host_and_score(stack):
 
     assert replace(live_host, sources=()) == replace(offline_host, sources=())
     assert score_host(live_host) == score_host(offline_host)
+
+
+def test_axonize_advise_prometheus_finds_what_the_offline_mode_finds_on_h200x8(stack, tmp_path):
+    offline_json, live_json = tmp_path / "offline.json", tmp_path / "live.json"
+    assert cli.main(["--scenario", "h200x8", "--json", str(offline_json)]) == 0
+    selector = f'instance="{stack["h200x8"]}"'
+    live = [
+        "--prometheus",
+        stack["prom"].url,
+        "--window",
+        WINDOW,
+        "--selector",
+        selector,
+        "--workloads",
+        scenarios.files("h200x8").workloads,
+    ]
+    assert cli.main([*live, "--json", str(live_json)]) == 0
+    offline_report, live_report = json.loads(offline_json.read_text()), json.loads(live_json.read_text())
+
+    kinds = {f["kind"] for f in offline_report["findings"]}
+    assert {"numa_mismatch", "job_split_numa", "nvlink_ignored"} <= kinds  # the scenario's story (its SOURCES.md)
+    for key in ("score", "findings", "plan"):
+        assert live_report[key] == offline_report[key], key
+    assert {**live_report["host"], "sources": []} == {**offline_report["host"], "sources": []}
+    assert live_report["host"]["sources"][0] == f"{stack['prom'].url} (window {WINDOW})"
 
 
 def test_a_selector_that_matches_nothing_names_the_url(stack):
