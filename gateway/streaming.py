@@ -150,6 +150,7 @@ class Relay:
                 for raw in events.feed(data):
                     event = parse_event(raw)
                     if event.kind == "malformed":
+                        self.tokens += tokens  # the whole events before it are still sent
                         return await self._fail("malformed", f"the upstream sent an event that is not JSON: {raw[:200]!r}", out)
                     if event.usage is not None:
                         self.usage = event.usage

@@ -1,0 +1,261 @@
+"""The gateway against fake upstreams on loopback: errors by kind, the usage chunk, 200 concurrent streams, cut streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections import defaultdict
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from axonize.gateway.config import Upstream
+from tests.gateway.servers import PROMPT_TOKENS, FakeUpstream, GatewayThread, LoopThread, chunk
+
+MODELS = ("fast", "slow", "fail", "bad-request", "garbage", "garbage-late", "cut")
+
+
+def samples(text: str) -> dict[str, dict[tuple, float]]:
+    out: dict[str, dict[tuple, float]] = defaultdict(dict)
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[s.name][tuple(sorted(s.labels.items()))] = s.value
+    return out
+
+
+def total(parsed: dict, name: str, **labels: str) -> float:
+    return sum(v for key, v in parsed.get(name, {}).items() if set(labels.items()) <= set(key))
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def loop():
+    thread = LoopThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(scope="module")
+def upstream(loop):
+    fake = loop.run(FakeUpstream(slow_seconds=5).start())
+    yield fake
+    loop.run(fake.stop())
+
+
+@pytest.fixture(scope="module")
+def gateway(loop, upstream):
+    ups = [Upstream(MODELS, upstream.url), Upstream(("down",), f"http://127.0.0.1:{closed_port()}")]
+    gw = GatewayThread(loop, ups, ["--upstream.timeout", "0.5s"])
+    yield gw
+    gw.stop()
+
+
+def body(model: str, stream: bool, n: int = 4, prompt: str = "p", **extra) -> dict:
+    return {"model": model, "max_tokens": n, "stream": stream, "messages": [{"role": "user", "content": prompt}], **extra}
+
+
+async def post(url: str, payload: dict, key: str = "sk-test") -> tuple[int, bytes]:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/v1/chat/completions", json=payload, headers={"Authorization": f"Bearer {key}"}) as r:
+            return r.status, await r.read()
+
+
+def metrics(gw: GatewayThread) -> dict:
+    async def get():
+        async with aiohttp.ClientSession() as session, session.get(f"{gw.url}/metrics") as r:
+            return await r.text()
+
+    return samples(asyncio.run(get()))
+
+
+@pytest.mark.parametrize(
+    "model, stream, status, kind",
+    [
+        ("down", False, 502, "connect"),
+        ("down", True, 502, "connect"),
+        ("slow", True, 504, "timeout"),
+        ("slow", False, 504, "timeout"),
+        ("fail", True, 502, "http_5xx"),
+        ("bad-request", False, 400, "http_4xx"),
+        ("garbage", True, 502, "malformed"),
+    ],
+)
+def test_an_upstream_failure_is_a_clear_error_counted_by_kind_and_others_go_on(gateway, model, stream, status, kind):
+    before = metrics(gateway)
+
+    async def both():
+        return await asyncio.gather(post(gateway.url, body(model, stream)), post(gateway.url, body("fast", True, 5)))
+
+    (got, answer), (ok_status, ok_body) = asyncio.run(both())
+    after = metrics(gateway)
+    assert got == status
+    error = json.loads(answer)["error"]
+    assert error["message"] and error["type"]
+    if kind != "http_4xx":  # a 4xx is the upstream's own answer, passed through
+        assert error["code"] == kind and "upstream" in error["message"]
+    delta = total(after, "axonize_gateway_upstream_errors_total", model=model, kind=kind) - total(
+        before, "axonize_gateway_upstream_errors_total", model=model, kind=kind
+    )
+    assert delta == 1
+    assert total(after, "axonize_gateway_upstream_errors_total") - total(before, "axonize_gateway_upstream_errors_total") == 1
+    assert (
+        total(after, "axonize_gateway_requests_total", model=model, status=str(status))
+        - total(before, "axonize_gateway_requests_total", model=model, status=str(status))
+        == 1
+    )
+    # The request beside it was unaffected: whole stream, counted exactly.
+    assert ok_status == 200 and ok_body.endswith(b"data: [DONE]\n\n") and ok_body.count(b"p:") == 5
+    assert (
+        total(after, "axonize_gateway_completion_tokens_total", model="fast")
+        - total(before, "axonize_gateway_completion_tokens_total", model="fast")
+        == 5
+    )
+
+
+def test_a_stream_that_breaks_after_its_200_ends_with_an_error_event_and_counts_what_was_sent(gateway):
+    for model in ("garbage-late", "cut"):
+        before = metrics(gateway)
+        status, answer = asyncio.run(post(gateway.url, body(model, True)))
+        after = metrics(gateway)
+        assert status == 200
+        events = answer.split(b"\n\n")[:-1]
+        assert [e.count(b"p:") for e in events[:4]] == [0, 1, 1, 1]
+        error = json.loads(events[-1].removeprefix(b"data: "))["error"]
+        assert error["code"] == "malformed" and b"[DONE]" not in answer
+        for name in ("axonize_gateway_completion_tokens_total", "axonize_gateway_estimated_completion_tokens_total"):
+            assert total(after, name, model=model) - total(before, name, model=model) == 3, (model, name)
+        assert total(after, "axonize_gateway_prompt_tokens_total", model=model) == total(
+            before, "axonize_gateway_prompt_tokens_total", model=model
+        )
+
+
+def expected_stream(model: str, n: int, prompt: str, usage: bool) -> bytes:
+    """The fake's stream for a request, as it writes it (tests/gateway/servers.py)."""
+    out = chunk(model, [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+    for i in range(n):
+        out += chunk(model, [{"index": 0, "delta": {"content": f"{prompt}:{i} "}, "finish_reason": None}])
+    out += chunk(model, [{"index": 0, "delta": {}, "finish_reason": "length"}])
+    if usage:
+        out += chunk(model, [], {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": n, "total_tokens": PROMPT_TOKENS + n})
+    return out + b"data: [DONE]\n\n"
+
+
+def test_the_usage_chunk_is_asked_for_and_removed_unless_the_client_asked(gateway, upstream):
+    before = metrics(gateway)
+    status, plain = asyncio.run(post(gateway.url, body("fast", True, 6, "u")))
+    assert upstream.requests[-1]["body"]["stream_options"] == {"include_usage": True}
+    assert status == 200 and plain == expected_stream("fast", 6, "u", usage=False)
+    status, asked = asyncio.run(post(gateway.url, body("fast", True, 6, "u", stream_options={"include_usage": True})))
+    assert status == 200 and asked == expected_stream("fast", 6, "u", usage=True)
+    after = metrics(gateway)
+    assert (
+        total(after, "axonize_gateway_completion_tokens_total", model="fast")
+        - total(before, "axonize_gateway_completion_tokens_total", model="fast")
+        == 12
+    )
+    assert (
+        total(after, "axonize_gateway_prompt_tokens_total", model="fast")
+        - total(before, "axonize_gateway_prompt_tokens_total", model="fast")
+        == 2 * PROMPT_TOKENS
+    )
+    assert total(after, "axonize_gateway_estimated_completion_tokens_total", model="fast") == total(
+        before, "axonize_gateway_estimated_completion_tokens_total", model="fast"
+    )
+    # The client's key went nowhere: not upstream, not in the metrics.
+    assert "Authorization" not in upstream.requests[-1]["headers"]
+    assert "sk-test" not in repr(after)
+
+
+def test_200_concurrent_streams_lose_and_duplicate_no_chunk_and_count_every_token(loop):
+    fake = loop.run(FakeUpstream(chunk_delay=0.002).start())
+    gw = GatewayThread(loop, [Upstream(("fast",), fake.url)])
+    n_streams, n_tokens = 200, 25
+    try:
+
+        async def one(session: aiohttp.ClientSession, i: int) -> tuple[int, bytes]:
+            payload = body("fast", True, n_tokens, f"s{i}")
+            async with session.post(f"{gw.url}/v1/chat/completions", json=payload, headers={"Authorization": f"Bearer key-{i % 3}"}) as r:
+                return r.status, await r.read()
+
+        async def run_all():
+            connector = aiohttp.TCPConnector(limit=n_streams)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                return await asyncio.gather(*(one(session, i) for i in range(n_streams)))
+
+        answers = asyncio.run(run_all())
+        for i, (status, data) in enumerate(answers):
+            assert status == 200, i
+            assert data == expected_stream("fast", n_tokens, f"s{i}", usage=False), i
+        after = metrics(gw)
+        assert total(after, "axonize_gateway_requests_total", status="200") == n_streams
+        assert total(after, "axonize_gateway_completion_tokens_total") == n_streams * n_tokens
+        assert total(after, "axonize_gateway_prompt_tokens_total") == n_streams * PROMPT_TOKENS
+        assert total(after, "axonize_gateway_estimated_completion_tokens_total") == 0
+        assert len({dict(k)["customer"] for k in after["axonize_gateway_completion_tokens_total"]}) == 3
+        assert total(after, "axonize_gateway_time_to_first_token_seconds_count") == n_streams
+        assert total(after, "axonize_gateway_requests_in_flight") == 0
+        assert len(fake.requests) == n_streams
+    finally:
+        gw.stop()
+        loop.run(fake.stop())
+
+
+def test_a_client_leaving_mid_stream_cancels_the_upstream_and_counts_what_was_sent(loop):
+    fake = loop.run(FakeUpstream(chunk_delay=0.02).start())
+    gw = GatewayThread(loop, [Upstream(("fast",), fake.url)])
+    try:
+
+        async def leave_after(n_events: int) -> int:
+            seen = 0
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{gw.url}/v1/chat/completions", json=body("fast", True, 500, "d")) as r:
+                    async for line in r.content:
+                        seen += line.count(b"d:")
+                        if seen >= n_events:
+                            break
+            return seen
+
+        read = asyncio.run(leave_after(5))
+        deadline = asyncio.run(_wait_until(lambda: fake.cancelled == 1 and total(metrics(gw), "axonize_gateway_requests_in_flight") == 0))
+        assert deadline
+        after = metrics(gw)
+        sent = total(after, "axonize_gateway_completion_tokens_total")
+        assert read <= sent < 500  # what the client read, and what sat in its socket buffers
+        assert total(after, "axonize_gateway_estimated_completion_tokens_total") == sent
+        assert total(after, "axonize_gateway_upstream_errors_total", kind="client_disconnect") == 1
+    finally:
+        gw.stop()
+        loop.run(fake.stop())
+
+
+async def _wait_until(check, timeout: float = 10.0) -> bool:
+    for _ in range(int(timeout / 0.05)):
+        if await asyncio.to_thread(check):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def test_models_are_merged_from_the_upstreams_routed_models_only(gateway):
+    async def get():
+        async with aiohttp.ClientSession() as session, session.get(f"{gateway.url}/v1/models") as r:
+            return r.status, await r.json()
+
+    status, answer = asyncio.run(get())
+    assert status == 200 and [m["id"] for m in answer["data"]] == ["fast", "slow"]  # "down" is down; "unrouted" is not routed
+
+
+def test_other_paths_are_refused_in_openai_shape(gateway):
+    async def get():
+        async with aiohttp.ClientSession() as session, session.post(f"{gateway.url}/v1/fine_tuning/jobs", json={}) as r:
+            return r.status, await r.json()
+
+    status, answer = asyncio.run(get())
+    assert status == 404 and answer["error"]["code"] == "not_found" and "/v1/fine_tuning/jobs" in answer["error"]["message"]
