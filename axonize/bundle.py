@@ -6,7 +6,7 @@ and dashboards are to read it too: config over code, as kubernetes-mixin does.
 Sections and what they hold::
 
     prices:, electricity:   GPU $ per hour and $ per kWh (axonize.pricing)
-    selectors:              PromQL label matchers per job: exporter, sidecar, dcgm
+    selectors:              PromQL label matchers per job: exporter, sidecar, dcgm, gateway
     levels:                 labels naming a host (host:* rules) and labels kept fleet-wide (fleet:*, model:*)
     windows:                rate() and deriv() windows ("5m")
     efficiency:             InfraLens efficiency score weights, NUMA scores, the I/O busy threshold
@@ -54,7 +54,10 @@ CONTAINER_SPLITS = ("memory", "even")
 #: Alert severities: critical pages now, warning is a ticket (act within hours), info is context (not sent).
 SEVERITIES = ("critical", "warning", "info")
 #: Labels the rules set or aggregate away themselves; a host or fleet label cannot be one of them.
-RESERVED_LABELS = ("__name__", "le", "source", "grade", "quantile", "uuid", "gpu", "gpu_instance_id", "model", "server")
+RESERVED_LABELS = ("__name__", "le", "source", "grade", "quantile", "uuid", "gpu", "gpu_instance_id", "model", "server", "customer")
+
+#: ``selectors.gateway`` when a bundle file written before the gateway existed leaves it out.
+DEFAULT_GATEWAY_SELECTOR = 'job="axonize-gateway"'
 
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*')
@@ -72,6 +75,7 @@ class Selectors:
     exporter: str
     sidecar: str
     dcgm: str
+    gateway: str = DEFAULT_GATEWAY_SELECTOR
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,7 @@ class SelectorsModel(schema.Section):
     exporter: Selector
     sidecar: Selector
     dcgm: Selector
+    gateway: Selector = DEFAULT_GATEWAY_SELECTOR  # optional: bundle files from before the gateway stay valid
 
 
 class LevelsModel(schema.Section):
@@ -621,7 +626,7 @@ def parse(doc: Document | Any, where: str | None = None) -> Bundle:
     return Bundle(
         where=doc.where,
         prices=pricing.table_of(f.prices, f.electricity, doc.where),
-        selectors=Selectors(f.selectors.exporter, f.selectors.sidecar, f.selectors.dcgm),
+        selectors=Selectors(f.selectors.exporter, f.selectors.sidecar, f.selectors.dcgm, f.selectors.gateway),
         host_labels=tuple(dict.fromkeys(f.levels.fleet + f.levels.host)),
         fleet_labels=f.levels.fleet,
         rate_window=f.windows.rate,

@@ -22,7 +22,7 @@ from fractions import Fraction
 from axonize import names
 
 #: Which registry component each job of ``selectors:`` exposes (dcgm-exporter's names are not ours).
-JOB_COMPONENTS = {"exporter": "exporter", "sidecar": "sidecar", "dcgm": None}
+JOB_COMPONENTS = {"exporter": "exporter", "sidecar": "sidecar", "dcgm": None, "gateway": "gateway"}
 
 _DURATION_UNITS = {"ms": Fraction(1, 1000), "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")

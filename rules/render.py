@@ -62,7 +62,12 @@ def template_names() -> list[str]:
 
 def context(cfg: bundle.Bundle) -> dict:
     """What the templates see: the configuration's values and the helpers above."""
-    selectors = {"exporter": cfg.selectors.exporter, "sidecar": cfg.selectors.sidecar, "dcgm": cfg.selectors.dcgm}
+    selectors = {
+        "exporter": cfg.selectors.exporter,
+        "sidecar": cfg.selectors.sidecar,
+        "dcgm": cfg.selectors.dcgm,
+        "gateway": cfg.selectors.gateway,
+    }
 
     m = selector(selectors)
 

@@ -274,3 +274,14 @@ def test_errors_name_file_line_and_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         rules_config.load(str(path))
     assert str(err.value) == f"{path}:{line}: grades.B: must be below grades.A (90), got 95"
+
+
+def test_selectors_gateway_is_optional_for_bundles_written_before_the_gateway():
+    doc = _doc()
+    assert rules_config.load().selectors.gateway == doc["selectors"]["gateway"] == 'job="axonize-gateway"'
+    del doc["selectors"]["gateway"]
+    assert rules_config.parse(doc, "old.yml").selectors.gateway == 'job="axonize-gateway"'
+    doc["selectors"]["gateway"] = 'job="gw", cluster="a"'
+    assert rules_config.parse(doc, "new.yml").selectors.gateway == 'job="gw", cluster="a"'
+    doc["selectors"]["gateway"] = "job=gw"
+    assert "my-rules.yml: selectors.gateway: not PromQL label matchers" in _error(doc)

@@ -36,8 +36,8 @@ def _uncovered(names: set[str], exprs: list[str]) -> list[str]:
 
 
 def test_there_are_rules_and_unit_tests():
-    assert [p.name for p in RULE_FILES] == ["cost.rules.yml", "gpu-efficiency.rules.yml", "inference.rules.yml"]
-    assert {p.name for p in UNIT_TESTS} >= {"efficiency.test.yml", "cost.test.yml", "inference.test.yml"}
+    assert [p.name for p in RULE_FILES] == ["cost.rules.yml", "customer-cost.rules.yml", "gpu-efficiency.rules.yml", "inference.rules.yml"]
+    assert {p.name for p in UNIT_TESTS} >= {"efficiency.test.yml", "cost.test.yml", "customer-cost.test.yml", "inference.test.yml"}
 
 
 def test_every_recorded_name_has_a_unit_test():

@@ -39,7 +39,7 @@ def test_affine_and_by():
 
 
 def test_one_rendered_file_per_template():
-    assert sorted(render.render()) == ["cost.rules.yml", "gpu-efficiency.rules.yml", "inference.rules.yml"]
+    assert sorted(render.render()) == ["cost.rules.yml", "customer-cost.rules.yml", "gpu-efficiency.rules.yml", "inference.rules.yml"]
 
 
 def test_check_mode_reports_stale_missing_and_orphan_files(tmp_path, capsys):
@@ -96,6 +96,7 @@ VARIANTS = {
         "selectors__exporter": "",
         "selectors__sidecar": "",
         "selectors__dcgm": "",
+        "selectors__gateway": "",
     },
     "electricity priced": {"electricity__dollars_per_kwh": 0.125, "electricity__source": "test tariff", "electricity__date": "2026-11"},
     "other weights and grades": {
@@ -124,6 +125,12 @@ def test_variants_render_what_they_configure():
     assert "avg by (cluster) (gpu:axonize_efficiency_score:percent)" in rendered["gpu-efficiency.rules.yml"]
     assert "model:axonize_inference_generation_tokens:rate2m" in rendered["inference.rules.yml"]
     assert "deriv10m" in rendered["inference.rules.yml"] and 'quantile: "0.9"' in rendered["inference.rules.yml"]
+    customers = rendered["customer-cost.rules.yml"]
+    assert 'sum by (cluster, customer, model) (rate(axonize_gateway_prompt_tokens_total{job="axonize-gateway"}[2m]))' in customers
+    assert "* on (cluster, model) group_left ()\n          model:axonize_gpu_cost:dollars_per_hour" in customers
+    assert "sum by (cluster, customer) (customer_model:axonize_gpu_cost:dollars_per_hour)" in customers
+    unselected = render.render(_variant(**VARIANTS["even container split, no selectors"]))["customer-cost.rules.yml"]
+    assert "rate(axonize_gateway_requests_total[5m])" in unselected
     even = render.render(_variant(**VARIANTS["even container split, no selectors"]))["cost.rules.yml"]
     assert 'count by (uuid) (axonize_gpu_container_memory_used_bytes{gpu_instance_id=""})' in even
     assert "axonize_gpu_price_dollars_per_hour\n" in even  # no braces without matchers
