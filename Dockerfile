@@ -11,6 +11,7 @@ COPY exporter ./exporter
 COPY sidecar ./sidecar
 COPY gateway ./gateway
 COPY bench ./bench
+COPY usage ./usage
 COPY rules ./rules
 COPY alerts ./alerts
 COPY grafana ./grafana

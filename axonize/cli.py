@@ -10,6 +10,7 @@ from . import __version__
 COMMANDS = {
     "demo": ("axonize.demo", "the exporter on a real 8x H100 capture, scraped by a real Prometheus"),
     "bench": ("axonize.bench.cli", "load-test an OpenAI-compatible server; report TTFT, TPOT, ITL and throughput as vllm bench serve"),
+    "usage": ("axonize.usage.cli", "per-customer, per-model requests, tokens and GPU cost of a month, from Prometheus"),
     "advise": ("axonize.advisor.cli", "diagnose a GPU host (NUMA, NVLink, MIG, idle) and propose a placement"),
 }
 
