@@ -237,7 +237,15 @@ def apply_web_config(app: web.Application, web_config: WebConfig) -> None:
     app.middlewares.append(basic_auth)
 
 
-def serve_loop(program: str, title: str, exposition: Exposition, loop, settings: dict, web_config=None) -> int:
+def serve_loop(
+    program: str,
+    title: str,
+    exposition: Exposition,
+    loop,
+    settings: dict,
+    web_config=None,
+    configure: Callable[[web.Application], None] | None = None,
+) -> int:
     """Bind, then collect, then serve until SIGINT/SIGTERM; the shared tail of every CLI. Returns the exit code.
 
     ``loop`` has ``start()``, ``stop()`` and ``health()``; ``settings`` carries
@@ -252,6 +260,9 @@ def serve_loop(program: str, title: str, exposition: Exposition, loop, settings:
     * 1: ``--web.listen-address`` cannot be bound (in use, not an address of this
       host, privileged port), or ``loop.start()`` raised;
     * 0: after SIGINT/SIGTERM.
+
+    ``configure(app)``, when given, adds a component's own routes and start-up hooks (the sidecar's
+    OTLP traces receiver) before the server starts; the web configuration's auth covers them too.
     """
     host, port = settings["web_listen_address"]
     try:
@@ -259,6 +270,8 @@ def serve_loop(program: str, title: str, exposition: Exposition, loop, settings:
     except ValueError as exc:
         print(f"{program}: flag --web.telemetry-path: {exc}", file=sys.stderr)
         return 2
+    if configure is not None:
+        configure(app)
     ssl_context = None
     if web_config is not None:
         apply_web_config(app, web_config)

@@ -155,6 +155,8 @@ class ProcessGpus:
         self._cache: dict[str, tuple[str, ...]] = {}
         self._at: float | None = None
         self._addresses: set[str] | None = None
+        self._on_gpu: dict[int, set[str]] | None = None
+        self._on_gpu_at = 0.0
 
     def resolve(self, targets: Sequence[Target]) -> dict[str, tuple[str, ...]]:
         if self.unavailable is None and (self._at is None or self.clock() - self._at >= self.refresh):
@@ -164,6 +166,24 @@ class ProcessGpus:
             except Exception as exc:  # psutil or NVML trouble: keep the previous answer, say why
                 log.warning("GPU attribution from processes failed, keeping the previous answer: %s: %s", type(exc).__name__, exc)
         return {t.server: self._cache.get(t.server, ()) for t in targets}
+
+    def by_pid(self, pids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        """``{pid: UUIDs its process tree uses}`` for processes of this host, as NVML lists them (spans' ``process.pid``).
+
+        NVML's process lists are read at most once per ``refresh`` seconds; a PID whose tree holds no GPU,
+        or any PID when automatic resolution is off, maps to ``()``. Blocks (psutil, NVML): call it off the event loop.
+        """
+        pids = list(pids)
+        if self.unavailable is None and (self._on_gpu is None or self.clock() - self._on_gpu_at >= self.refresh):
+            if not (self.host_pids if self.host_pids is not None else host_pid_namespace()):
+                self._off("this is not the host's PID namespace (run with hostPID: true / --pid=host)")
+            else:
+                nvml = self._load()
+                if nvml is not None:
+                    self._on_gpu, self._on_gpu_at = gpu_uuids_by_pid(nvml), self.clock()
+        if self.unavailable is not None or self._on_gpu is None:
+            return dict.fromkeys(pids, ())
+        return {pid: uuids_of(process_tree(pid), self._on_gpu) for pid in pids}
 
     def _load(self) -> ModuleType | None:
         if self._nvml is not None:

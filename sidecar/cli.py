@@ -6,11 +6,14 @@ Flags follow the exporter (and Prometheus' own exporters)::
     axonize-sidecar --target http://a:8000#vllm --target http://b:8080#tgi
     axonize-sidecar --target http://b:8080 --target.engine tgi # engine for targets without '#ENGINE'
     axonize-sidecar --config sidecar.yml --print               # scrape every target once, print, exit
+    axonize-sidecar --target http://gpu-1:8000 --traces.forward.url http://tempo:4318/v1/traces
+                                                               # OTLP spans in on :9948/v1/traces, out to Tempo
 
 Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}``;
 ``--target`` <-> the list ``targets:``, whose items may also set ``server``,
 ``model`` and ``gpus``: see :mod:`axonize.sidecar.targets`). A flag overrides
-the file (``--target`` replaces the file's list). Exit codes: 0 ok, 1 no target could be read (``--print``),
+the file (``--target`` replaces the file's list). The ``--traces.*`` flags configure the OTLP/HTTP traces
+receiver on the same server (:mod:`axonize.sidecar.trace_receiver`; span convention in docs/traces.md). Exit codes: 0 ok, 1 no target could be read (``--print``),
 2 bad flags or configuration.
 """
 
@@ -20,6 +23,7 @@ import gc
 import logging
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from axonize import __version__, web_config_file
 from axonize.config import (
@@ -32,12 +36,16 @@ from axonize.config import (
     resolve,
     web_options,
 )
-from axonize.http import Exposition, serve_loop
+from axonize.http import Exposition, check_telemetry_path, serve_loop
 
+from . import otlp, trace_receiver
 from .attribution import Attribution, ProcessGpus
 from .collection import CollectionLoop
 from .engines import ENGINES
+from .spans import Joiner
 from .targets import TargetSpec, finish, parse_engine, parse_target
+from .trace_forward import DEFAULT_BUFFER_BYTES, Forwarder
+from .trace_metrics import TraceMetrics
 
 DEFAULT_PORT = 9948
 
@@ -47,6 +55,79 @@ def parse_attribution(value) -> str:
     if text not in ("processes", "config"):
         raise ValueError(f"must be 'processes' or 'config', not {value!r}")
     return text
+
+
+def parse_traces_path(value) -> str:
+    text = str(value).strip()
+    if text.lower() == "off":
+        return ""
+    check_telemetry_path(text)
+    return text
+
+
+def parse_url(value) -> str:
+    text = str(value).strip()
+    if text and urlsplit(text).scheme not in ("http", "https"):
+        raise ValueError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+TRACE_OPTIONS = (
+    Option(
+        "--traces.path",
+        trace_receiver.PATH,
+        "path of the OTLP/HTTP traces receiver (protobuf or JSON, gzip allowed); 'off' turns it off",
+        parse_traces_path,
+        metavar="PATH",
+    ),
+    Option(
+        "--traces.max-body",
+        otlp.DEFAULT_MAX_BYTES,
+        "largest trace request body in bytes, before and after gzip; 413 beyond",
+        parse_positive_int,
+        metavar="BYTES",
+    ),
+    Option(
+        "--traces.queue-size",
+        64,
+        "trace requests waiting to become metrics; when full, 503 with Retry-After and the spans counted dropped",
+        parse_positive_int,
+        metavar="N",
+    ),
+    Option("--traces.max-step", 50, "highest step index kept as a step label; later steps read 'other'", parse_positive_int, metavar="N"),
+    Option(
+        "--traces.max-values",
+        100,
+        "distinct models, stages and customers kept as label values each; later ones read 'other'",
+        parse_positive_int,
+        metavar="N",
+    ),
+    Option(
+        "--traces.join-timeout",
+        "60s",
+        "how long a trace's spans wait for their request span (spans end, and arrive, before their parents)",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
+        "--traces.max-pending-spans", 100_000, "spans kept for joining, over all traces (~0.4 KB each)", parse_positive_int, metavar="N"
+    ),
+    Option(
+        "--traces.forward.url",
+        "",
+        "OTLP/HTTP traces endpoint (Jaeger, Tempo, a collector) that every accepted body is forwarded to, unchanged",
+        parse_url,
+        metavar="URL",
+    ),
+    Option("--traces.forward.timeout", "5s", "how long one forwarded POST may take", parse_duration, metavar="DURATION"),
+    Option(
+        "--traces.forward.buffer",
+        DEFAULT_BUFFER_BYTES,
+        "bytes of bodies waiting to be forwarded; beyond it a body is not forwarded (counted buffer_full)",
+        parse_positive_int,
+        metavar="BYTES",
+    ),
+)
 
 
 OPTIONS = (
@@ -100,6 +181,7 @@ OPTIONS = (
         parse_duration,
         metavar="DURATION",
     ),
+    *TRACE_OPTIONS,
     Option("--print", False, "scrape every target once, print the exposition to stdout and exit", kind="bool"),
     LOG_LEVEL_OPTION,
 )
@@ -160,15 +242,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = max(settings["log_level"], logging.ERROR) if settings["print"] else settings["log_level"]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     exposition = Exposition()
+    processes = ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution_source"] == "processes" else None
+    traces = TraceMetrics(settings["traces_max_step"], settings["traces_max_values"]) if settings["traces_path"] else None
     loop = CollectionLoop(
         settings["target"],
         settings["collect_interval"],
         settings["collect_timeout"],
         exposition,
         max_series=settings["collect_max_series"],
-        attribution=Attribution(
-            ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution_source"] == "processes" else None
-        ),
+        attribution=Attribution(processes),
+        extra=traces.families if traces is not None and not settings["print"] else None,
     )
     if settings["print"]:
         snapshot = loop.collect_once()
@@ -178,8 +261,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             if result.error is not None:
                 print(f"axonize-sidecar: {result.target.server} ({result.target.display_url}): {result.error}", file=sys.stderr)
         return 0 if any(r.up for r in snapshot.results) else 1
+    receiver = traces_receiver(settings, traces, loop, processes) if traces is not None else None
     settle_heap()
-    return serve_loop("axonize-sidecar", "Axonize inference sidecar", exposition, loop, settings, web_config)
+    return serve_loop(
+        "axonize-sidecar",
+        "Axonize inference sidecar",
+        exposition,
+        loop,
+        settings,
+        web_config,
+        configure=receiver.install if receiver is not None else None,
+    )
+
+
+def traces_receiver(settings: dict, metrics: TraceMetrics, loop: CollectionLoop, processes: ProcessGpus | None):
+    """The OTLP/HTTP traces receiver the ``--traces.*`` settings describe (:mod:`axonize.sidecar.trace_receiver`)."""
+    forward = settings["traces_forward_url"]
+    return trace_receiver.TraceReceiver(
+        metrics,
+        Joiner(settings["traces_join_timeout"], settings["traces_max_pending_spans"]),
+        trace_receiver.RequestGpus(
+            processes.by_pid if processes is not None else None, lambda: loop.model_gpus, settings["attribution_refresh"]
+        ),
+        max_body=settings["traces_max_body"],
+        queue_size=settings["traces_queue_size"],
+        forwarder=Forwarder(forward, metrics, settings["traces_forward_timeout"], settings["traces_forward_buffer"]) if forward else None,
+        path=settings["traces_path"],
+    )
 
 
 if __name__ == "__main__":

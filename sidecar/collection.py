@@ -45,7 +45,7 @@ import platform
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from axonize import __version__
@@ -90,6 +90,7 @@ class CollectionLoop:
         max_series: int = 5000,
         attribution: GpuAttribution | None = None,
         max_body_bytes: int | None = None,
+        extra: Callable[[], list[text.Family]] | None = None,
     ):
         self.targets = list(targets)
         self.interval = interval
@@ -98,6 +99,8 @@ class CollectionLoop:
         self.max_series = max_series
         self.max_body_bytes = max_body_bytes
         self.attribution = attribution or Attribution()
+        self.extra = extra
+        self.model_gpus: dict[str, tuple[str, ...]] = {}  # {model: UUIDs of the targets serving it}, each cycle
         self.collections = 0
         self.last_duration = 0.0
         self.last_published: float | None = None  # time.monotonic() of the last complete rendering published
@@ -143,10 +146,11 @@ class CollectionLoop:
             models={t.server: self.models.get(t.server) or ((t.model,) if t.model else ()) for t in self.targets},
         )
         self._cap_gpu_info(snapshot)
+        self.model_gpus = model_gpus(snapshot)
         self.collections += 1
         body, complete = self._render(snapshot)
         self.last_duration = time.monotonic() - start
-        self.exposition.publish(body + text.render(self._self_metrics()))
+        self.exposition.publish(body + self._extra() + text.render(self._self_metrics()))
         if complete:
             self.last_published = time.monotonic()
         return snapshot
@@ -267,6 +271,16 @@ class CollectionLoop:
             complete = False
         return body, complete
 
+    def _extra(self) -> bytes:
+        """The families of ``extra`` (the traces receiver's), or nothing when it raises (counted as a render error)."""
+        if self.extra is None:
+            return b""
+        try:
+            return text.render(self.extra())
+        except Exception as exc:
+            self._loop_error("render", exc)
+            return b""
+
     # -- errors and logs ----------------------------------------------------------------
     def _log_once(self, who: str, kind: str, level: int, message: str, *args, exc_info: bool = False) -> None:
         if (who, kind) not in self._logged:
@@ -375,3 +389,12 @@ class CollectionLoop:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._attributor.shutdown(wait=False, cancel_futures=True)
+
+
+def model_gpus(snapshot: Snapshot) -> dict[str, tuple[str, ...]]:
+    """``{model: sorted UUIDs of every target serving it}`` (the traces receiver's last resort for a request's GPUs)."""
+    out: dict[str, set[str]] = {}
+    for server, models in snapshot.models.items():
+        for model in models:
+            out.setdefault(model, set()).update(snapshot.gpus.get(server, ()))
+    return {model: tuple(sorted(uuids)) for model, uuids in out.items() if uuids}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from axonize import names
+from axonize.names import traces
 
 from .engines import ADAPTERS
 from .engines.mapping import Adapter, Rule
@@ -102,7 +103,8 @@ def render() -> str:
         labels = COMMON_LABELS + (f"{ENGINE_INDEX}?",) + f.labels
         out.append(_cells(f"`{f.name}`", f.type, f.unit, _labels(labels), f.help))
     normalized = {f.name for f in FAMILIES}
-    others = [row for row in names.of_component("sidecar") if row.name not in normalized]
+    from_traces = {row.name for row in traces.NAMES}
+    others = [row for row in names.of_component("sidecar") if row.name not in normalized | from_traces]
     for row in others:
         if not row.name.startswith("axonize_sidecar_"):
             out.append(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help))
@@ -115,6 +117,23 @@ def render() -> str:
     ]
     for row in others:
         if row.name.startswith("axonize_sidecar_"):
+            out.append(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help))
+    out += [
+        "",
+        "### Stage, step and GPU time from OpenTelemetry spans",
+        "",
+        "The sidecar's OTLP/HTTP receiver (`POST /v1/traces`, `--traces.*` flags) turns spans into these families;",
+        "the span convention (request, stage and step spans, vLLM's `llm_request` spans) is in docs/traces.md.",
+        "Durations are the spans' own, in buckets of "
+        + ", ".join(f"{b:g}" for b in traces.DURATION_BUCKETS)
+        + " s. `model`, `stage` and `customer` keep their first `--traces.max-values` values each, later",
+        "ones read `other`; `step` is the index up to `--traces.max-step`, then `other`.",
+        "",
+        "| Metric | Type | Unit | Labels | Meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for row in traces.NAMES:
+        if row.component == "sidecar":
             out.append(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help))
     out += [
         "",

@@ -57,10 +57,11 @@ class Name:
 
 def _modules() -> Iterator[Iterable[Name]]:
     """Every topic module's ``NAMES`` tuple, in docs order."""
-    from . import exporter, gateway, recorded, sidecar
+    from . import exporter, gateway, recorded, sidecar, traces
 
     yield from exporter.TOPICS
     yield sidecar.NAMES
+    yield traces.NAMES
     yield gateway.NAMES
     yield recorded.NAMES
 
