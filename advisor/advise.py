@@ -15,6 +15,7 @@ file, key or URL; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -39,7 +40,9 @@ class Request:
 
     ``window``: a Prometheus range (``1h``); ``selector``: label matchers narrowing the exporter's series to
     one host; ``config``: the bundle configuration (weights, grades, prices; None: the packaged one);
-    ``llm_timeout_s``: seconds.
+    ``llm_timeout_s``: seconds; ``hostname``: the host's name in the report (``--hostname``), over the
+    workloads file's ``host:``, the exporter's ``axonize_host_info``, Prometheus' ``instance`` and the
+    capture's file name, in that order.
     """
 
     replay: tuple[str, ...] = ()
@@ -53,6 +56,7 @@ class Request:
     llm_model: str | None = None
     llm_timeout_s: float = 30.0
     prometheus_timeout_s: float = 10.0
+    hostname: str = ""
 
 
 def load_bundle(config: str | None) -> bundle_module.Bundle:
@@ -74,10 +78,11 @@ def read_host(request: Request) -> tuple[Host, tuple[str, ...]]:
             raise AdviseError(str(exc)) from None
         captures, workloads_path = scenario.captures, workloads_path or scenario.workloads
     declared = workloads.load(workloads_path) if workloads_path else None
-    hostname = declared.host if declared and declared.host else ""
+    hostname = request.hostname or (declared.host if declared and declared.host else "")
     if request.scenario and not hostname:  # another workloads file on a scenario: still the scenario's host
         hostname = workloads.load(scenario.workloads).host or ""
     notes: tuple[str, ...] = ()
+    fallback = "host"
     try:
         if request.prometheus:
             from .prometheus import samples_from_prometheus
@@ -86,8 +91,8 @@ def read_host(request: Request) -> tuple[Host, tuple[str, ...]]:
             sources: Sequence[str] = (f"{request.prometheus} (window {request.window})",)
         else:
             inputs = replay.read_inputs(captures, hostname, request.config)
-            samples, sources, notes = list(inputs.samples), inputs.sources, inputs.notes
-        host = host_of(samples, sources, hostname)
+            samples, sources, notes, fallback = list(inputs.samples), inputs.sources, inputs.notes, inputs.name or fallback
+        host = host_of(samples, sources, hostname, fallback)
     except (SamplesError, replay.ReplayError) as exc:
         raise AdviseError(str(exc)) from None
     except ValueError as exc:  # the Prometheus reader's errors name the URL
@@ -95,7 +100,18 @@ def read_host(request: Request) -> tuple[Host, tuple[str, ...]]:
     if declared:
         host = workloads.apply(declared, host)
         host = replace(host, sources=(*host.sources, declared.doc.where))
+    if request.scenario:
+        host = replace(host, sources=scenario_sources(request.scenario, scenario, host.sources))
     return host, notes
+
+
+def scenario_sources(name: str, scenario: scenarios.Scenario, sources: Sequence[str]) -> tuple[str, ...]:
+    """The sources as the report names them for a packaged scenario: its own files by name, relative to the
+    scenario (``scenario h200x8: nvidia-smi-q.txt, topo-m.txt, workloads.yml``), not the installed paths; any
+    other file (a workloads file of the user's) as the user gave it."""
+    own = {*scenario.captures, scenario.workloads}
+    files = [os.path.basename(s) for s in sources if s in own]
+    return (f"scenario {name}: {', '.join(files)}", *(s for s in sources if s not in own))
 
 
 def analyse(host: Host, bundle: bundle_module.Bundle | None = None, notes: Sequence[str] = ()) -> Report:

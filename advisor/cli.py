@@ -3,7 +3,7 @@
     axonize advise --replay FILES... [--workloads FILE]            nvidia-smi captures and/or saved /metrics
     axonize advise --prometheus URL [--window 1h] [--selector S]   a live Prometheus over a window
     axonize advise --scenario h200x8|l40sx4                        a packaged demo host
-      [--html FILE] [--pdf FILE] [--json FILE]
+      [--hostname NAME] [--html FILE] [--pdf FILE] [--json FILE]
       [--llm-endpoint URL --llm-model NAME [--llm-timeout 30s]] [--config bundle.yml]
 
 Prints the terminal summary (:mod:`.terminal`) and writes the files asked for. Exit status: 0 done; 2 bad
@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MATCHERS",
         help="with --prometheus: label matchers choosing one host, e.g. 'instance=\"h200-node:9947\"'",
     )
+    p.add_argument(
+        "--hostname",
+        default="",
+        metavar="NAME",
+        help="the host's name in the report (default: the workloads file's host:, the exporter's hostname, "
+        "Prometheus' instance, else the nvidia-smi capture's file name)",
+    )
     p.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page")
     p.add_argument("--pdf", metavar="FILE", help="write the report as PDF")
     p.add_argument("--json", metavar="FILE", help="write the findings and plan as JSON")
@@ -89,6 +96,7 @@ def request_of(args: argparse.Namespace) -> Request:
         llm_endpoint=args.llm_endpoint,
         llm_model=args.llm_model,
         llm_timeout_s=timeout,
+        hostname=args.hostname,
     )
 
 

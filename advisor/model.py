@@ -100,6 +100,12 @@ class Workload:
     queue_waiting: float | None = None  # requests waiting in the engine's queue
     container: str | None = None  # pod/container or container id, as the exporter labels it
     source: str = "workloads"  # "workloads" file, "containers" (exporter), "sidecar"
+    # Where the exporter found a container's CPUs relative to each GPU's NUMA node, one (gpu, placement) per
+    # axonize_gpu_container_numa_mismatch series (two for two MIG instances of one GPU): placement "local",
+    # "unpinned" or "remote" (axonize_gpu_container_numa_placement_info), or "mismatch" when only the 0/1 gauge
+    # said so (1). Empty: not measured (workloads file, sidecar, captures). The score and NUMA findings use it
+    # where it is given, as the recording rules do.
+    numa_placement: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,8 +204,17 @@ class Plan:
     before: Score
     after: Score
     gpus_freed: tuple[int, ...] = ()
-    dollars_per_month_saved: float | None = None
+    dollars_per_month_saved: float | None = None  # net: GPUs it frees minus idle GPUs it puts to work, priced
     out_of_scope: tuple[str, ...] = ()
+    # GPUs holding no work after the plan (those it frees and those idle now that stay idle): capacity to give
+    # other work or to return; and their price a month (None when one is unpriced).
+    gpus_available: tuple[int, ...] = ()
+    dollars_per_month_available: float | None = None
+    # score_host over the GPUs that hold work before / after the plan (the host restricted to them): the
+    # headline, since ``before``/``after`` (the whole host, as the recording rules record it) count an
+    # available GPU as idle, 0, until it gets work.
+    in_use_before: Score | None = None
+    in_use_after: Score | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,14 @@ profiles on a GPU must be one the GPU can hold: :func:`advisor.mig_catalog.fits`
 CPUs become its GPUs' NUMA node's. Workloads already on MIG instances stay where they are.
 
 :func:`apply_plan` gives the host as it would be after the plan (each workload's measured load moves with
-it), so the plan's ``after`` score is :func:`advisor.score.score_host` of that host, never a constant.
+it), so the plan's ``after`` score is :func:`advisor.score.score_host` of that host, never a constant. That
+whole-host score is what the recording rules will record, where a GPU the plan leaves free scores 0 (idle)
+until it gets work; so the plan also scores only the GPUs holding work (:func:`gpus_with_work`) before and
+after (``in_use_before``/``in_use_after``: :func:`advisor.score.score_gpus`, the same formula), lists the
+GPUs free after it (``gpus_available``: those it frees and those idle now that stay idle) and prices the
+net capacity it frees (``dollars_per_month_saved``: the free GPUs after, minus those free now).
+
+GPUs busy with work no workload accounts for (inputs that name only some of the host's work) are left alone.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from .cpulist import format_cpulist
 from .findings.mig import candidate
 from .findings.workload_needs import activity, memory_need
 from .model import Finding, Host, MigInstance, Placement, Plan, Step, Workload
-from .score import score_host
+from .score import score_gpus, score_host, state
 from .topology import gpu_nodes, has_nvlink, node_cpus, nv_connected, workload_gpus, workloads_on
 
 OUT_OF_SCOPE = (
@@ -76,17 +83,41 @@ def plan_placement(host: Host, findings: Sequence[Finding], bundle: bundle_modul
         return None
     draft = Plan(placements=placements, steps=(), before=score_host(host, b), after=score_host(host, b))
     after_host = apply_plan(host, draft)
-    freed = tuple(g.index for g in host.gpus if workloads_on(host, g.index) and not workloads_on(after_host, g.index))
-    prices = [host.gpu(i).price_dollars_per_hour for i in freed]
-    saved = sum(prices) * float(b.hours_per_month) if freed and all(p is not None for p in prices) else (0.0 if not freed else None)
+    in_use, in_use_after = gpus_with_work(host, b), gpus_with_work(after_host, b)
+    freed = tuple(i for i in in_use if i not in in_use_after)
+    available = tuple(g.index for g in host.gpus if g.up and g.index not in in_use_after)
+    idle_now = [g.index for g in host.gpus if g.up and g.index not in in_use]
     return replace(
         draft,
-        steps=_steps(host, placements, mig_gpus, freed),
+        steps=_steps(host, placements, mig_gpus, freed, available),
         after=score_host(after_host, b),
         gpus_freed=freed,
-        dollars_per_month_saved=saved,
+        dollars_per_month_saved=_net_monthly(host, available, idle_now, b),
         out_of_scope=OUT_OF_SCOPE,
+        gpus_available=available,
+        dollars_per_month_available=_monthly(host, available, b),
+        in_use_before=score_gpus(host, in_use, b),
+        in_use_after=score_gpus(after_host, in_use_after, b),
     )
+
+
+def gpus_with_work(host: Host, bundle: bundle_module.Bundle | None = None) -> tuple[int, ...]:
+    """The GPUs holding work: a workload on them (whole or a MIG instance), or busy (the rules' state) with
+    none attributed (work the inputs do not name, which the plan leaves where it is). Lost GPUs hold none."""
+    return tuple(g.index for g in host.gpus if g.up and (workloads_on(host, g.index) or state(g, bundle) == "busy"))
+
+
+def _monthly(host: Host, gpus: Sequence[int], b: bundle_module.Bundle) -> float | None:
+    """The GPUs' price a month ($, the bundle's hours a month); None when one of them has no price."""
+    prices = [host.gpu(i).price_dollars_per_hour for i in gpus]
+    return None if any(p is None for p in prices) else sum(prices) * float(b.hours_per_month)
+
+
+def _net_monthly(host: Host, available: Sequence[int], idle_now: Sequence[int], b: bundle_module.Bundle) -> float | None:
+    """What the plan adds to the capacity that could be returned: the GPUs free after it, priced, minus those
+    free now (an idle GPU it puts to work offsets one it frees); None when one of them has no price."""
+    after, now = _monthly(host, available, b), _monthly(host, idle_now, b)
+    return None if after is None or now is None else after - now
 
 
 def _bins(host: Host, small: list[Workload]) -> list[_Item]:
@@ -132,7 +163,8 @@ def _pack(catalog: mig_catalog.MigGpu, entries: list[tuple]) -> list[list[tuple]
 
 def _search(host: Host, items: list[_Item], reserved: set[int]) -> list[tuple[_Item, tuple[int, ...]]] | None:
     """(item, its GPUs) for every item, minimising (NUMA splits, NVLink breaks, moves) lexicographically; None if none fits."""
-    usable = [g.index for g in host.gpus if g.up and g.index not in reserved]
+    unattributed = {i for i in gpus_with_work(host) if not workloads_on(host, i)}
+    usable = [g.index for g in host.gpus if g.up and g.index not in reserved | unattributed]
     nvlink = has_nvlink(host)
     order = sorted(items, key=lambda it: (-it.k, it.profiles == (), it.name))
     options: list[list[tuple[tuple[int, int, int], tuple[int, ...]]]] = []
@@ -208,14 +240,24 @@ def _node(host: Host, gpus: Sequence[int]) -> int | None:
 
 
 def _unchanged(host: Host, p: Placement) -> bool:
-    w = next(w for w in host.workloads if w.name == p.workload)
-    return p.mig_profile is None and set(p.gpus) == set(w.gpus) and (p.cpus is None or (w.cpus is not None and w.cpus <= p.cpus))
+    return keeps(next(w for w in host.workloads if w.name == p.workload), p)
+
+
+def keeps(w: Workload, p: Placement) -> bool:
+    """True when placement ``p`` keeps workload ``w`` where it is: the same whole GPUs, and CPUs already on the
+    node (pinned within it, or measured local by the exporter on every GPU)."""
+    if p.mig_profile is not None or set(p.gpus) != set(w.gpus):
+        return False
+    if p.cpus is None or (w.cpus is not None and w.cpus <= p.cpus):
+        return True
+    return w.cpus is None and bool(w.numa_placement) and all(placement == "local" for _, placement in w.numa_placement)
 
 
 def apply_plan(host: Host, plan: Plan) -> Host:
     """``host`` as it would be after ``plan``: workloads on their new GPUs, MIG instances or CPUs, each carrying
     its measured load (its share of its GPUs' utilization, SM activity and VRAM used; on a MIG instance its SM
-    activity over the instance's share of the GPU); GPUs left empty idle (0) with no VRAM used. Hardware facts
+    activity over the instance's share of the GPU); GPUs its workloads leave idle (0) with no VRAM used; the
+    load of a GPU no workload accounts for stays on it (the plan places nothing there). Hardware facts
     (PCIe links, clocks, temperature, price) stay with each GPU.
     """
     by_name = {p.workload: p for p in plan.placements}
@@ -223,6 +265,9 @@ def apply_plan(host: Host, plan: Plan) -> Host:
     util: dict[int, float] = defaultdict(float)
     sm: dict[int, float] = defaultdict(float)
     used: dict[int, float] = defaultdict(float)
+    for g in host.gpus:  # what no workload accounts for stays on its GPU
+        if not g.mig_enabled and not [w for w in workloads_on(host, g.index) if not w.mig]:
+            util[g.index], sm[g.index], used[g.index] = g.utilization_ratio or 0.0, g.sm_active_ratio or 0.0, g.memory_used_bytes or 0.0
     instances: dict[int, list[MigInstance]] = defaultdict(list)
     workloads = []
     for w in host.workloads:
@@ -238,7 +283,16 @@ def apply_plan(host: Host, plan: Plan) -> Host:
             continue
         old = sorted(w.gpus)
         shares = [load[w.name][g] for g in old]
+        if _unchanged(host, p):
+            workloads.append(w)
+            for g in old:
+                u, a, m = load[w.name][g]
+                util[g] += u
+                sm[g] += a
+                used[g] += m
+            continue
         cpus = p.cpus if p.cpus and not (w.cpus and p.cpus and w.cpus <= p.cpus) else w.cpus
+        w = replace(w, numa_placement=())  # restarted with the plan's CPUs: the exporter's old judgement no longer holds
         if p.mig_profile is not None:
             gpu = host.gpu(p.gpus[0])
             catalog = mig_catalog.lookup(gpu.model, gpu.memory_total_bytes)
@@ -316,7 +370,9 @@ def _loads(host: Host) -> dict[str, dict[int, tuple[float, float, float]]]:
     return out
 
 
-def _steps(host: Host, placements: tuple[Placement, ...], mig_gpus: dict[int, tuple], freed: tuple[int, ...]) -> tuple[Step, ...]:
+def _steps(
+    host: Host, placements: tuple[Placement, ...], mig_gpus: dict[int, tuple], freed: tuple[int, ...], available: tuple[int, ...]
+) -> tuple[Step, ...]:
     steps = []
     for index, pairs in sorted(mig_gpus.items()):
         profiles = ",".join(p.name for _, p in sorted(pairs, key=lambda x: (-x[1].memory_slices, -x[1].compute_slices)))
@@ -351,11 +407,7 @@ def _steps(host: Host, placements: tuple[Placement, ...], mig_gpus: dict[int, tu
             )
             continue
         moved = set(p.gpus) != set(w.gpus)
-        what = (
-            f"Move {w.name} from GPU {','.join(map(str, w.gpus))} to GPU {','.join(map(str, p.gpus))}"
-            if moved
-            else f"Pin {w.name} to the CPUs of its GPUs' NUMA node"
-        )
+        what = f"Move {w.name} from {_gpus(w.gpus)} to {_gpus(p.gpus)}" if moved else f"Pin {w.name} to the CPUs of its GPUs' NUMA node"
         cpus = f" (NUMA node {p.numa_node}: CPUs {format_cpulist(p.cpus)})" if p.cpus else ""
         steps.append(
             Step(f"{what}{cpus}; restart it with:", f"CUDA_VISIBLE_DEVICES={','.join(map(str, p.gpus))} {numa}<command of {w.name}>")
@@ -368,6 +420,19 @@ def _steps(host: Host, placements: tuple[Placement, ...], mig_gpus: dict[int, tu
                 "kubelet --cpu-manager-policy=static --reserved-cpus=0-1 --topology-manager-policy=single-numa-node",
             )
         )
-    for index in freed:
-        steps.append(Step(f"GPU {index} is now free: give it other work, or release it (until then it counts as idle, 0, in the score)."))
+    if available:
+        parts = [f"{', '.join(map(str, freed))} (freed)"] if freed else []
+        kept = [i for i in available if i not in freed]
+        parts += [f"{', '.join(map(str, kept))} (idle now)"] if kept else []
+        them = "them" if len(available) > 1 else "it"
+        steps.append(
+            Step(
+                f"GPU{'s' * (len(available) > 1)} {' and '.join(parts)} {'are' if len(available) > 1 else 'is'} free: give {them} other"
+                f" work or return {them} (until then each counts as idle, 0, in the whole host's score)."
+            )
+        )
     return tuple(steps)
+
+
+def _gpus(gpus: Sequence[int]) -> str:
+    return ("GPU " if len(gpus) == 1 else "GPUs ") + ", ".join(map(str, gpus))

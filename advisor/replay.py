@@ -24,6 +24,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .model import Sample
 from .samples import parse_text
@@ -48,6 +49,7 @@ class Inputs:
     samples: tuple[Sample, ...]
     sources: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    name: str = ""  # the host's name when nothing else gives one: the nvidia-smi report's file name stem
 
 
 def _head(path: str, size: int = 4096) -> str:
@@ -66,6 +68,11 @@ def is_exposition(head: str) -> bool:
     return False
 
 
+def is_report(head: str) -> bool:
+    """True for an ``nvidia-smi -q`` report (its ``NVSMI LOG`` banner) or ``-q -x`` (``<nvidia_smi_log>``)."""
+    return "NVSMI LOG" in head or "<nvidia_smi_log" in head
+
+
 def read_inputs(paths: Sequence[str], hostname: str = "", cost_config: str | None = None, python: str = sys.executable) -> Inputs:
     """Samples of the files: captures through the exporter (one host), expositions parsed as they are.
 
@@ -74,9 +81,12 @@ def read_inputs(paths: Sequence[str], hostname: str = "", cost_config: str | Non
     """
     if not paths:
         raise ReplayError("--replay: give at least one file (nvidia-smi -q, topo -m, -L or a saved /metrics)")
-    captures, texts = [], []
+    captures, texts, reports = [], [], []
     for path in paths:
-        (texts if is_exposition(_head(path)) else captures).append(path)
+        head = _head(path)
+        (texts if is_exposition(head) else captures).append(path)
+        if is_report(head):
+            reports.append(path)
     samples: list[Sample] = []
     sources: list[str] = []
     notes: list[str] = []
@@ -91,7 +101,8 @@ def read_inputs(paths: Sequence[str], hostname: str = "", cost_config: str | Non
             raise ReplayError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
         samples += parse_text(text, path)
         sources.append(path)
-    return Inputs(tuple(samples), tuple(sources), tuple(notes))
+    named = (reports or captures or texts)[0]
+    return Inputs(tuple(samples), tuple(sources), tuple(notes), Path(named).stem or named)
 
 
 def exporter_samples(captures: Sequence[str], hostname: str, cost_config: str | None, python: str, notes: list[str]) -> list[Sample]:

@@ -21,6 +21,7 @@ Series                                                 Host field
 ``axonize_gpu_peer_nvlinks``                            its bonded link count
 ``axonize_numa_node_*{node}``                           :class:`NumaNode`; CPUs from the GPUs' affinity
 ``axonize_gpu_container_*``                             a :class:`Workload` per named container (source containers)
+``axonize_gpu_container_numa_mismatch``, ``_placement_info``  its ``numa_placement`` per GPU (series)
 ``axonize_inference_server_gpu_info{server,model,uuid}``  a :class:`Workload` per model server (source sidecar),
 ``axonize_inference_kv_cache_usage_ratio``, ``_requests_waiting``  with its KV cache use and queue
 =====================================================  =========================================================
@@ -113,11 +114,12 @@ def _hosts(series: _Series) -> list[str]:
     return seen
 
 
-def host_of(samples: Sequence[Sample], sources: Sequence[str] = (), hostname: str = "") -> Host:
+def host_of(samples: Sequence[Sample], sources: Sequence[str] = (), hostname: str = "", fallback: str = "host") -> Host:
     """The one host the samples describe (see the module docstring for which series give what).
 
-    ``hostname`` names the host when the exporter's ``axonize_host_info`` has none (a replay without
-    ``--replay.hostname``). Raises :class:`SamplesError` when there is no ``axonize_gpu_info`` or more than
+    Its name: ``hostname`` when given (``--hostname``, the workloads file's ``host:``), else the exporter's
+    ``axonize_host_info{hostname}``, else the Prometheus ``instance`` of its series, else ``fallback`` (the
+    capture's file name for a replay without ``--replay.hostname``). Raises :class:`SamplesError` when there is no ``axonize_gpu_info`` or more than
     one host (several ``instance`` labels, several hostnames, a GPU index with two UUIDs).
     """
     where = ", ".join(sources) or "the samples"
@@ -145,7 +147,7 @@ def host_of(samples: Sequence[Sample], sources: Sequence[str] = (), hostname: st
             )
         uuids[index] = s.label("uuid")
     name = hostname or next((s.label("hostname") for s in series.all("axonize_host_info") if s.label("hostname")), "")
-    name = name or (hosts[0] if hosts else "host")
+    name = name or (hosts[0] if hosts else fallback)
     gpus = tuple(_gpu(series, s) for s in sorted(infos, key=lambda s: int(s.label("gpu"))))
     return Host(
         hostname=name,
@@ -285,6 +287,7 @@ def _workloads(series: _Series, uuids: dict[int, str]) -> tuple[Workload, ...]:
     for s in series.all("axonize_gpu_container_sm_utilization_ratio"):
         labels = dict(s.labels)
         activity[tuple(labels.get(k, "") for k in CONTAINER_KEYS)].append(s.value)
+    placements = _numa_placements(series)
     models = _model_servers(series, uuids)
     out = []
     for key, c in containers.items():
@@ -306,12 +309,35 @@ def _workloads(series: _Series, uuids: dict[int, str]) -> tuple[Workload, ...]:
                 sm_active_ratio=max(sm) if sm else None,
                 container=c["name"] or None,
                 source="containers",
+                numa_placement=placements.get(key, ()),
                 **(_model_fields(model) if model else {}),
             )
         )
     for m in models:
         out.append(Workload(name=m["name"], kind="inference", gpus=tuple(m["gpus"]), source="sidecar", **_model_fields(m)))
     return tuple(out)
+
+
+def _numa_placements(series: _Series) -> dict[tuple, tuple[tuple[int, str], ...]]:
+    """Per container (its CONTAINER_KEYS values): (gpu, placement) for each ``axonize_gpu_container_numa_mismatch``
+    series, in GPU then MIG instance order; the placement word from ``axonize_gpu_container_numa_placement_info``
+    with the same labels, else ``"local"`` (0) or ``"mismatch"`` (1) from the gauge alone."""
+    words = {}
+    for s in series.all("axonize_gpu_container_numa_placement_info"):
+        labels = dict(s.labels)
+        word = labels.pop("placement", "")
+        words[tuple(sorted(labels.items()))] = word
+    out: dict[tuple, list[tuple[tuple[int, str], str]]] = defaultdict(list)
+    for s in series.all("axonize_gpu_container_numa_mismatch"):
+        labels = dict(s.labels)
+        if not labels.get("gpu", "").isdigit() or math.isnan(s.value):
+            continue
+        key = tuple(labels.get(k, "") for k in CONTAINER_KEYS)
+        word = words.get(s.labels) or ("local" if s.value < 0.5 else "mismatch")
+        if (word == "local") != (s.value < 0.5):  # the gauge is what the rules read: it wins over the info's word
+            word = "local" if s.value < 0.5 else "mismatch"
+        out[key].append(((int(labels["gpu"]), word), labels.get("gpu_instance_id", "")))
+    return {key: tuple(p for p, _ in sorted(rows, key=lambda r: (r[0][0], r[1]))) for key, rows in out.items()}
 
 
 def _model_servers(series: _Series, uuids: dict[int, str]) -> list[dict]:

@@ -10,11 +10,12 @@ it against a real Prometheus evaluating those rules, to 1e-6. Per GPU:
 * memory (0-1): on a GPU a workload holds whole that reports its KV cache usage (vLLM, SGLang: engines that
   preallocate), the highest such usage; else VRAM used / total.
 * gpu (0-1) = (utilization × 0.4 + memory × 0.3) / 0.7.
-* numa (0-1): the mean over the workloads on the GPU (its MIG instances included) whose CPUs are known
-  (:func:`advisor.topology.workload_cpus`: a workloads-file entry without ``cpus`` is unpinned) of 1 when
-  all their CPUs are on the GPU's NUMA node and 0.5 otherwise (unpinned or remote, as
-  ``axonize_gpu_container_numa_mismatch``); 1 when there is none. A measured workload (container) carries
-  the exporter's judgement as its CPUs: the node's CPUs when local, others when not.
+* numa (0-1): the mean of ``1 - 0.5 × mismatch`` over the GPU's placements, 1 when there is none. A container
+  the exporter measured gives one placement per ``axonize_gpu_container_numa_mismatch`` series of the GPU
+  (``Workload.numa_placement``: 0 when local, 1 when unpinned or remote; two MIG instances, two series), as
+  the rules average them; another workload on the GPU (its MIG instances included) whose CPUs are known
+  (:func:`advisor.topology.workload_cpus`: a workloads-file entry without ``cpus`` is unpinned) gives one,
+  0 when all its CPUs are on the GPU's NUMA node.
 * io (0-1) = PCIe width / max × PCIe generation / max (only while utilization is above 0: links train down
   at idle) × the share of NVLinks up; a factor the GPU does not report counts as 1.
 * score (0-100): a busy GPU (utilization above 0) 100 × (gpu × 0.6 + numa × 0.2 + io × 0.2); an idle or
@@ -29,7 +30,8 @@ Weights are applied as the rules write them: the smallest integer weights over t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from axonize import bundle as bundle_module
@@ -108,17 +110,36 @@ def memory_score(host: Host, gpu: Gpu) -> float | None:
 def numa_score(host: Host, gpu: Gpu, bundle: bundle_module.Bundle) -> float:
     """NUMA term (0-1): mean of local (1) / mismatch (0.5) over the GPU's workloads with known CPUs; 1 without any."""
     eff = bundle.efficiency
-    local = local_cpus(host, gpu)
-    values = []
-    for w in workloads_on(host, gpu.index):
-        cpus = workload_cpus(host, w)
-        if not cpus or local is None:
-            continue  # placement unknown: the exporter writes no mismatch series for it
-        mismatch = 0.0 if cpus <= local else 1.0
-        values.append(_affine(eff.numa_local, eff.numa_mismatch - eff.numa_local, mismatch))
+    values = [_affine(eff.numa_local, eff.numa_mismatch - eff.numa_local, m) for m in numa_mismatches(host, gpu)]
     if not values:
         return float(eff.numa_no_containers)
     return sum(values) / len(values)
+
+
+def numa_mismatches(host: Host, gpu: Gpu) -> list[float]:
+    """The GPU's NUMA mismatches (0 local, 1 not), one per placement the score averages (see the module docstring).
+
+    A measured container's own judgement (``Workload.numa_placement``) where it has one for this GPU; else its
+    CPUs against the GPU's NUMA node's; nothing for a workload whose CPUs are unknown (the exporter writes no
+    mismatch series for it)."""
+    local = local_cpus(host, gpu)
+    out = []
+    for w in workloads_on(host, gpu.index):
+        measured = [placement for index, placement in w.numa_placement if index == gpu.index]
+        if measured:
+            out += [0.0 if placement == "local" else 1.0 for placement in measured]
+            continue
+        cpus = workload_cpus(host, w)
+        if cpus and local is not None:
+            out.append(0.0 if cpus <= local else 1.0)
+    return out
+
+
+def score_gpus(host: Host, indexes: Iterable[int], bundle: bundle_module.Bundle | None = None) -> Score:
+    """:func:`score_host` of ``host`` restricted to the GPUs ``indexes`` (its links, NUMA nodes and workloads
+    kept): the score of the GPUs that hold work, say, leaving out idle ones that could be returned."""
+    keep = set(indexes)
+    return score_host(replace(host, gpus=tuple(g for g in host.gpus if g.index in keep)), bundle)
 
 
 def io_score(gpu: Gpu, utilization: float | None, bundle: bundle_module.Bundle) -> float:

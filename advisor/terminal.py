@@ -19,10 +19,11 @@ is in ``--json``/``--html``. Shape::
 from __future__ import annotations
 
 import math
-import os
 import textwrap
 from collections import Counter
 
+from . import effect
+from .effect import money
 from .model import SEVERITIES, Finding, Report
 
 #: Columns of the longest line.
@@ -34,21 +35,6 @@ TOP_EVIDENCE = 2
 #: Hours in a month for the $/month of the host's hourly cost (730: 8,760 h a year / 12).
 HOURS_PER_MONTH = 730.0
 GRADE_WORDS = {"A": "running optimally", "B": "good, room to improve", "C": "inefficient", "D": "serious waste", "F": "critical waste"}
-
-
-def money(dollars: float | None) -> str:
-    """``11548.3`` -> ``"$11,548"``; ``7.91`` -> ``"$7.91"``; None -> ``""``."""
-    if dollars is None or math.isnan(dollars):
-        return ""
-    return f"${dollars:,.0f}" if abs(dollars) >= 100 else f"${dollars:,.2f}"
-
-
-def shown_path(source: str) -> str:
-    """A source as the summary names it: a path under the current directory relative to it, else as given."""
-    if "://" in source or not os.path.isabs(source):
-        return source
-    rel = os.path.relpath(source)
-    return source if rel.startswith("..") else rel
 
 
 def score_text(score: float) -> str:
@@ -91,7 +77,7 @@ def render(report: Report) -> str:
         f"{len(host.workloads)} workload{'s' * (len(host.workloads) != 1)}",
         0,
     )
-    lines += _wrap("from " + ", ".join(map(shown_path, host.sources)), 2) if host.sources else []
+    lines += _wrap("from " + "; ".join(host.sources), 2) if host.sources else []
     hourly = [g.price_dollars_per_hour for g in host.gpus if g.price_dollars_per_hour is not None]
     cost = f"{money(sum(hourly))}/h, {money(sum(hourly) * HOURS_PER_MONTH)}/month" if hourly else ""
     grade = report.score.grade or "none"
@@ -118,7 +104,7 @@ def findings_lines(report: Report) -> list[str]:
     shown = ranked[:TOP_FINDINGS]
     total = sum(f.dollars_per_month or 0.0 for f in ranked)
     head = f"Findings ({len(ranked)}" + (f", top {len(shown)}" if len(shown) < len(ranked) else "") + ")"
-    lines = _right(head, f"~{money(total)}/month priced" if total else "")
+    lines = _right(head, f"~{money(total)}/month priced (findings may overlap)" if total else "")
     for n, f in enumerate(shown, 1):
         price = f"~{money(f.dollars_per_month)}/month" if f.dollars_per_month else ""
         title = _wrap(f"{f.severity:8}  {f.title}", 1, f"{n}. ")
@@ -145,19 +131,16 @@ def plan_lines(report: Report) -> list[str]:
     plan = report.plan
     if plan is None:
         return ["Plan: none (no placement would do better by the advisor's rules)."]
-    effect = (
-        f"Plan: grade {plan.before.grade or 'n/a'} -> {plan.after.grade or 'n/a'} "
-        f"({score_text(plan.before.score)} -> {score_text(plan.after.score)})"
-    )
-    if plan.gpus_freed:
-        effect += ", frees GPU" + "s" * (len(plan.gpus_freed) > 1) + " " + ", ".join(map(str, plan.gpus_freed))
-    if plan.dollars_per_month_saved:
-        effect += f", saves ~{money(plan.dollars_per_month_saved)}/month"
-    lines = _wrap(effect, 0)
+    said = effect.describe(plan, [g.index for g in report.host.gpus])
+    lines = _wrap(f"Plan: {said.headline}", 0)
+    for sentence in said.details:
+        lines += _wrap(sentence, 2)
+    workloads = {w.name: w for w in report.host.workloads}
     for p in plan.placements:
-        where = f"MIG {p.mig_profile} on GPU {p.gpus[0]}" if p.mig_profile and p.gpus else "GPUs " + ", ".join(map(str, p.gpus))
+        where = f"MIG {p.mig_profile} on GPU {p.gpus[0]}" if p.mig_profile and p.gpus else effect.gpu_list(p.gpus)
         node = f", NUMA node {p.numa_node}" if p.numa_node is not None else ""
-        lines += _wrap(f"{p.workload} -> {where}{node}", 2, "- ")
+        what = effect.change(p, workloads.get(p.workload))
+        lines += _wrap(f"{p.workload} -> {where}{node}" + (f" ({what})" if what else ""), 2, "- ")
     for n, step in enumerate(plan.steps, 1):
         lines += _wrap(step.description, 1, f"{n}. ")
         for command in step.command.splitlines():

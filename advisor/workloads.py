@@ -19,7 +19,8 @@ As the InfraLens demo declares it ("3 training + 2 inference")::
 against the host and merges it in, raising :class:`~axonize.yaml_file.ConfigError` such as
 ``workloads.yml:7: workloads[2].gpus: GPU 9 does not exist on host h200-node (GPUs 0-7)``. The file wins
 where it and the measured workloads (the exporter's containers, the sidecar's models) disagree; what it does
-not say (memory, SM activity, a model's KV cache use) is taken from the measurements.
+not say (memory, SM activity, a model's KV cache use, a container's NUMA placement when it gives no ``cpus``)
+is taken from the measurements.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def apply(file: WorkloadsFile, host: Host) -> Host:
 def _merged(e: WorkloadModel, gpus: tuple, mig: tuple, covered: list[Workload], host: Host, file: WorkloadsFile) -> Workload:
     """The entry as a Workload; what it does not say from the measured workloads it replaces, or its GPUs."""
     first = covered[0] if covered else None
+    workload_gpus = {*gpus, *(g for g, _ in mig)}
     memory, active = e.memory, None
     if first is not None:
         memory = memory if memory is not None else first.memory_bytes
@@ -239,4 +241,6 @@ def _merged(e: WorkloadModel, gpus: tuple, mig: tuple, covered: list[Workload], 
         queue_waiting=first.queue_waiting if first else None,
         container=e.container or (first.container if first else None),
         source="workloads",
+        # the exporter's NUMA judgement of the container stands unless the file says where its CPUs are
+        numa_placement=tuple(p for p in first.numa_placement if p[0] in workload_gpus) if first and e.cpus is None else (),
     )

@@ -41,3 +41,13 @@ def declared(w: Workload, what: str, value: str) -> Evidence:
     """A value of the workload itself, cited by where the workload came from."""
     where = {"workloads": "workloads file", "containers": "axonize_gpu_container_* (exporter)", "sidecar": "axonize_inference_* (sidecar)"}
     return Evidence(f"{w.name} {what}", value, f"{where.get(w.source, w.source)}: {w.name}")
+
+
+def container_labels(w: Workload) -> dict[str, str]:
+    """The exporter's container labels of a measured workload, for a selector: ``namespace``, ``pod`` and
+    ``container`` of a pod (its name ``namespace/pod/container``, :mod:`advisor.samples`), else ``container``;
+    none when the exporter named no container."""
+    if not w.container:
+        return {}
+    parts = w.container.split("/")
+    return dict(zip(("namespace", "pod", "container"), parts, strict=True)) if len(parts) == 3 else {"container": w.container}

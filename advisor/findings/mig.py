@@ -49,7 +49,7 @@ def findings(host: Host, bundle: bundle_module.Bundle, thresholds: Thresholds = 
         evidence = [
             declared(w, "memory need", gib(need)),
             Evidence(f"GPU {gpu.index} memory", gib(gpu.memory_total_bytes), metric("axonize_gpu_memory_total_bytes", gpu=gpu.index)),
-            Evidence(f"{w.name} SM activity", pct(active), metric(source, gpu=gpu.index)),
+            Evidence(f"{w.name} {_ACTIVITY_NAMES.get(source, 'SM activity')}", pct(active), metric(source, gpu=gpu.index)),
             Evidence(
                 f"{profile.name} on {catalog.model}",
                 f"{gib(profile.memory_bytes)}, {profile.compute_slices}/{catalog.compute_slices} of the SMs",
@@ -66,7 +66,7 @@ def findings(host: Host, bundle: bundle_module.Bundle, thresholds: Thresholds = 
                 severity="warning",
                 title=f"{w.name} alone on a whole {gpu.model} (GPU {gpu.index}); a MIG {profile.name} would hold it",
                 explanation=(
-                    f"{w.name} needs {gib(need)} and keeps about {pct(active)} of the SMs busy, yet it has all of GPU {gpu.index}"
+                    f"{w.name} needs {gib(need)} and {_activity_words(active, source)}, yet it has all of GPU {gpu.index}"
                     f" ({gib(gpu.memory_total_bytes)}) to itself. Split the GPU with MIG and give it a {profile.name} instance"
                     f" ({gib(profile.memory_bytes)}, {profile.compute_slices} of {catalog.compute_slices} compute slices): the rest of the"
                     " GPU can then hold other inference workloads, each isolated from the others."
@@ -79,3 +79,14 @@ def findings(host: Host, bundle: bundle_module.Bundle, thresholds: Thresholds = 
             )
         )
     return out
+
+
+#: What each activity source measures (workload_needs.activity): SM activity, or NVML's "a kernel ran" share.
+_ACTIVITY_NAMES = {"axonize_gpu_utilization_ratio": "GPU utilization (a kernel ran)"}
+
+
+def _activity_words(active: float, source: str) -> str:
+    """How busy the workload keeps its GPU, in the words of what was measured."""
+    if source == "axonize_gpu_utilization_ratio":
+        return f"its GPU ran a kernel only {pct(active)} of the time (NVML utilization; the share of SMs it kept busy is at most that)"
+    return f"keeps about {pct(active)} of the SMs busy"

@@ -13,9 +13,9 @@ from collections import Counter
 from axonize import bundle as bundle_module
 
 from ..cpulist import format_cpulist
-from ..model import Evidence, Finding, Host
+from ..model import Evidence, Finding, Host, Workload
 from ..topology import gpu_nodes, local_cpus, workload_cpus, workload_gpus, workloads_on
-from .evidence import declared, metric
+from .evidence import container_labels, declared, metric
 from .thresholds import DEFAULT, Thresholds
 
 
@@ -27,6 +27,9 @@ def findings(host: Host, bundle: bundle_module.Bundle, thresholds: Thresholds = 
 def _mismatches(host: Host) -> list[Finding]:
     out = []
     for w in host.workloads:
+        if w.numa_placement:
+            out += _measured(host, w)
+            continue
         cpus = workload_cpus(host, w)
         if not cpus:
             continue
@@ -46,7 +49,7 @@ def _mismatches(host: Host) -> list[Finding]:
         evidence.insert(0, declared(w, "CPUs", format_cpulist(cpus) + ("" if pinned else " (not pinned)")))
         if w.container and w.source == "containers":
             evidence.append(
-                Evidence(f"{w.name} mismatch", "1", metric("axonize_gpu_container_numa_mismatch", gpu=off[0], container=w.container))
+                Evidence(f"{w.name} mismatch", "1", metric("axonize_gpu_container_numa_mismatch", gpu=off[0], **container_labels(w)))
             )
         remote = all(not (cpus & (local_cpus(host, host.gpu(i)) or frozenset())) for i in off)
         node_list = ", ".join(str(n) for n in sorted(n for n in nodes if n is not None))
@@ -76,6 +79,55 @@ def _mismatches(host: Host) -> list[Finding]:
             )
         )
     return out
+
+
+#: The exporter's placement words (axonize_gpu_container_numa_placement_info) in plain language.
+_PLACEMENT_WHY = {
+    "unpinned": "may run its threads on CPUs of either socket (its CPU set spans NUMA nodes)",
+    "remote": "runs only on CPUs of another socket",
+    "mismatch": "may run on CPUs outside that node",
+}
+
+
+def _measured(host: Host, w: Workload) -> list[Finding]:
+    """A container the exporter measured off its GPU's NUMA node (``Workload.numa_placement`` not local)."""
+    off = [(index, placement) for index, placement in w.numa_placement if placement != "local"]
+    if not off:
+        return []
+    gpus = tuple(sorted({i for i, _ in off}))
+    nodes = sorted({host.gpu(i).numa_node for i in gpus if host.gpu(i).numa_node is not None})
+    node_list = ", ".join(map(str, nodes))
+    evidence = []
+    for index, placement in dict(off).items():
+        labels = {"gpu": index, **container_labels(w)}
+        evidence.append(Evidence(f"{w.name} on GPU {index} mismatch", "1", metric("axonize_gpu_container_numa_mismatch", **labels)))
+        if placement != "mismatch":
+            evidence.append(
+                Evidence(f"{w.name} on GPU {index} placement", placement, metric("axonize_gpu_container_numa_placement_info", **labels))
+            )
+        evidence.append(Evidence(f"GPU {index} NUMA node", str(host.gpu(index).numa_node), metric("axonize_gpu_numa_node", gpu=index)))
+    words = sorted({_PLACEMENT_WHY.get(p, p) for _, p in off})
+    gpus_text = ", ".join(map(str, gpus))
+    target = f" Pin it to node {node_list}'s CPUs" if len(nodes) == 1 else " Pin it to the CPUs of its GPUs' node"
+    command = f" (numactl --cpunodebind={node_list} --membind={node_list}," if len(nodes) == 1 else " ("
+    return [
+        Finding(
+            kind="numa_mismatch",
+            severity="warning",
+            title=f"{w.name}: CPUs not on GPU {gpus_text}'s NUMA node",
+            explanation=(
+                f"The exporter found that {w.name} {' and '.join(words)}, while its GPU {gpus_text} is attached to NUMA node {node_list}."
+                " Data it copies to and from the GPU then crosses the link between the CPU sockets."
+                + target
+                + command
+                + " or the Kubernetes static CPU manager with the single-numa-node Topology Manager policy)."
+            ),
+            gpus=gpus,
+            workloads=(w.name,),
+            evidence=tuple(evidence),
+            impact="slower host-to-GPU copies and data loading, more launch latency; lowers the NUMA term of the efficiency score (0.5 instead of 1)",
+        )
+    ]
 
 
 def _splits(host: Host) -> list[Finding]:

@@ -73,10 +73,11 @@ def _grade(host: Host, bundle: bundle_module.Bundle, t: Thresholds) -> list[Find
         Finding(
             kind="efficiency_grade",
             severity="warning" if bad else "info",
-            title=f"Efficiency score {score.score:.0f}/100, grade {score.grade}",
+            title=f"Efficiency score {score.score:.1f}/100, grade {score.grade}",
             explanation=(
-                f"The host scores {score.score:.1f} of 100 (grade {score.grade}) by the InfraLens formula: per GPU, 60 % for its"
-                " utilization and memory use, 20 % for NUMA placement, 20 % for its PCIe/NVLink links; idle GPUs score 0."
+                f"The host scores {score.score:.1f} of 100 (grade {score.grade}) by the InfraLens formula: per GPU,"
+                f" {_share(w['gpu'], total)} for its utilization and memory use, {_share(w['numa'], total)} for NUMA placement,"
+                f" {_share(w['io'], total)} for its PCIe/NVLink links; idle GPUs score 0, and the host's score is the mean of its GPUs'."
                 + (f" What costs it the most points: {'; '.join(named)}." if named else " Nothing costs it a point or more.")
             ),
             gpus=tuple(i for i, _ in score.per_gpu),
@@ -86,6 +87,11 @@ def _grade(host: Host, bundle: bundle_module.Bundle, t: Thresholds) -> list[Find
                 ),
                 *(Evidence(f"GPU {i} score", f"{v:.1f}", metric("gpu:axonize_efficiency_score:percent", gpu=i)) for i, v in score.per_gpu),
             ),
-            impact=f"{100 - score.score:.0f} points below a fully used, well placed host",
+            impact=f"{100 - score.score:.1f} points below a fully used, well placed host",
         )
     ]
+
+
+def _share(weight, total: float) -> str:
+    """A weight as a percentage of the weights' sum (bundle ``efficiency.weights``): ``60 %``."""
+    return f"{100 * float(weight) / total:.0f} %"

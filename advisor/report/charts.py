@@ -8,7 +8,7 @@ Element ids are prefixed with the chart's name so several charts can share one p
     score_svg(report)            # score per GPU now (and after the plan) and its components (0-1)
     topology_svg(report)         # NUMA nodes, CPU-GPU PCIe paths, NVLink, workloads now and as proposed
     memory_utilization_svg(host) # memory used/total (GiB) and utilization/SM active (%) per GPU
-    cost_svg(report)             # $/month of the GPUs now and after the plan
+    cost_svg(report)             # $/month of the GPUs: all, without the idle ones, after the plan
 """
 
 from __future__ import annotations
@@ -220,30 +220,56 @@ def memory_utilization_svg(host: Host) -> str:
 
 
 def cost_svg(report: Report, hours_per_month: float) -> str | None:
-    """$/month of the host's priced GPUs now, and after the plan (now minus its saving, the freed GPUs hatched).
+    """$/month of the host's priced GPUs: all of them; without the GPUs idle now; and, with a plan, without the
+    GPUs free after it (``Plan.gpus_available``; the gap to the bar above is the plan's net saving, hatched).
 
-    None when no GPU has a price and the plan names no saving.
+    None when no GPU has a price.
     """
-    prices = [g.price_dollars_per_hour for g in report.host.gpus if g.price_dollars_per_hour is not None]
-    if not prices:
+    priced = {g.index: g.price_dollars_per_hour for g in report.host.gpus if g.price_dollars_per_hour is not None}
+    if not priced:
         return None
-    now = sum(prices) * hours_per_month
-    saved = (report.plan.dollars_per_month_saved or 0.0) if report.plan else 0.0
-    fig = _figure(7.2, 1.6)
+    now = sum(priced.values()) * hours_per_month
+    plan = report.plan
+    if plan and plan.in_use_before is not None:
+        in_use = {i for i, _ in plan.in_use_before.per_gpu}
+        idle_now = [g.index for g in report.host.gpus if g.up and g.index not in in_use]
+    else:
+        idle_now = [gpu for gpu, value in report.score.per_gpu if value == 0 and report.host.gpu(gpu).up]
+    bars = [("all GPUs", now, None)]
+    if idle_now:
+        bars.append(
+            (
+                f"without GPU{'s' * (len(idle_now) > 1)} {', '.join(map(str, idle_now))} (idle now)",
+                now - _priced(priced, idle_now, hours_per_month),
+                None,
+            )
+        )
+    if plan:
+        free = plan.gpus_available
+        after = now - _priced(priced, free, hours_per_month)
+        label = f"after the plan, without GPU{'s' * (len(free) > 1)} {', '.join(map(str, free))} (free)" if free else "after the plan"
+        bars.append((label, after, bars[-1][1]))
+    fig = _figure(7.2, 0.5 + 0.45 * len(bars))
     ax = fig.subplots()
-    ax.barh([1], [now], 0.55, color="#57606a")
-    ax.text(now, 1, _text(f"  ${now:,.0f}/month"), va="center", fontsize=8, color=INK)
-    if report.plan:
-        ax.barh([0], [now - saved], 0.55, color="#0969da")
-        ax.barh([0], [saved], 0.55, left=[now - saved], color="white", edgecolor="#1a7f37", hatch="///", linewidth=0.8)
-        ax.text(now, 0, _text(f"  ${now - saved:,.0f}/month (saves ${saved:,.0f}: hatched)"), va="center", fontsize=8, color=INK)
-    ax.set_yticks([0, 1] if report.plan else [1], ["after the plan", "now"] if report.plan else ["now"])
-    ax.set_xlim(0, now * 1.5)
+    ys = list(range(len(bars)))[::-1]
+    for y, (_, value, previous) in zip(ys, bars, strict=True):
+        ax.barh([y], [value], 0.55, color="#57606a" if y == ys[0] else "#0969da")
+        text = f"  ${value:,.0f}/month"
+        if previous is not None and previous > value:
+            ax.barh([y], [previous - value], 0.55, left=[value], color="white", edgecolor="#1a7f37", hatch="///", linewidth=0.8)
+            text = f"  ${value:,.0f}/month (net saving of the plan ${previous - value:,.0f}: hatched)"
+        ax.text(max(value, previous or 0), y, _text(text), va="center", fontsize=8, color=INK)
+    ax.set_yticks(ys, [_text(label) for label, _, _ in bars])
+    ax.set_xlim(0, now * 1.6)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _text(f"${v:,.0f}")))
     ax.set_xlabel(_text(f"$ per month ({hours_per_month:g} h), at the GPUs' list prices"))
     ax.set_title("GPU cost of this host", loc="left", fontsize=10)
     _clean(ax)
-    return _titled(_svg(fig, "cost"), "cost", "GPU cost per month now and after the plan")
+    return _titled(_svg(fig, "cost"), "cost", "GPU cost per month: all GPUs, without the idle ones, and after the plan")
+
+
+def _priced(prices: dict[int, float], gpus: Iterable[int], hours_per_month: float) -> float:
+    return sum(prices.get(i, 0.0) for i in gpus) * hours_per_month
 
 
 # --- topology ------------------------------------------------------------------------------------------
@@ -500,11 +526,12 @@ def _plan_cpus(host: Host, placements: Sequence[Placement]) -> dict[int, tuple[s
 
 
 def _flagged(report: Report) -> set[int]:
-    return {gpu for f in report.findings if f.severity in ("critical", "warning") for gpu in f.gpus}
+    """GPUs named by a critical or warning finding about them (not the host-wide grade, which names every GPU)."""
+    return {gpu for f in report.findings if f.severity in ("critical", "warning") and f.kind != "efficiency_grade" for gpu in f.gpus}
 
 
 def workload_gpus(w: Workload) -> str:
-    """``0-3`` or ``2 (MIG 1), 2 (MIG 2)``: the GPUs a workload holds, as the tables show them."""
-    parts = [ranges(w.gpus)] if w.gpus else []
+    """``0, 1, 2, 3`` or ``2 (MIG 1), 2 (MIG 2)``: the GPUs a workload holds, as the tables show them."""
+    parts = [", ".join(map(str, w.gpus))] if w.gpus else []
     parts += [f"{gpu} (MIG {gi})" for gpu, gi in w.mig]
     return ", ".join(parts) or "none"

@@ -22,7 +22,8 @@ from markupsafe import Markup
 
 from axonize import bundle as bundle_config
 
-from ..model import SEVERITIES, Finding, Report
+from .. import effect
+from ..model import SEVERITIES, Finding, Report, Score
 from . import charts
 
 #: What each grade means for an operator (the InfraLens document, "3.1 Resource Efficiency Score", grade table).
@@ -64,6 +65,7 @@ def render_html(report: Report, config: bundle_config.Bundle | None = None) -> s
     config = config or bundle_config.load()
     grades = [(letter, float(low)) for letter, low in config.grades]
     hours = float(config.hours_per_month)
+    by_name = {w.name: w for w in report.host.workloads}
     context = {
         "r": report,
         "host": report.host,
@@ -82,6 +84,15 @@ def render_html(report: Report, config: bundle_config.Bundle | None = None) -> s
         "bundle_where": config.where,
         "workload_gpus": {w.name: charts.workload_gpus(w) for w in report.host.workloads},
         "workload_nodes": {w.name: numa_nodes_of(report, w.cpus) for w in report.host.workloads},
+        "effect": effect.describe(report.plan, [g.index for g in report.host.gpus]) if report.plan else None,
+        "changes": {p.workload: effect.change(p, by_name.get(p.workload)) for p in (report.plan.placements if report.plan else ())},
+        # a workload the plan keeps shows its own CPUs, not the whole node's
+        "placed_cpus": {
+            p.workload: by_name[p.workload].cpus
+            if effect.change(p, by_name.get(p.workload)) == "stays" and by_name[p.workload].cpus
+            else p.cpus
+            for p in (report.plan.placements if report.plan else ())
+        },
         "charts": {
             # matplotlib writes the charts' texts XML-escaped, so the SVG is safe to place as markup
             name: Markup(svg) if svg else None
@@ -116,7 +127,7 @@ def verdict(report: Report) -> str:
     kit = " and ".join(f"{n} × {model}" for model, n in models.items()) or "no GPUs"
     state, action = GRADE_MEANING.get(score.grade, ("", ""))
     text = f"{host.hostname} has {kit} and runs {_plural(len(host.workloads), 'workload')}. "
-    text += f"Its efficiency score is {score.score:.0f} out of 100, grade {score.grade}"
+    text += f"Its efficiency score is {score.score:.1f} out of 100, grade {score.grade}"
     text += f": {state}, {action}. " if state else ". "
     counts = Counter(f.severity for f in report.findings)
     if report.findings:
@@ -127,12 +138,7 @@ def verdict(report: Report) -> str:
         text += "The advisor found no issue. "
     plan = report.plan
     if plan:
-        text += f"The plan below would take the score from {plan.before.score:.0f} ({plan.before.grade}) to {plan.after.score:.0f} ({plan.after.grade})"
-        if plan.gpus_freed:
-            text += f", free {_plural(len(plan.gpus_freed), 'GPU')} ({charts.ranges(plan.gpus_freed)})"
-        if plan.dollars_per_month_saved:
-            text += f" and save about {money(plan.dollars_per_month_saved)} a month"
-        text += "."
+        text += effect.describe(plan, [g.index for g in host.gpus]).summary
     else:
         text += "No placement change is proposed."
     return text
@@ -217,4 +223,16 @@ def paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
 
 
-_ENV.filters.update(gib=gib, pct=pct, money=money, cpus=cpu_list, gpus=charts.ranges, paragraphs=paragraphs)
+def scored(score: Score | None) -> str:
+    """A score as ``68.2 (C)`` (``n/a`` without one)."""
+    return effect.score_text(score)
+
+
+def chipped(score: Score | None) -> Markup:
+    """A score with its grade as a coloured chip: ``68.2 <span class="grade-chip grade-C">C</span>``."""
+    if score is None or score.grade == "":
+        return Markup("n/a")
+    return Markup('{:.1f} <span class="grade-chip grade-{}">{}</span>').format(score.score, score.grade, score.grade)
+
+
+_ENV.filters.update(gib=gib, pct=pct, money=money, cpus=cpu_list, gpus=charts.ranges, paragraphs=paragraphs, scored=scored, chipped=chipped)

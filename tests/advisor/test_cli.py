@@ -37,7 +37,15 @@ def test_scenario_end_to_end(capsys, tmp_path, name):
     assert top["title"].split()[0] in out
     plan = doc["plan"]
     assert plan is not None, "both scenarios have something to move"
-    assert f"Plan: grade {plan['before']['grade']} -> {plan['after']['grade']}" in out
+    # the headline is the score of the GPUs in use; the whole host's, as the rules record it, is labelled
+    head = f"Plan: GPUs in use score {plan['in_use_before']['score']:.1f} ({plan['in_use_before']['grade']}) -> "
+    assert head + f"{plan['in_use_after']['score']:.1f} ({plan['in_use_after']['grade']})" in out
+    whole = f"Whole host as the recording rules record it: {plan['before']['score']:.1f} ({plan['before']['grade']}) -> "
+    assert whole + f"{plan['after']['score']:.1f} ({plan['after']['grade']})" in " ".join(out.split())
+    assert (
+        plan["gpus_available"]
+        and f"until GPU{'s' * (len(plan['gpus_available']) > 1)} {', '.join(map(str, plan['gpus_available']))}" in out
+    )
     for step in plan["steps"]:
         assert step["description"].split()[0] in out
     assert len(doc["host"]["gpus"]) == len(Path(scenarios.files(name).captures[0]).read_text().split("\nGPU 0000")) - 1
@@ -47,11 +55,65 @@ def test_scenario_end_to_end(capsys, tmp_path, name):
 
 
 def test_replay_with_workloads_equals_the_scenario(capsys, tmp_path):
+    """The same report, but for the inputs' names: a scenario's files by name, the user's as given."""
     sc = scenarios.files("l40sx4")
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     assert advise(capsys, "--scenario", "l40sx4", "--json", str(a))[0] == 0
     assert advise(capsys, "--replay", *sc.captures, "--workloads", sc.workloads, "--json", str(b))[0] == 0
-    assert json.loads(a.read_text()) == json.loads(b.read_text())
+    doc_a, doc_b = json.loads(a.read_text()), json.loads(b.read_text())
+    assert doc_a["host"].pop("sources") == ["scenario l40sx4: nvidia-smi-q.txt, topo-m.txt, workloads.yml"]
+    assert doc_b["host"].pop("sources") == [*sc.captures, sc.workloads]
+    assert doc_a == doc_b
+
+
+def test_a_scenario_with_the_users_workloads_file_names_it_as_given(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("mine.yml").write_text("workloads: [{name: a, kind: training, gpus: [0, 1], cpus: 0-31}]\n")
+    out_json = tmp_path / "r.json"
+    rc, out, err = advise(capsys, "--scenario", "l40sx4", "--workloads", "mine.yml", "--json", str(out_json))
+    assert rc == 0, err
+    assert json.loads(out_json.read_text())["host"]["sources"] == ["scenario l40sx4: nvidia-smi-q.txt, topo-m.txt", "mine.yml"]
+    assert "from scenario l40sx4: nvidia-smi-q.txt, topo-m.txt; mine.yml" in out
+
+
+def test_host_name_from_the_flag_else_the_capture(capsys, tmp_path):
+    """A replay without a workloads file's host: is named after the nvidia-smi report's file; --hostname wins."""
+    sc = scenarios.files("h200x8")
+    report = tmp_path / "gpu-box-7_nvidia-smi-q.txt"
+    report.write_text(Path(sc.captures[0]).read_text())
+    out_json = tmp_path / "r.json"
+    rc, out, err = advise(capsys, "--replay", sc.captures[1], str(report), "--json", str(out_json))
+    assert rc == 0, err
+    assert json.loads(out_json.read_text())["host"]["hostname"] == "gpu-box-7_nvidia-smi-q"
+    assert out.startswith("gpu-box-7_nvidia-smi-q: 8x NVIDIA H200")
+    rc, out, err = advise(capsys, "--scenario", "h200x8", "--hostname", "rack3-gpu12", "--json", str(out_json))
+    assert rc == 0, err
+    assert json.loads(out_json.read_text())["host"]["hostname"] == "rack3-gpu12" and out.startswith("rack3-gpu12: ")
+
+
+def test_html_and_pdf_through_the_command(capsys, tmp_path):
+    """--html and --pdf write both files; the PDF's text (poppler's pdftotext) names the host, its score and grade,
+    and no path of this machine."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler's pdftotext is not installed (apt-get install poppler-utils)")
+    html, pdf, out_json = tmp_path / "r.html", tmp_path / "r.pdf", tmp_path / "r.json"
+    rc, out, err = advise(
+        capsys, "--scenario", "l40sx4", "--hostname", "lab-l40s", "--html", str(html), "--pdf", str(pdf), "--json", str(out_json)
+    )
+    assert rc == 0, err
+    assert f"wrote JSON {out_json}, HTML {html}, PDF {pdf}" in out
+    doc = json.loads(out_json.read_text())
+    assert "<title>GPU efficiency report: lab-l40s</title>" in html.read_text()
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    assert "lab-l40s" in text and f"{doc['score']['score']:.1f} / 100" in flat and f"Grade {doc['score']['grade']}:" in flat
+    plan = doc["plan"]
+    assert f"{plan['in_use_before']['score']:.1f} ({plan['in_use_before']['grade']})" in flat
+    assert "scenario l40sx4: nvidia-smi-q.txt, topo-m.txt, workloads.yml" in flat
+    assert str(ROOT) not in flat and "site-packages" not in flat
 
 
 def bad(capsys, *args: str) -> str:

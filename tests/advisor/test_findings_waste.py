@@ -28,7 +28,7 @@ def test_grade_finding_names_the_score_and_the_biggest_drags():
     host = hgx_h200([job("t", (0,), "64-127")], g0=busy(0.5), **loads)
     (f,) = [f for f in diagnose(host) if f.kind == "efficiency_grade"]
     score = score_host(host)
-    assert f"{score.score:.0f}/100, grade {score.grade}" in f.title
+    assert f"{score.score:.1f}/100, grade {score.grade}" in f.title
     assert "GPU 2 idle" in f.explanation and "GPU 0 NUMA mismatch" in f.explanation
     assert f.severity == ("warning" if score.grade in ("D", "F") else "info")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 import pytest
 
@@ -13,8 +14,8 @@ from axonize.advisor import mig_catalog
 from axonize.advisor.findings import diagnose
 from axonize.advisor.findings.workload_needs import memory_need
 from axonize.advisor.plan import apply_plan, plan_placement
-from axonize.advisor.score import score_host
-from axonize.advisor.topology import gpu_nodes
+from axonize.advisor.score import score_host, utilization_score
+from axonize.advisor.topology import gpu_nodes, workloads_on
 from tests.advisor.hosts import GIB, busy, clean_hgx, hgx_h200, job, l40s_x4
 from tests.advisor.test_findings_nvlink import with_gpu5_nvlinks_down
 
@@ -54,8 +55,42 @@ def test_plan_removes_the_numa_and_nvlink_findings_and_packs_mig():
     # before/after are the scores of the two hosts, freed GPUs priced by the bundle's hours
     assert plan.before == score_host(host) and plan.after == score_host(after_host)
     assert plan.after != plan.before
-    assert len(plan.gpus_freed) == 2 and plan.dollars_per_month_saved == pytest.approx(2 * 7.91 * 730)
     assert plan.out_of_scope
+
+
+def test_the_plan_scores_the_gpus_in_use_and_lists_the_free_ones():
+    """Freeing GPUs lowers the whole host's score as the rules record it (a free GPU is idle, 0); the headline
+    score is score_host over the GPUs holding work, before and after; the free GPUs after the plan include the
+    idle ones it leaves idle; the saving is net of the idle GPUs it puts to work."""
+    host = infralens_host()
+    plan = plan_placement(host, diagnose(host))
+    after_host = apply_plan(host, plan)
+    used_now = {g.index for g in host.gpus if workloads_on(host, g.index)}
+    used_after = {g.index for g in after_host.gpus if workloads_on(after_host, g.index)}
+    assert used_now == {0, 2, 3, 4, 5, 6} and used_after == {0, 1, 2, 3, 4}  # the story: GPUs 1 and 7 idle now
+
+    def only(h, keep):
+        return replace(h, gpus=tuple(g for g in h.gpus if g.index in keep))
+
+    assert plan.in_use_before == score_host(only(host, used_now)) and plan.in_use_after == score_host(only(after_host, used_after))
+    assert plan.after.score < plan.before.score < plan.in_use_before.score < plan.in_use_after.score
+    assert plan.gpus_freed == tuple(sorted(used_now - used_after))
+    assert plan.gpus_available == tuple(sorted(set(range(8)) - used_after)) == (5, 6, 7)
+    price = host.gpu(0).price_dollars_per_hour * 730
+    assert plan.dollars_per_month_available == pytest.approx(3 * price)
+    assert plan.dollars_per_month_saved == pytest.approx((len(plan.gpus_available) - (8 - len(used_now))) * price)
+    assert "GPUs 5, 6 (freed) and 7 (idle now) are free" in plan.steps[-1].description
+
+
+def test_gpus_busy_with_unattributed_work_are_left_alone():
+    """A GPU busy with work the inputs do not name is neither a target of the plan nor idled by it."""
+    host = hgx_h200([job("t", (3, 5), "0-63,128-191")], g3=busy(0.6), g5=busy(0.6), g1=busy(0.7), g2=busy(0.5))
+    plan = plan_placement(host, diagnose(host))
+    assert plan is not None
+    (p,) = plan.placements
+    assert not {1, 2} & set(p.gpus) and set(p.gpus) <= {0, 3}
+    after = apply_plan(host, plan)
+    assert utilization_score(after.gpu(1)) == pytest.approx(0.7) and {1, 2} <= {i for i, _ in plan.in_use_after.per_gpu}
 
 
 def test_after_score_rises_once_freed_gpus_are_left_out():
