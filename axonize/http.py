@@ -192,7 +192,8 @@ def make_app(
         )
         return web.Response(text=html, content_type="text/html")
 
-    app = web.Application()
+    # Request bodies reach handlers as sent: the sidecar's traces receiver bounds gzip itself and forwards bodies unchanged.
+    app = web.Application(handler_args={"auto_decompress": False})
     resource = web.PlainResource(telemetry_path)  # literal: add_get() would read braces as a pattern
     app.router.register_resource(resource)
     resource.add_route("HEAD", metrics)

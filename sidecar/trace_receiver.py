@@ -203,6 +203,9 @@ class TraceReceiver:
                 await self.process(records)
             except Exception:  # a bug must not stop the worker: logged, the next request goes on
                 log.exception("turning spans into metrics failed inside the sidecar")
+            finally:
+                if records:
+                    self.queue.task_done()
 
     async def process(self, records: list[SpanRecord]) -> None:
         """Join, attribute and count one request's spans (and expire old traces)."""
