@@ -1,0 +1,89 @@
+"""Identity, the customer cap, the usage log, SSE cutting and the CLI's configuration errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from axonize.gateway.identity import HASH_HEX, Identities
+from axonize.gateway.metering import Metering
+from axonize.gateway.streaming import Events, parse_event, with_usage
+from axonize.gateway.usage_log import FIELDS, UsageLog
+
+
+def test_identity_is_a_salted_hash_prefix_named_by_the_mapping():
+    plain = Identities(b"s1")
+    digest = plain.key_hash("sk-1")
+    assert len(digest) == HASH_HEX and digest != Identities(b"s2").key_hash("sk-1")
+    named = Identities(b"s1", {digest: "acme"}, header="X-Customer", require_known=True)
+    assert named.identify({"Authorization": "Bearer sk-1"}).customer == "acme"
+    assert named.identify({"Authorization": "Bearer sk-2"}) is None  # unknown key: 401
+    assert named.identify({}) is None
+    assert named.identify({"X-Customer": "team-a", "Authorization": "Bearer sk-2"}).customer == "team-a"
+    unknown = plain.identify({"Authorization": "Bearer sk-2"})
+    assert unknown.customer == unknown.key_hash == plain.key_hash("sk-2") and "sk-2" not in repr(unknown)
+    assert plain.identify({}).customer == "anonymous"
+
+
+def test_customers_beyond_the_cap_fold_into_other_and_are_counted():
+    m = Metering(max_customers=2, named={"acme"})
+    assert [m.customer(c) for c in ("a", "b", "acme", "c", "a", "d")] == ["a", "b", "acme", "other", "a", "other"]
+    assert m.folded._value.get() == 2
+
+
+def test_events_are_cut_at_blank_lines_across_reads_and_read_for_tokens_and_usage():
+    e = Events()
+    assert e.feed(b'data: {"choices": [{"delta": {"content": "a"}}]}\n') == []
+    first, second = e.feed(b'\ndata: {"choices": [], "usage": {"prompt_tokens": 3}}\r\n\r\ndata: [DO')
+    assert parse_event(first).tokens == 1 and first.endswith(b"}}]}\n\n")
+    assert parse_event(second).usage == {"prompt_tokens": 3} and second.endswith(b"\r\n\r\n")
+    assert e.pending == b"data: [DO"
+    assert parse_event(b'data: {"choices": [], "usage": {"prompt_tokens": 3}}\r\n\r\n').usage_only
+    assert parse_event(b"data: [DONE]\n\n").kind == "done"
+    assert parse_event(b"data: nope\n\n").kind == "malformed"
+    assert parse_event(b": keep-alive\n\n").kind == "other"
+    assert with_usage({"stream_options": {"include_usage": True}})[1] is True
+    assert with_usage({"stream_options": {"continuous_usage_stats": False}}) == (
+        {"stream_options": {"continuous_usage_stats": False, "include_usage": True}},
+        False,
+    )
+
+
+def test_the_usage_log_writes_every_record_and_rotates_by_size(tmp_path):
+    path = tmp_path / "usage.jsonl"
+    log = UsageLog(str(path), max_bytes=2000, backups=3)
+    log.start()
+    records = [{f: i if f == "prompt_tokens" else "x" for f in FIELDS} for i in range(40)]
+    for r in records:
+        log.record(r)
+    log.stop()
+    files = sorted(tmp_path.glob("usage.jsonl*"), key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0)
+    lines = [json.loads(line) for p in files for line in p.read_text().splitlines()]
+    assert len(files) == 4 and all(p.stat().st_size <= 2000 for p in files)
+    assert [r["prompt_tokens"] for r in lines] == list(range(40 - len(lines), 40))  # the newest, in order; older ones rotated away
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "no upstreams"),
+        (["--upstream", "tinyllama"], "not MODEL=URL"),
+        (["--upstream", "m=ftp://x"], "not an http(s) URL"),
+        (["--upstream", "m=http://a:1", "--upstream", "m=http://b:1"], "routed to both"),
+        (["--upstream", "m=http://a:1", "--identity.customers", "zz=acme"], "not a key hash"),
+        (["--upstream", "m=http://a:1", "--identity.salt-file", "/nonexistent/salt"], "identity.salt_file /nonexistent/salt"),
+    ],
+)
+def test_bad_configuration_exits_2_naming_the_problem(argv, message):
+    out = subprocess.run([sys.executable, "-m", "axonize.gateway", *argv], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+def test_a_bad_config_file_names_its_line(tmp_path):
+    config = tmp_path / "gateway.yml"
+    config.write_text("upstreams:\n  - m=http://a:1\nusage_log:\n  backups: -1\n")
+    out = subprocess.run([sys.executable, "-m", "axonize.gateway", "--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "gateway.yml:4" in out.stderr and "usage_log.backups" in out.stderr, out.stderr
