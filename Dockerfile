@@ -12,6 +12,7 @@ COPY sidecar ./sidecar
 COPY gateway ./gateway
 COPY bench ./bench
 COPY usage ./usage
+COPY advisor ./advisor
 COPY rules ./rules
 COPY alerts ./alerts
 COPY grafana ./grafana
