@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from axonize import bundle as bundle_module
 
 from ..model import Evidence, Gpu, Workload
 
 
 def metric(name: str, **labels: object) -> str:
-    """A PromQL selector naming where a value comes from: ``axonize_gpu_numa_node{gpu="2"}``."""
-    inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    """A PromQL selector naming where a value comes from: ``axonize_gpu_numa_node{gpu="2"}``; a label whose name
+    ends with ``~`` matches a regex (``metric(n, **{"container_id~": "9ec3.*"})`` -> ``n{container_id=~"9ec3.*"}``)."""
+    inner = ",".join(f'{k[:-1]}=~"{v}"' if k.endswith("~") else f'{k}="{v}"' for k, v in labels.items())
     return f"{name}{{{inner}}}" if inner else name
 
 
@@ -44,10 +47,18 @@ def declared(w: Workload, what: str, value: str) -> Evidence:
 
 
 def container_labels(w: Workload) -> dict[str, str]:
-    """The exporter's container labels of a measured workload, for a selector: ``namespace``, ``pod`` and
-    ``container`` of a pod (its name ``namespace/pod/container``, :mod:`advisor.samples`), else ``container``;
-    none when the exporter named no container."""
-    if not w.container:
+    """The exporter's container labels of a measured workload, for a selector, from the name :mod:`advisor.samples`
+    gave it: ``namespace``, ``pod``, ``container`` of a pod (``namespace/pod/container``); ``systemd_unit`` of a
+    service; ``container_id`` (a regex on its first 12 hex digits) of an unnamed container; else ``container``;
+    none when the exporter named no container. Values with ``=~`` are regexes (the key ends with ``~``)."""
+    name = w.container
+    if not name:
         return {}
-    parts = w.container.split("/")
-    return dict(zip(("namespace", "pod", "container"), parts, strict=True)) if len(parts) == 3 else {"container": w.container}
+    parts = name.split("/")
+    if len(parts) == 3:
+        return dict(zip(("namespace", "pod", "container"), parts, strict=True))
+    if name.endswith((".service", ".scope", ".slice")):
+        return {"systemd_unit": name}
+    if re.fullmatch(r"[0-9a-f]{12}", name):
+        return {"container_id~": f"{name}.*"}
+    return {"container": name}

@@ -103,6 +103,43 @@ def test_saved_exporter_and_sidecar_texts_of_a_real_h200():
     assert w.engine == re.search(r'axonize_inference_kv_cache_usage_ratio\{engine="([^"]+)"', side).group(1)
     held = float(re.search(r"^axonize_gpu_container_memory_used_bytes\{.*\} (\S+)$", text, re.M).group(1))
     assert w.memory_bytes == held
+    placement = re.search(r'^axonize_gpu_container_numa_placement_info\{.*placement="(\w+)"', text, re.M).group(1)
+    assert w.numa_placement == ((0, placement),)  # the exporter's judgement of its processes' CPUs
+
+
+def test_a_numa_mismatch_without_its_placement_info_still_counts():
+    """Only the 0/1 gauge (a Prometheus that dropped the info series, or an older exporter): "mismatch"; the gauge
+    wins where the two disagree, as the rules read the gauge."""
+    gpu0, gpu1 = 'gpu="0",uuid="GPU-a"', 'gpu="1",uuid="GPU-b"'
+    ctr = 'container="c",container_id="abc",container_runtime="docker"'
+    text = "\n".join(
+        [
+            f'axonize_gpu_info{{{gpu0},model="NVIDIA L40S",mig_mode="N/A"}} 1',
+            f'axonize_gpu_info{{{gpu1},model="NVIDIA L40S",mig_mode="N/A"}} 1',
+            f"axonize_gpu_container_memory_used_bytes{{{gpu0},{ctr}}} 1e9",
+            f"axonize_gpu_container_memory_used_bytes{{{gpu1},{ctr}}} 1e9",
+            f"axonize_gpu_container_numa_mismatch{{{gpu0},{ctr}}} 1",
+            f"axonize_gpu_container_numa_mismatch{{{gpu1},{ctr}}} 0",
+            f'axonize_gpu_container_numa_placement_info{{{gpu1},{ctr},placement="remote"}} 1',
+            "",
+        ]
+    )
+    (w,) = host_of(parse_text(text, "t.prom"), ["t.prom"], fallback="t").workloads
+    assert w.numa_placement == ((0, "mismatch"), (1, "local"))
+
+
+def test_the_host_is_named_by_the_exporter_else_the_fallback():
+    info = 'axonize_gpu_info{gpu="0",uuid="GPU-a",model="NVIDIA L40S",mig_mode="N/A"} 1\n'
+    assert host_of(parse_text(info, "t"), fallback="gpu-box").hostname == "gpu-box"
+    named = info + 'axonize_host_info{hostname="node-9"} 1\n'
+    assert host_of(parse_text(named, "t"), fallback="gpu-box").hostname == "node-9"
+    assert host_of(parse_text(named, "t"), hostname="given", fallback="gpu-box").hostname == "given"
+
+
+def test_a_replay_is_named_after_its_nvidia_smi_report():
+    sc = scenarios.files("l40sx4")
+    inputs = replay.read_inputs([sc.captures[1], sc.captures[0]])  # topo -m first: still the -q report's name
+    assert inputs.name == Path(sc.captures[0]).stem
 
 
 def test_named_containers_and_mig_instances_become_workloads():

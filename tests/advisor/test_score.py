@@ -3,12 +3,14 @@ over the exporter's /metrics text of real captures (tests/advisor/fixtures, SOUR
 Host built from the same values must agree per GPU, per component and per host, to 1e-6.
 
 The captures alone leave the NUMA, KV cache, SM active and NVLink terms at their defaults, so the test adds
-series to some targets (below, each with what it exercises). Needs Debian's ``prometheus`` (``make test``
+series to some targets (below, each with what it exercises), and one target is the exporter's own text with
+containers placed on and off their GPUs' NUMA node, read by the advisor's samples.host_of. Needs Debian's ``prometheus`` (``make test``
 installs it): skipped without it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import time
@@ -21,7 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from axonize import bundle as bundle_module
 from axonize.advisor.cpulist import parse_cpulist
+from axonize.advisor.findings import diagnose
 from axonize.advisor.model import Gpu, Host, Link, MigInstance, NumaNode, Workload
+from axonize.advisor.samples import host_of, parse_text
 from axonize.advisor.score import grade, score_host
 from axonize.processes import PrometheusServer
 from tests.conftest import ROOT
@@ -79,13 +83,57 @@ TARGETS = {
     "l40s-load": ("l40s-load.prom", ""),
     "h100-mig": ("h100-mig-load.prom", MIG_ADDED),
     "h200-mig": ("h200-mig-load.prom", ""),
+    "containers": (None, ""),  # the exporter's own text, with containers: containers_exposition()
 }
+#: The targets whose Host test_score_host_equals_the_recording_rules builds by hand (host_from); "containers" is
+#: read by the advisor's own samples.host_of, its container placements as the exporter wrote them.
+HAND_BUILT = [name for name in TARGETS if name != "containers"]
 
 
 def exposition(name: str) -> str:
     fixture, added = TARGETS[name]
-    text = (FIXTURES / fixture).read_text() + added
+    text = containers_exposition() if fixture is None else (FIXTURES / fixture).read_text() + added
     return text if name == "hgx" else text.replace('"GPU-', f'"GPU-{name}-')
+
+
+@functools.cache
+def containers_exposition() -> str:
+    """The exporter's /metrics text (its NVML backend, collection, runtime context and exposition, as
+    tests/exporter/test_nvml.py drives them) for the demo's 8x H100 capture behind the fake NVML, with GPU
+    processes whose PIDs live in the fake host tree tests/fixtures/procfs/two-node-host (README.md there: CPUs
+    0-3 node 0, 4-7 node 1; which PID is pinned where). GPU 4 (NUMA node 1): a vLLM pod on CPUs 4-7 (local), a
+    besteffort pod pinned to 0-3 (remote), a Docker container on 0-7 (unpinned), a systemd service on 4-7
+    (local); GPU 0 (node 0): the besteffort pod again (local there). Both GPUs busy."""
+    from axonize.exporter.collection import CollectionLoop
+    from axonize.exporter.exposition import families
+    from axonize.exporter.nvml import NvmlSource
+    from axonize.exporter.replay import ReplaySource
+    from axonize.exporter.runtime_context import RuntimeContext
+    from axonize.exporter.snapshot import Process
+    from axonize.http import Exposition
+    from tests.conftest import DEMO_Q, DEMO_TOPO
+    from tests.fake_nvml import FakeNvml
+
+    tree = ROOT / "tests" / "fixtures" / "procfs" / "two-node-host"
+    snap = ReplaySource([str(DEMO_Q), str(DEMO_TOPO)]).collect()
+    mib = 2**20
+    snap.gpus[4].processes = [
+        Process(2101, "/usr/bin/python3", "C", 60000 * mib, sm_utilization_ratio=0.5),  # vllm pod, CPUs 4-7
+        Process(2102, "/usr/bin/python3", "C", 3000 * mib),  # besteffort pod pinned to 0-3
+        Process(1102, "/usr/bin/python3", "C", 2000 * mib),  # docker, CPUs 0-7
+        Process(5101, "/usr/bin/python3", "C", 4000 * mib),  # vllm.service, CPUs 4-7
+    ]
+    snap.gpus[0].processes = [Process(2102, "/usr/bin/python3", "C", 3000 * mib)]
+    snap.gpus[4].utilization_ratio, snap.gpus[4].memory_used_bytes = 0.62, 69000.0 * mib
+    snap.gpus[0].utilization_ratio, snap.gpus[0].memory_used_bytes = 0.2, 3000.0 * mib
+    context = RuntimeContext(procfs=str(tree / "proc"), sysfs=str(tree / "sys"), rootfs=str(tree / "root"))
+    source = NvmlSource(nvml=FakeNvml(snap), hostname="", enrich=context.enrich)
+    exposition = Exposition()
+    try:
+        CollectionLoop(source, 5.0, exposition, render=families).collect_once()
+    finally:
+        source.close()
+    return exposition.latest.body.decode()
 
 
 def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -236,11 +284,32 @@ def _grades(prom: PrometheusServer) -> set[tuple[str, str]]:
     return {(r["metric"]["instance"], r["metric"]["grade"]) for r in prom.query("host:axonize_efficiency_grade:info")}
 
 
-@pytest.mark.parametrize("name", list(TARGETS))
+@pytest.mark.parametrize("name", HAND_BUILT)
 def test_score_host_equals_the_recording_rules(recorded, name):
-    instance, got = recorded
     sidecar = SIDECAR_TEXT if name == "h200-load" else ""
-    host = host_from(exposition(name), sidecar)
+    assert_equal_to_the_rules(recorded, name, host_from(exposition(name), sidecar))
+
+
+def test_containers_numa_placement_read_by_the_advisor_equals_the_rules(recorded):
+    """The exporter's container series (axonize_gpu_container_numa_mismatch/_placement_info), read by
+    samples.host_of as the advisor reads any /metrics text: every GPU's NUMA term (and score) is the one
+    Prometheus records, including a container local to one of its GPUs and remote to the other; and the NUMA
+    finding names the containers off GPU 4's node, not GPU 0."""
+    instance, got = recorded
+    host = host_of(parse_text(exposition("containers"), "containers"), ("containers",))
+    assert_equal_to_the_rules(recorded, "containers", host)
+    numa = {int(g): v for (i, g), v in got["numa"].items() if i == instance["containers"]}
+    assert numa[4] == pytest.approx(0.75) and numa[0] == 1.0  # two of four containers off node 1; local on node 0
+    tei = next(w for w in host.workloads if w.container == "search/embedder-0/tei")
+    assert dict(tei.numa_placement) == {0: "local", 4: "remote"}
+    found = [f for f in diagnose(host) if f.kind == "numa_mismatch"]
+    assert {f.gpus for f in found} == {(4,)} and len(found) == 2
+    assert any("runs only on CPUs of another socket" in f.explanation for f in found)
+    assert any("either socket" in f.explanation for f in found)
+
+
+def assert_equal_to_the_rules(recorded, name: str, host: Host) -> None:
+    instance, got = recorded
     score = score_host(host)
     inst = instance[name]
     want_gpu = {int(g): v for (i, g), v in got["score"].items() if i == inst}

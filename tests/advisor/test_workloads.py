@@ -122,3 +122,19 @@ def test_malformed_file(tmp_path, text, message):
 @pytest.mark.parametrize(("text", "size"), [("40GiB", 40 * 2**30), ("512MB", 512e6), (1024, 1024.0), ("1.5 TiB", 1.5 * 2**40)])
 def test_sizes(text, size):
     assert workloads.parse_bytes(text) == size
+
+
+def test_a_container_keeps_the_exporters_numa_placement_unless_the_file_pins_it(tmp_path):
+    from axonize.advisor.model import Gpu, Host, Workload
+
+    gpus = tuple(Gpu(i, f"GPU-{i}", "NVIDIA L40S", 48e9, numa_node=i) for i in (0, 1))
+    measured = Workload(
+        "ml/a/c", "inference", gpus=(0, 1), container="ml/a/c", source="containers", numa_placement=((0, "local"), (1, "remote"))
+    )
+    host = Host("h", gpus, workloads=(measured,))
+    kept = workloads.apply(workloads.load(write(tmp_path, "workloads: [{name: a, kind: inference, container: ml/a/c}]\n")), host)
+    assert kept.workloads[0].numa_placement == ((0, "local"), (1, "remote")) and kept.workloads[0].name == "a"
+    pinned = workloads.apply(
+        workloads.load(write(tmp_path, "workloads: [{name: a, kind: inference, container: ml/a/c, cpus: 0-3}]\n")), host
+    )
+    assert pinned.workloads[0].numa_placement == () and pinned.workloads[0].cpus == frozenset(range(4))
