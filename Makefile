@@ -32,8 +32,9 @@ servers:
 		echo "Prometheus or VictoriaMetrics is missing. Run as root: apt-get install -y --no-install-recommends $(APT_PACKAGES)"; exit 1; \
 	fi
 
-# The advisor's summary of the demo host (the same 8x H100 capture and HGX topology, offline) ends both.
-DEMO_ADVISE := $(PY) -m axonize.cli advise --replay axonize/demo_data/h100-sxm-x8_drv565_nvidia-smi-q.txt axonize/demo_data/h200-x8-hgx_topo-m_nics.txt
+# The advisor's summary of the demo host (the same 8x H100 capture and HGX topology, offline) ends both. The
+# demo's exporter replays it without a hostname; the advisor names it as demo_data names the capture.
+DEMO_ADVISE := $(PY) -m axonize.cli advise --hostname h100-sxm-x8 --replay axonize/demo_data/h100-sxm-x8_drv565_nvidia-smi-q.txt axonize/demo_data/h200-x8-hgx_topo-m_nics.txt
 
 # Interactive: keeps running until Ctrl-C. Without a terminal (scripts, CI): prints the table and exits.
 demo: $(STAMP) servers
