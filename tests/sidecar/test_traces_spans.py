@@ -1,0 +1,93 @@
+"""The span convention's parts without the HTTP server: joining across batches and its bounds, label folding,
+and GPU attribution of a request span by ``process.pid`` (a real process, NVML from a real capture)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from axonize.sidecar.attribution import ProcessGpus
+from axonize.sidecar.spans import Joiner, SpanRecord
+from axonize.sidecar.trace_metrics import TraceMetrics
+from axonize.sidecar.trace_receiver import RequestGpus
+from tests.conftest import DEMO_Q
+from tests.fake_nvml import FakeNvml
+from tests.sidecar.test_attribution import on_gpu
+
+TRACE = b"t" * 16
+
+
+def span(name: str, span_id: bytes, parent: bytes = b"", start: int = 1_000, end: int = 3_000, **kw) -> SpanRecord:
+    return SpanRecord(TRACE, span_id.ljust(8, b"."), parent.ljust(8, b".") if parent else b"", name, start, end, **kw)
+
+
+def test_a_step_waits_for_its_stage_and_request_across_batches():
+    joiner = Joiner(timeout=10)
+    step = span("step", b"s", b"d", step=4)
+    assert joiner.add([step], now=0) == []
+    assert joiner.add([span("denoise", b"d", b"r", stage="unet")], now=1) == []
+    joined = joiner.add([span("pipeline", b"r", model="tiny-sd")], now=2)
+    assert {(j.span.name, j.request.name, j.stage) for j in joined} == {
+        ("step", "pipeline", "unet"),
+        ("denoise", "pipeline", "unet"),
+        ("pipeline", "pipeline", ""),
+    }
+    assert joiner.kept == 3
+    late = joiner.add([span("vae_decode", b"v", b"r")], now=3)  # ends after its request was seen: still joined
+    assert [(j.stage, j.request.model) for j in late] == [("vae_decode", "tiny-sd")]
+
+
+def test_spans_whose_request_never_comes_expire_as_orphans_and_memory_is_bounded():
+    joiner = Joiner(timeout=10, max_spans=3)
+    joiner.add([span("step", b"s", b"lost", step=1), span("helper", b"h", b"lost")], now=0)
+    assert joiner.expire(now=9) == []
+    orphans = joiner.expire(now=10)
+    assert [(j.span.name, j.request, j.stage) for j in orphans] == [("step", None, "step")]  # the helper says no stage
+    assert joiner.dropped["orphaned"] == 1 and joiner.kept == 0
+    for i in range(5):  # five traces of one waiting span each: the oldest two are forgotten
+        trace = SpanRecord(bytes([i]) * 16, b"s" * 8, b"p" * 8, "step", 1, 2, step=0)
+        joiner.add([trace], now=20)
+    assert joiner.kept == 3 and joiner.dropped["pending_full"] == 2
+
+
+def test_label_values_fold_into_other_beyond_their_bounds():
+    metrics = TraceMetrics(max_step=2, max_values=2)
+    joiner = Joiner()
+    records = []
+    for i, model in enumerate(("a", "b", "c")):
+        root = SpanRecord(bytes([i]) * 16, b"r" * 8, b"", "pipeline", 0, 1_000_000_000, model=model, customer=model)
+        steps = [SpanRecord(root.trace_id, bytes([k]) * 8, b"r" * 8, "step", 0, 500_000_000, step=k) for k in range(4)]
+        records += [*steps, root]
+    metrics.observe(joiner.add(records, now=0), lambda s: ("GPU-0",))
+    assert set(metrics.requests) == {("a",), ("b",), ("other",)}
+    assert {key[2] for key in metrics.steps} == {"0", "1", "2", "other"}
+    assert metrics.steps[("a", "step", "other")].count == 1 and metrics.steps[("a", "step", "other")].sum == 0.5
+    assert metrics.gpu_seconds == {("a", "a"): 1.0, ("b", "b"): 1.0, ("other", "other"): 1.0}
+
+
+@pytest.fixture
+def worker():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait(10)
+
+
+def test_a_request_span_s_process_pid_finds_its_gpus_through_nvml(worker):
+    fake = FakeNvml.from_captures([DEMO_Q])
+    fake.nvmlInit()
+    a, b = on_gpu(fake, 2, worker), on_gpu(fake, 3, worker)
+    gpus = RequestGpus(ProcessGpus(nvml=fake, host_pids=True).by_pid, lambda: {"tiny-sd": ("GPU-served",)}, hostnames=["node-1"])
+    here = span("pipeline", b"r", model="tiny-sd", pid=worker, host="node-1")
+    elsewhere = span("pipeline", b"r2", model="tiny-sd", pid=worker, host="node-2")
+    explicit = span("pipeline", b"r3", model="tiny-sd", pid=worker, gpus=("MIG-given",))
+    asyncio.run(gpus.prepare([here, elsewhere, explicit]))
+    assert gpus(here) == tuple(sorted((a, b)))
+    assert gpus(elsewhere) == ("GPU-served",), "another host's PID: the GPUs of the targets serving the model"
+    assert gpus(explicit) == ("MIG-given",)
+    metrics = TraceMetrics()
+    metrics.observe(Joiner().add([here], now=0), gpus)
+    assert metrics.gpu_seconds == {("tiny-sd", ""): pytest.approx(2 * 2e-6)}
