@@ -1,10 +1,12 @@
-"""The Prometheus Operator example (docs/kubernetes-monitors.yaml): a ServiceMonitor and a PodMonitor.
+"""The Prometheus Operator example (docs/kubernetes-monitors.yaml): ServiceMonitors for the exporter and the
+gateway, a PodMonitor for the sidecar.
 
 Rendered by ``make generate`` from the bundle configuration: the ``job`` each monitor sets is the one
-``selectors.exporter`` and ``selectors.sidecar`` select (``job="axonize-exporter"`` ->
+``selectors.exporter``, ``selectors.sidecar`` and ``selectors.gateway`` select (``job="axonize-exporter"`` ->
 ``replacement: axonize-exporter``). A selector that is not a single ``job="..."`` matcher leaves the
 job as the Prometheus Operator sets it (the Service's or PodMonitor's name) and the example says which
-selector to match. ``honorLabels: true`` keeps the exporter's container, pod and namespace labels.
+selector to match. ``honorLabels: true`` keeps the exporter's container, pod and namespace labels, and the gateway's ``endpoint``
+(the API path) from being renamed ``exported_endpoint`` beside the Operator's own ``endpoint``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from axonize import bundle
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "kubernetes-monitors.yaml.j2"
 #: Scrape interval in the example: the interval the bundle's rate windows are written for.
 SCRAPE_INTERVAL = "15s"
+#: The gateway's default port (API and /metrics), :data:`axonize.gateway.config.DEFAULT_PORT`; the core cannot import it.
+GATEWAY_PORT = 9949
 
 
 def job_of(selector: str) -> str | None:
@@ -28,7 +32,7 @@ def job_of(selector: str) -> str | None:
 
 
 def render(cfg: bundle.Bundle | None = None) -> str:
-    """The example as YAML text (two documents)."""
+    """The example as YAML text (three documents: exporter, sidecar, gateway)."""
     cfg = cfg or bundle.load()
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
@@ -37,5 +41,8 @@ def render(cfg: bundle.Bundle | None = None) -> str:
         sidecar_selector=cfg.selectors.sidecar or "{}",
         exporter_job=job_of(cfg.selectors.exporter),
         sidecar_job=job_of(cfg.selectors.sidecar),
+        gateway_selector=cfg.selectors.gateway or "{}",
+        gateway_job=job_of(cfg.selectors.gateway),
+        gateway_port=GATEWAY_PORT,
         scrape_interval=SCRAPE_INTERVAL,
     )
