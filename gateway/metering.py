@@ -12,6 +12,11 @@ Cardinality: ``customer`` takes the configured names (always) and at most ``max_
 values (key hashes, header values, ``anonymous``), in order of first request; later ones become
 ``other`` and each such request adds one to ``axonize_gateway_customers_folded_total``. ``model`` is
 a configured model or ``unknown`` (a request the gateway could not route).
+
+A series born at its first request's value shows Prometheus no increase for that request (``rate()`` and
+``increase()`` need a sample before it), so every configured model's in-flight and error series, and each
+named customer's token counters on each configured model, are exposed at 0 from the start; unnamed
+customers' series cannot be known in advance and start at their first request.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ class Metering:
             self.in_flight.labels(model)
             for kind in ERROR_KINDS:
                 self.errors.labels(model, kind)
+            for customer in self.named:  # so are a named customer's tokens: its first request's are not lost to rate()
+                self.prompt_tokens.labels(customer, model)
+                self.completion_tokens.labels(customer, model)
 
     def customer(self, name: str) -> str:
         """The ``customer`` label for ``name``: itself, or ``other`` once the cap is reached (counted)."""

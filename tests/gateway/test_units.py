@@ -34,6 +34,31 @@ def test_customers_beyond_the_cap_fold_into_other_and_are_counted():
     assert m.folded._value.get() == 2
 
 
+def test_named_customers_token_series_start_at_zero_on_every_configured_model():
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    m = Metering(named={"acme", "globex"}, models=("m1", "m2"))
+    m.finished(m.customer("3fa2b9c01d4e5f67"), "m1", "/v1/completions", 200, 5, 7, False, 0.1, 0.001)
+    tokens = {
+        (s.name, s.labels["customer"], s.labels["model"]): s.value
+        for f in text_string_to_metric_families(generate_latest(m.registry).decode())
+        for s in f.samples
+        if s.name in ("axonize_gateway_prompt_tokens_total", "axonize_gateway_completion_tokens_total")
+    }
+    zeros = {
+        (f"axonize_gateway_{k}_tokens_total", c, model): 0.0
+        for k in ("prompt", "completion")
+        for c in ("acme", "globex")
+        for model in ("m1", "m2")
+    }
+    # an unnamed customer's series appear with its first request (its tokens: 5 prompt, 7 completion)
+    assert tokens == zeros | {
+        ("axonize_gateway_prompt_tokens_total", "3fa2b9c01d4e5f67", "m1"): 5.0,
+        ("axonize_gateway_completion_tokens_total", "3fa2b9c01d4e5f67", "m1"): 7.0,
+    }
+
+
 def test_events_are_cut_at_blank_lines_across_reads_and_read_for_tokens_and_usage():
     e = Events()
     assert e.feed(b'data: {"choices": [{"delta": {"content": "a"}}]}\n') == []
