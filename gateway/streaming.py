@@ -11,7 +11,8 @@ When the stream is cut before that chunk (the client leaves, the upstream fails)
 sent are counted from the content chunks written: one token per choice with content in a chunk
 (vLLM sends one token per chunk by default, more with ``--stream-interval``), marked estimated.
 The client's departure is noticed at the next write; the upstream response is then closed, which
-makes the engine abort the request.
+makes the engine abort the request. A client that stops reading at ``[DONE]`` and leaves before the
+response's end has had the whole stream: it is counted in full, without an error.
 
 Once the 200 and a first event are sent an error can only be told in the stream: the gateway ends it
 with ``data: {"error": {...}}`` (as vLLM does) and no ``[DONE]``.
@@ -181,7 +182,11 @@ class Relay:
         except aiohttp.ClientError as exc:
             return await self._fail("malformed", f"the upstream stream broke: {type(exc).__name__}: {exc}", [])
         if self.response is not None:
-            await self.response.write_eof()
+            try:
+                await self.response.write_eof()
+            except ConnectionError:  # a client that stops reading at [DONE] (most SDKs) may have left already
+                if not self.done:
+                    self.error, self.message = "client_disconnect", "the client closed the connection"
         return self
 
     async def _fail(self, kind: str, message: str, pending: list[bytes]) -> Relay:

@@ -7,7 +7,9 @@ The fake's behaviour is chosen by the request's ``model``:
 * ``slow``: waits :attr:`FakeUpstream.slow_seconds` before answering (a timeout);
 * ``fail``: HTTP 500 with an OpenAI-style error; ``bad-request``: HTTP 400;
 * ``garbage``: a 200 stream whose first event is not JSON; ``garbage-late``: three good chunks, then not JSON;
-* ``cut``: three good chunks, then the connection is closed without ``[DONE]``.
+* ``cut``: three good chunks, then the connection is closed without ``[DONE]``;
+* ``linger``: as ``fast``, then holds the response open :attr:`FakeUpstream.linger_seconds` after ``[DONE]``
+  before ending it (a client that stops reading at ``[DONE]`` has left by then).
 
 It counts what it was asked (``requests``) and the streams it saw end early (``cancelled``).
 """
@@ -50,9 +52,10 @@ class LoopThread:
 
 
 class FakeUpstream:
-    def __init__(self, chunk_delay: float = 0.0, slow_seconds: float = 30.0):
+    def __init__(self, chunk_delay: float = 0.0, slow_seconds: float = 30.0, linger_seconds: float = 0.2):
         self.chunk_delay = chunk_delay
         self.slow_seconds = slow_seconds
+        self.linger_seconds = linger_seconds
         self.requests: list[dict] = []
         self.cancelled = 0
         self.runner: web.AppRunner | None = None
@@ -102,7 +105,7 @@ class FakeUpstream:
                 await response.write(b"data: <html>oops</html>\n\n")
                 return response
             await response.write(chunk(model, [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
-            for i in range(n if model == "fast" else 3):
+            for i in range(n if model in ("fast", "linger") else 3):
                 await response.write(chunk(model, [{"index": 0, "delta": {"content": f"{prompt}:{i} "}, "finish_reason": None}]))
                 if self.chunk_delay:
                     await asyncio.sleep(self.chunk_delay)
@@ -116,6 +119,8 @@ class FakeUpstream:
             if (body.get("stream_options") or {}).get("include_usage"):
                 await response.write(chunk(model, [], usage))
             await response.write(b"data: [DONE]\n\n")
+            if model == "linger":
+                await asyncio.sleep(self.linger_seconds)
             await response.write_eof()
         except (ConnectionError, asyncio.CancelledError):
             self.cancelled += 1

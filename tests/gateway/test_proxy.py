@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from axonize.gateway.config import Upstream
 from tests.gateway.servers import PROMPT_TOKENS, FakeUpstream, GatewayThread, LoopThread, chunk
 
-MODELS = ("fast", "slow", "fail", "bad-request", "garbage", "garbage-late", "cut")
+MODELS = ("fast", "slow", "fail", "bad-request", "garbage", "garbage-late", "cut", "linger")
 
 
 def samples(text: str) -> dict[str, dict[tuple, float]]:
@@ -233,6 +233,38 @@ def test_a_client_leaving_mid_stream_cancels_the_upstream_and_counts_what_was_se
     finally:
         gw.stop()
         loop.run(fake.stop())
+
+
+def test_a_client_leaving_at_done_has_had_the_whole_stream_and_is_counted_in_full(gateway):
+    """A client that stops reading at ``data: [DONE]`` (as ``axonize bench`` and many SDKs do) may be gone before the
+    gateway ends the response: the upstream (``linger``) ends its own a moment after [DONE]. The request is
+    a 200 with the engine's usage, not a failure without tokens."""
+    before = metrics(gateway)
+
+    async def leave_at_done() -> bytes:
+        got = b""
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{gateway.url}/v1/chat/completions", json=body("linger", True, 6, "q")) as r:
+                async for line in r.content:
+                    got += line
+                    if line.strip() == b"data: [DONE]":
+                        break
+        return got
+
+    got = asyncio.run(leave_at_done())
+    assert got.count(b"q:") == 6
+    assert asyncio.run(_wait_until(lambda: total(metrics(gateway), "axonize_gateway_requests_in_flight", model="linger") == 0))
+    after = metrics(gateway)
+
+    def delta(name: str, **labels: str) -> float:
+        return total(after, name, model="linger", **labels) - total(before, name, model="linger", **labels)
+
+    assert delta("axonize_gateway_requests_total", status="200") == delta("axonize_gateway_requests_total") == 1
+    assert delta("axonize_gateway_prompt_tokens_total") == PROMPT_TOKENS and delta("axonize_gateway_completion_tokens_total") == 6
+    assert delta("axonize_gateway_estimated_completion_tokens_total") == 0
+    assert delta("axonize_gateway_upstream_errors_total") == 0, {
+        k: v for k, v in after["axonize_gateway_upstream_errors_total"].items() if v
+    }
 
 
 async def _wait_until(check, timeout: float = 10.0) -> bool:
