@@ -14,7 +14,8 @@ Each call is a request span (``gen_ai.request.model=--model``) with the stages `
 sleeps ``--slow-seconds`` inside step K of every call (an injected slow step). ``--spans-out`` writes
 every span the SDK recorded (an ``InMemorySpanExporter`` beside the OTLP one) as a JSON list.
 ``--bench-rounds R`` instead runs R rounds of ``--calls`` calls instrumented and ``--calls`` plain
-(alternating which goes first) and reports each round's seconds. The last stdout line is a JSON summary.
+(alternating which goes first) and reports each round's wall and CPU seconds (this process, all threads:
+the exporter's included), then the instrumentation's own cost per call with no model inside (``spans_only``). The last stdout line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -89,6 +90,26 @@ def generate(pipe, steps: int, callback=None):
             return pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False)[0]
 
 
+def spans_only(provider, steps: int, callback, model: str, calls: int = 60) -> dict:
+    """Wall and CPU seconds per call of the instrumentation alone: the same request, stage and step spans
+    (through the same callback and exporter, until exported) around no model at all; ``calls`` calls (their spans fit in the
+    batch processor's queue of 2048: a burst beyond it is dropped, not waited for)."""
+    from axonize import instrument
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        with instrument.request(model=model):
+            with instrument.stage("text_encode"):
+                pass
+            with instrument.stage("denoise"):
+                for step in range(steps):
+                    callback(None, step, 1000 - step, {})
+            with instrument.stage("vae_decode"):
+                pass
+    provider.force_flush()  # the export (encoding, POST) counted too
+    return {"calls": calls, "seconds": (time.perf_counter() - t0) / calls, "cpu_seconds": (time.process_time() - cpu0) / calls}
+
+
 def span_rows(spans) -> list[dict]:
     """The SDK's finished spans as JSON rows: ids in hex, times in Unix nanoseconds."""
     return [
@@ -152,12 +173,14 @@ def main() -> None:
         for r in range(args.bench_rounds):
             seconds = {}
             for name, run in (("instrumented", instrumented), ("plain", plain))[:: 1 if r % 2 == 0 else -1]:
-                t0 = time.perf_counter()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 for _ in range(args.calls):
                     run()
                 seconds[name] = time.perf_counter() - t0
+                seconds[f"{name}_cpu"] = time.process_time() - cpu0
             rounds.append(seconds)
         summary["rounds"] = rounds
+        summary["spans_only"] = spans_only(provider, args.steps, callback, args.model)
     else:
         for _ in range(args.calls):
             instrumented()
