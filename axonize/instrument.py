@@ -62,7 +62,10 @@ def _tracer(tracer: trace.Tracer | None) -> trace.Tracer:
 
 
 class _SpanScope(contextlib.AbstractContextManager):
-    """A span made current for a ``with`` block or each call of a decorated (sync or async) function."""
+    """A span made current for a ``with`` block or each call of a decorated (sync or async) function.
+
+    As a decorator it is safe from any thread or task; one object used as a context manager nests (a new span
+    per ``with``) but belongs to one thread: make one per thread, as ``with instrument.stage(...)`` does."""
 
     def __init__(self, name: str, attributes: Mapping[str, Any], tracer: trace.Tracer | None):
         self.name = name
