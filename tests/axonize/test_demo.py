@@ -1,6 +1,6 @@
 """`axonize demo --once` prints the 8x H100 table, the per-model inference table and the alerts a real
 Alertmanager delivered, from a real Prometheus, and leaves no process behind; `--with-vllm` does it with a
-real vLLM on the CPU."""
+real vLLM on the CPU behind axonize-gateway and adds cost per customer."""
 
 import os
 import re
@@ -11,7 +11,7 @@ import uuid
 import psutil
 import pytest
 
-from axonize import demo
+from axonize import demo, demo_gateway
 from devtools import vllm_cpu
 from tests.conftest import require_binary, requires
 from tests.sidecar.test_real_vllm import buckets, histogram_quantile, samples, total
@@ -188,6 +188,20 @@ def test_cli_help_and_unknown_command():
     both = [sys.executable, "-m", "axonize.cli", "demo", "--scenario", "faults", "--with-vllm"]
     result = subprocess.run(both, capture_output=True, text=True)
     assert result.returncode == 2 and "cannot be combined with --with-vllm" in result.stderr
+    result = subprocess.run([*both[:-1], "--vllm-url", "http://127.0.0.1:9"], capture_output=True, text=True)
+    assert result.returncode == 2 and "cannot be combined with --with-vllm or --vllm-url" in result.stderr
+
+
+def test_a_vllm_url_that_serves_no_model_exits_2_naming_it():
+    env = demo_env()
+    result = subprocess.run(
+        [sys.executable, "-m", "axonize.cli", "demo", "--once", "--vllm-url", "http://127.0.0.1:9/v1"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2 and "--vllm-url: http://127.0.0.1:9/v1/models does not list a model" in result.stderr, result.stderr
+    assert demo_processes(env) == []  # nothing was started
 
 
 @requires("prometheus")
@@ -196,16 +210,49 @@ def test_cli_help_and_unknown_command():
     not os.environ.get("CI") and not vllm_cpu.venv_ready(),
     reason=f"the vllm-cpu venv is not installed at {vllm_cpu.venv_path()} (make vllm-cpu; make test and CI install it)",
 )
-def test_demo_with_a_real_vllm():
+def test_demo_with_a_real_vllm_behind_the_gateway_prints_cost_per_customer():
+    """--with-vllm: the real vLLM behind axonize-gateway, two customers' axonize bench traffic, and the customer-cost
+    rules' split of the model's $/hour read back from the real Prometheus."""
     require_binary("prometheus")
     result, env = run_demo("--once", "--with-vllm", timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "sent 16 requests of 64 tokens to vLLM" in result.stdout
     (model_row,) = [line.split() for line in result.stdout.splitlines() if line.startswith("tinyllama")]
     assert model_row[1:6] == ["0", "(NVIDIA", "H100", "80GB", "HBM3)"] and model_row[-1] == "6.88", result.stdout
     ttft_p50, ttft_p95, itl_p50 = float(model_row[8]), float(model_row[10]), float(model_row[12])
     assert 0 < ttft_p50 <= ttft_p95 and 0 < itl_p50 and float(model_row[14]) > 0, result.stdout
     assert re.search(r"tinyllama: \$[0-9.]+ per 1M generated tokens", result.stdout), result.stdout
+
+    # What each customer sent: a first request, then axonize bench's workload, exactly (token-id prompts, ignore_eos).
+    sent = {}
+    for m in re.finditer(
+        r"^  (\w+): 1 first request \((\d+) \+ (\d+) tokens\), then axonize bench: (\d+) requests \((\d+) failed\), "
+        r"(\d+) prompt \+ (\d+) output tokens",
+        result.stdout,
+        re.M,
+    ):
+        name, first_prompt, first_output, n, failed, prompt, output = m.group(1), *map(int, m.groups()[1:])
+        sent[name] = (1 + n, first_prompt + prompt, first_output + output)
+        (c,) = [c for c in demo_gateway.CUSTOMERS if c.name == name]
+        assert (n, failed, prompt, output) == (c.requests, 0, c.requests * c.input_len, c.requests * c.output_len)
+    assert set(sent) == {c.name for c in demo_gateway.CUSTOMERS}, result.stdout
+
+    # The table: the gateway's counters equal what was sent; the rules split the model's $/hour by token share.
+    table = result.stdout.split("\nGPU cost per customer")[1]
+    rows = {line.split()[0]: line.split() for line in table.splitlines() if line.split()[:1] and line.split()[0] in sent}
+    assert set(rows) == set(sent), table
+    model_cost = float(model_row[-1])
+    tokens = {name: prompt + output for name, (_, prompt, output) in sent.items()}
+    for name, row in rows.items():
+        requests, prompt, output = map(int, row[2:5])
+        share, per_hour, per_request, per_month = float(row[5]), float(row[6]), float(row[7]), float(row[8].replace(",", ""))
+        assert row[1] == "tinyllama" and (requests, prompt, output) == sent[name], row
+        # every token of both customers is inside the 30 s window, so the share is the exact token ratio
+        assert share == pytest.approx(tokens[name] / sum(tokens.values()), abs=0.0006), (row, tokens)
+        assert per_hour == pytest.approx(share * model_cost, abs=0.01) and per_month == pytest.approx(730 * per_hour, abs=5), row
+        assert per_request > 0
+    assert sum(float(r[5]) for r in rows.values()) == pytest.approx(1, abs=0.0011)
+    assert sum(float(r[6]) for r in rows.values()) == pytest.approx(model_cost, abs=0.011)
+    assert "sk-demo-" not in result.stdout + result.stderr  # the keys are never printed
     assert demo_processes(env) == [] and not [
         p for p in psutil.process_iter(["cmdline"]) if "vllm.entrypoints.openai.api_server" in " ".join(p.info["cmdline"] or [])
     ]
