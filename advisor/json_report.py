@@ -18,7 +18,8 @@ import json
 import math
 from typing import Any
 
-from .cpulist import format_cpulist
+from axonize.cpulist import format_cpulist
+
 from .model import Report, Score, Workload
 
 FORMAT = "axonize-advise/1"

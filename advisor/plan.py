@@ -31,9 +31,9 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 
 from axonize import bundle as bundle_module
+from axonize.cpulist import format_cpulist
 
 from . import mig_catalog
-from .cpulist import format_cpulist
 from .findings.mig import candidate
 from .findings.workload_needs import activity, memory_need
 from .model import Finding, Host, MigInstance, Placement, Plan, Step, Workload

@@ -38,7 +38,8 @@ from collections.abc import Iterable, Sequence
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from .cpulist import parse_cpulist
+from axonize.cpulist import parse_cpulist
+
 from .model import Gpu, Host, Link, MigInstance, NumaNode, Sample, Workload
 
 #: The exporter's container identity labels (axonize.names.labels.CONTAINER without the GPU and MIG ids).

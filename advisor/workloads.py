@@ -32,9 +32,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 
 from axonize import schema, yaml_file
+from axonize.cpulist import format_cpulist, parse_cpulist
 from axonize.yaml_file import ConfigError
 
-from .cpulist import format_cpulist, parse_cpulist
 from .model import Host, Workload
 
 KINDS = ("training", "inference")

@@ -51,6 +51,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from axonize.cpulist import parse_cpulist
+
 from .snapshot import CollectionError, NumaNode
 
 PLACEMENT_LOCAL = "local"
@@ -62,26 +64,6 @@ PLACEMENTS = (PLACEMENT_LOCAL, PLACEMENT_UNPINNED, PLACEMENT_REMOTE)
 _NODE_DIR = re.compile(r"^node(\d+)$")
 _MEMINFO = re.compile(r"^Node\s+(\d+)\s+([A-Za-z_()]+):\s+(\d+)(?:\s+kB)?\s*$")
 _KIB = 1024
-
-
-def parse_cpulist(text: str) -> frozenset[int]:
-    """CPU numbers of a kernel cpulist (``"0-3,8,10-11"``; ``""`` or a newline is the empty set).
-
-    Raises ValueError naming the bad item for anything else (``"0-"``, ``"3-1"``, ``"a"``).
-    """
-    cpus: set[int] = set()
-    for item in text.strip().split(","):
-        item = item.strip()
-        if not item:
-            continue
-        first, sep, last = item.partition("-")
-        if not first.isdigit() or (sep and not last.isdigit()):
-            raise ValueError(f"{item!r} is not a CPU number or range in cpulist {text.strip()!r}")
-        low, high = int(first), int(last) if sep else int(first)
-        if high < low:
-            raise ValueError(f"range {item!r} runs backwards in cpulist {text.strip()!r}")
-        cpus.update(range(low, high + 1))
-    return frozenset(cpus)
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,19 @@ def run_exporter(*args: str, timeout: float = 60) -> subprocess.CompletedProcess
 @pytest.fixture
 def promtool() -> str:
     return require_binary("promtool")
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory):
+    """A real vLLM on the CPU serving the tiny Llama (``devtools.vllm_cpu``), one per test module that asks for it;
+    the test fails with the reason when it cannot start (the modules' own marks say when to skip)."""
+    from devtools import vllm_cpu
+
+    try:
+        venv = vllm_cpu.ensure_venv()
+        model = vllm_cpu.build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), venv)
+        server = vllm_cpu.VllmServer(model, venv).start()
+    except vllm_cpu.VllmCpuError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 
 from axonize import bundle as bundle_module
+from axonize.cpulist import format_cpulist
 
-from ..cpulist import format_cpulist
 from ..model import Evidence, Finding, Host, Workload
 from ..topology import gpu_nodes, local_cpus, workload_cpus, workload_gpus, workloads_on
 from .evidence import container_labels, declared, metric

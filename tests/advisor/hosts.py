@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from axonize.advisor.cpulist import parse_cpulist
 from axonize.advisor.model import Gpu, Host, Link, NumaNode, Workload
+from axonize.cpulist import parse_cpulist
 
 GIB = 2**30
 H200_BYTES = 150754820096.0

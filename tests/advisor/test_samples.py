@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from axonize.advisor import replay, scenarios
-from axonize.advisor.cpulist import format_cpulist, parse_cpulist
 from axonize.advisor.samples import SamplesError, host_of, parse_text
+from axonize.cpulist import format_cpulist, parse_cpulist
 
 ROOT = Path(__file__).resolve().parents[2]
 NVIDIA = ROOT / "tests" / "fixtures" / "nvidia"

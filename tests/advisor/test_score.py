@@ -22,11 +22,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from axonize import bundle as bundle_module
-from axonize.advisor.cpulist import parse_cpulist
 from axonize.advisor.findings import diagnose
 from axonize.advisor.model import Gpu, Host, Link, MigInstance, NumaNode, Workload
 from axonize.advisor.samples import host_of, parse_text
 from axonize.advisor.score import grade, score_host
+from axonize.cpulist import parse_cpulist
 from axonize.processes import PrometheusServer
 from tests.conftest import ROOT
 from tests.sidecar.servers import FakeEngines

