@@ -6,9 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -58,3 +60,17 @@ def vllm_server(tmp_path_factory):
         pytest.fail(str(exc))
     yield server
     server.stop()
+
+
+def samples(text: str) -> dict[str, dict[tuple, float]]:
+    """``{sample name: {sorted label items: value}}`` for every sample in an exposition."""
+    out: dict[str, dict[tuple, float]] = defaultdict(dict)
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[s.name][tuple(sorted(s.labels.items()))] = s.value
+    return out
+
+
+def total(parsed: dict, name: str, **labels: str) -> float:
+    """Sum of the samples called ``name`` whose labels include ``labels``; 0 when there are none."""
+    return sum(v for key, v in parsed.get(name, {}).items() if set(labels.items()) <= set(key))

@@ -13,8 +13,8 @@ import pytest
 
 from axonize import demo, demo_gateway
 from devtools import vllm_cpu
-from tests.conftest import require_binary, requires
-from tests.sidecar.test_real_vllm import buckets, histogram_quantile, samples, total
+from tests.conftest import require_binary, requires, samples, total
+from tests.sidecar.test_real_vllm import buckets, histogram_quantile
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 from aiohttp import web
+
+from tests.loopback import LoopbackApp
 
 
 class FakeOpenAI:
@@ -21,13 +22,18 @@ class FakeOpenAI:
         self.seen = 0
         self.success = self.prompt = self.generation = 0
         self.bodies: list[dict] = []
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackApp(self._app, "fake OpenAI server")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url()
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_post("/v1/completions", self._completions)
+        return app
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
@@ -61,31 +67,8 @@ class FakeOpenAI:
         return response
 
     def __enter__(self) -> FakeOpenAI:
-        ready = threading.Event()
-
-        async def start() -> None:
-            app = web.Application()
-            app.router.add_get("/v1/models", self._models)
-            app.router.add_get("/metrics", self._metrics)
-            app.router.add_post("/v1/completions", self._completions)
-            self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(start())
-            ready.set()
-            self._loop.run_forever()
-
-        threading.Thread(target=run, name="fake-openai", daemon=True).start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake OpenAI server did not start")
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._runner is not None
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._server.__exit__(*exc)

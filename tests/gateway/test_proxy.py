@@ -5,28 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections import defaultdict
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from axonize.gateway.config import Upstream
+from tests.conftest import samples, total
 from tests.gateway.servers import PROMPT_TOKENS, FakeUpstream, GatewayThread, LoopThread, chunk
 
 MODELS = ("fast", "slow", "fail", "bad-request", "garbage", "garbage-late", "cut", "linger")
-
-
-def samples(text: str) -> dict[str, dict[tuple, float]]:
-    out: dict[str, dict[tuple, float]] = defaultdict(dict)
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[s.name][tuple(sorted(s.labels.items()))] = s.value
-    return out
-
-
-def total(parsed: dict, name: str, **labels: str) -> float:
-    return sum(v for key, v in parsed.get(name, {}).items() if set(labels.items()) <= set(key))
 
 
 def closed_port() -> int:

@@ -22,8 +22,8 @@ from aiohttp import web
 
 from axonize.processes import ManagedProcess, free_port, wait_http
 from devtools import vllm_cpu
+from tests.conftest import samples, total
 from tests.gateway.servers import LoopThread
-from tests.gateway.test_proxy import samples, total
 
 MODEL = vllm_cpu.SERVED_MODEL_NAME
 KEY_A, KEY_B = "sk-acme-0123456789abcdef", "sk-globex-fedcba9876543210"

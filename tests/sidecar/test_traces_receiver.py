@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import threading
 
 import pytest
 import requests
@@ -30,52 +29,14 @@ from axonize.sidecar.trace_forward import Forwarder
 from axonize.sidecar.trace_metrics import TraceMetrics
 from axonize.sidecar.trace_receiver import RETRY_AFTER_SECONDS, TraceReceiver
 from tests.conftest import FIXTURES
+from tests.loopback import LoopbackApp
 from tests.sidecar.servers import FakeEngines
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
 
 
-class Server:
-    """An aiohttp app on its own loop in a thread; ``build()`` makes the app."""
-
-    def __init__(self, build) -> None:
-        self.build = build
-        self.port = 0
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    def __enter__(self) -> Server:
-        ready = threading.Event()
-
-        async def start() -> None:
-            app = self.build()
-            self._runner = web.AppRunner(app)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]
-            ready.set()
-
-        def run() -> None:
-            self.loop = asyncio.new_event_loop()
-            self.loop.run_until_complete(start())
-            self.loop.run_forever()
-            self.loop.run_until_complete(self._runner.cleanup())
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        assert ready.wait(10)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-
-class Sidecar(Server):
+class Sidecar(LoopbackApp):
     """The sidecar's app (make_app) with the receiver installed and a collection loop publishing every 50 ms."""
 
     def __init__(self, engines: FakeEngines, start_worker: bool = True, forward: str = "", **kw) -> None:
@@ -91,7 +52,7 @@ class Sidecar(Server):
             self.receiver.install(app, start_worker=start_worker)
             return app
 
-        super().__init__(build)
+        super().__init__(build, "sidecar app")
 
     def __enter__(self) -> Sidecar:
         super().__enter__()
@@ -300,7 +261,7 @@ def test_forwarding_delivers_the_bodies_unchanged_and_counts_failures(engines):
         app.router.add_post("/v1/traces", upstream)
         return app
 
-    with Server(build) as tempo:
+    with LoopbackApp(build, "forwarding target") as tempo:
         with Sidecar(engines, forward=tempo.url("/v1/traces")) as sidecar:
             for body, kind, coding in sent:
                 headers = {"Content-Type": kind, **({"Content-Encoding": coding} if coding else {})}

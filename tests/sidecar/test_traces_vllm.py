@@ -19,7 +19,8 @@ import requests
 
 from axonize.processes import ManagedProcess, free_port, wait_http
 from devtools import vllm_cpu
-from tests.sidecar.test_real_vllm import needs_vllm, samples, total
+from tests.conftest import samples, total
+from tests.sidecar.test_real_vllm import needs_vllm
 
 N_REQUESTS = 5
 MAX_TOKENS = 8
