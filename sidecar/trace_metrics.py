@@ -7,8 +7,9 @@ time of a few dictionary updates or of copying the numbers.
 
 What each joined span adds (names in :mod:`axonize.names.traces`)::
 
-    request span   -> axonize_trace_request_duration_seconds{model}, axonize_trace_requests_total{model,status},
-                      axonize_trace_request_gpu_seconds_total{model,customer} += seconds x GPUs (when GPUs are known),
+    request span   -> axonize_trace_request_duration_seconds{model}, axonize_trace_requests_total{model,customer,status},
+                      axonize_trace_request_gpu_seconds_total{model,customer,uuid} += seconds on each GPU or MIG
+                      device it ran on (when they are known),
                       and for a vLLM llm_request span its queue / prefill / decode stages (duration only)
     stage span     -> axonize_trace_stage_duration_seconds{model,stage}, axonize_trace_stages_total{model,stage,status},
                       one step per axonize.step event
@@ -17,10 +18,11 @@ What each joined span adds (names in :mod:`axonize.names.traces`)::
 Sample::
 
     axonize_trace_step_duration_seconds_bucket{model="tiny-sd",stage="denoise",step="7",le="0.04"} 12.0
-    axonize_trace_request_gpu_seconds_total{customer="acme",model="tiny-sd"} 18.4
+    axonize_trace_request_gpu_seconds_total{model="tiny-sd",customer="acme",uuid="GPU-6f3a..."} 9.2
 
 Cardinality: each of ``model``, ``stage`` and ``customer`` keeps its first ``max_values`` distinct values,
-later ones read ``other``; ``step`` is its index up to ``max_step`` and ``other`` beyond.
+later ones read ``other``; ``step`` is its index up to ``max_step`` and ``other`` beyond; ``uuid`` is not folded
+(a host has a few GPUs and MIG devices; a request span naming other UUIDs is the sender's choice).
 """
 
 from __future__ import annotations
@@ -88,9 +90,9 @@ class TraceMetrics:
         self.requests: dict[tuple[str], Histogram] = {}
         self.stages: dict[tuple[str, str], Histogram] = {}
         self.steps: dict[tuple[str, str, str], Histogram] = {}
-        self.request_count: Counter[tuple[str, str]] = Counter()
+        self.request_count: Counter[tuple[str, str, str]] = Counter()
         self.stage_count: Counter[tuple[str, str, str]] = Counter()
-        self.gpu_seconds: Counter[tuple[str, str]] = Counter()
+        self.gpu_seconds: Counter[tuple[str, str, str]] = Counter()
         self.received = 0
         self.dropped: Counter[str] = Counter({"queue_full": 0})
         self.rejected: Counter[str] = Counter()
@@ -114,13 +116,13 @@ class TraceMetrics:
         span, request = joined.span, joined.request
         model = self._model((request.model or "") if request is not None else "")
         if span.is_request:
+            customer = self._customer(span.customer or "")
             self._hist(self.requests, (model,)).observe(span.seconds)
-            self.request_count[(model, span.status)] += 1
+            self.request_count[(model, customer, span.status)] += 1
             for stage, seconds in span.latencies:
                 self._hist(self.stages, (model, self._stage(stage))).observe(seconds)
-            if on:
-                customer = self._customer(span.customer or "")
-                self.gpu_seconds[(model, customer)] += span.seconds * len(on)
+            for uuid in dict.fromkeys(on):  # each device once, in the order given
+                self.gpu_seconds[(model, customer, uuid)] += span.seconds
             return
         stage = self._stage(joined.stage)
         if span.step is not None:

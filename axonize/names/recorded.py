@@ -111,6 +111,14 @@ NAMES: tuple[Name, ...] = (
         _C,
     ),
     Name(
+        "uuid:axonize_gpu_cost:dollars_per_hour",
+        "gauge",
+        "dollars_per_hour",
+        ("uuid",),
+        "What an hour of each GPU or MIG device (its uuid as NVML and the sidecar list it) costs, $/h.",
+        _C,
+    ),
+    Name(
         "server_model_uuid:axonize_gpu_cost:dollars_per_hour",
         "gauge",
         "dollars_per_hour",

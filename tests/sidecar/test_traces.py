@@ -116,8 +116,8 @@ def test_sdk_spans_become_histograms_whose_sums_are_the_recorded_durations(sidec
     spans = memory.get_finished_spans()
     assert len(spans) == 3 * (1 + 1 + 1 + STEPS + 1)
 
-    got = wait_for(sidecar, "axonize_trace_requests_total", {"model": "tiny-sd", "status": "error"}, 1)
-    assert got[("axonize_trace_requests_total", frozenset({"model": "tiny-sd", "status": "unset"}.items()))] == 2
+    got = wait_for(sidecar, "axonize_trace_requests_total", {"model": "tiny-sd", "customer": "acme", "status": "error"}, 1)
+    assert got[("axonize_trace_requests_total", frozenset({"model": "tiny-sd", "customer": "acme", "status": "unset"}.items()))] == 2
     expected: dict[tuple[str, frozenset], list[float]] = defaultdict(list)
     for span in spans:
         if span.name == "pipeline":
@@ -139,8 +139,12 @@ def test_sdk_spans_become_histograms_whose_sums_are_the_recorded_durations(sidec
     for (family, labels), durations in expected.items():
         assert got[(family + "_count", labels)] == len(durations), (family, labels)
         assert got[(family + "_sum", labels)] == pytest.approx(sum(durations), rel=1e-9, abs=1e-12), (family, labels)
-    gpu_seconds = got[("axonize_trace_request_gpu_seconds_total", frozenset({"model": "tiny-sd", "customer": "acme"}.items()))]
-    assert gpu_seconds == pytest.approx(2 * sum(seconds(s) for s in spans if s.name == "pipeline"), rel=1e-9)
+    for uuid in ("GPU-a", "GPU-b"):  # a 2-GPU request: its whole duration on each of its GPUs
+        labels = frozenset({"model": "tiny-sd", "customer": "acme", "uuid": uuid}.items())
+        assert got[("axonize_trace_request_gpu_seconds_total", labels)] == pytest.approx(
+            sum(seconds(s) for s in spans if s.name == "pipeline"), rel=1e-9
+        )
+    assert len([key for key in got if key[0] == "axonize_trace_request_gpu_seconds_total"]) == 2
     assert got[("axonize_sidecar_spans_received_total", frozenset())] == len(spans)
     assert got[("axonize_sidecar_spans_dropped_total", frozenset({"reason": "queue_full"}.items()))] == 0
 
@@ -163,7 +167,7 @@ def test_a_vllm_llm_request_span_gives_queue_prefill_and_decode(sidecar):
             pass
     provider.force_flush()
     provider.shutdown()
-    got = wait_for(sidecar, "axonize_trace_requests_total", {"model": "Qwen/Qwen3-0.6B", "status": "unset"}, 2)
+    got = wait_for(sidecar, "axonize_trace_requests_total", {"model": "Qwen/Qwen3-0.6B", "customer": "", "status": "unset"}, 2)
     for i, stage in enumerate(("queue", "prefill", "decode")):
         labels = frozenset({"model": "Qwen/Qwen3-0.6B", "stage": stage}.items())
         assert got[("axonize_trace_stage_duration_seconds_count", labels)] == 2

@@ -84,10 +84,10 @@ def test_a_real_diffusion_pipeline_gives_stage_and_step_metrics_and_the_slow_ste
     rules = [str(ROOT / "rules" / "inference.rules.yml")]
     with PrometheusServer({"axonize-sidecar": [sidecar.removeprefix("http://")]}, "1s", rules, binary=require_binary("prometheus")) as prom:
         first = run(sidecar, 1, tmp_path / "first.json")
-        wait_for(sidecar, "axonize_trace_requests_total", {"model": MODEL, "status": "unset"}, 1)
+        wait_for(sidecar, "axonize_trace_requests_total", {"model": MODEL, "customer": "", "status": "unset"}, 1)
         prom.wait_for(f'axonize_trace_step_duration_seconds_count{{model="{MODEL}",step="{SLOW_STEP}"}} == 1', timeout=30)
         second = run(sidecar, CALLS, tmp_path / "second.json")
-        got = wait_for(sidecar, "axonize_trace_requests_total", {"model": MODEL, "status": "unset"}, 1 + CALLS)
+        got = wait_for(sidecar, "axonize_trace_requests_total", {"model": MODEL, "customer": "", "status": "unset"}, 1 + CALLS)
 
         # Counts are calls x steps (and calls per stage); sums are the SDK's span durations.
         expected = durations(first + second)

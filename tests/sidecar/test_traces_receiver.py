@@ -145,7 +145,7 @@ def test_gzip_bodies_are_read_and_bounded_after_decompression(engines):
         r = requests.post(sidecar.url("/v1/traces"), data=message, headers={**PROTOBUF, "Content-Encoding": "gzip"}, timeout=5)
         assert r.status_code == 400 and "not valid gzip" in status_message(r)
         sidecar.processed()
-        assert 'axonize_trace_requests_total{model="tiny-sd",status="unset"} 1.0' in sidecar.traces_text()
+        assert 'axonize_trace_requests_total{model="tiny-sd",customer="",status="unset"} 1.0' in sidecar.traces_text()
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_spans_missing_the_convention_make_no_or_modelless_metrics(engines):
         out = sidecar.traces_text()
     assert 'axonize_trace_stage_duration_seconds_count{model="",stage="preprocess"} 1.0' in out
     assert 'axonize_trace_stage_duration_seconds_sum{model="",stage="queue"} 0.5' in out
-    assert 'axonize_trace_requests_total{model="",status="unset"} 1.0' in out
+    assert 'axonize_trace_requests_total{model="",customer="",status="unset"} 1.0' in out
     assert "health" not in out and "db.query" not in out
 
 

@@ -65,7 +65,20 @@ def test_label_values_fold_into_other_beyond_their_bounds():
     assert set(metrics.requests) == {("a",), ("b",), ("other",)}
     assert {key[2] for key in metrics.steps} == {"0", "1", "2", "other"}
     assert metrics.steps[("a", "step", "other")].count == 1 and metrics.steps[("a", "step", "other")].sum == 0.5
-    assert metrics.gpu_seconds == {("a", "a"): 1.0, ("b", "b"): 1.0, ("other", "other"): 1.0}
+    assert metrics.gpu_seconds == {("a", "a", "GPU-0"): 1.0, ("b", "b", "GPU-0"): 1.0, ("other", "other", "GPU-0"): 1.0}
+    assert metrics.request_count == {("a", "a", "unset"): 1, ("b", "b", "unset"): 1, ("other", "other", "unset"): 1}
+
+
+def test_a_request_s_gpu_seconds_go_to_each_of_its_devices_once():
+    """A 2-GPU request adds its whole duration to each GPU's series (the rules price each uuid); a UUID listed
+    twice counts once; a request with no known GPU counts as a request and adds no GPU time."""
+    metrics = TraceMetrics()
+    two = span("pipeline", b"r", start=0, end=1_500_000_000, model="sd", customer="acme")
+    none = SpanRecord(b"u" * 16, b"q" * 8, b"", "pipeline", 0, 4_000_000_000, model="sd")
+    devices = {two.span_id: ("GPU-a", "MIG-b", "GPU-a"), none.span_id: ()}
+    metrics.observe(Joiner().add([two, none], now=0), lambda s: devices[s.span_id])
+    assert metrics.gpu_seconds == {("sd", "acme", "GPU-a"): 1.5, ("sd", "acme", "MIG-b"): 1.5}
+    assert metrics.request_count == {("sd", "acme", "unset"): 1, ("sd", "", "unset"): 1}
 
 
 @pytest.fixture
@@ -90,4 +103,4 @@ def test_a_request_span_s_process_pid_finds_its_gpus_through_nvml(worker):
     assert gpus(explicit) == ("MIG-given",)
     metrics = TraceMetrics()
     metrics.observe(Joiner().add([here], now=0), gpus)
-    assert metrics.gpu_seconds == {("tiny-sd", ""): pytest.approx(2 * 2e-6)}
+    assert metrics.gpu_seconds == {("tiny-sd", "", a): pytest.approx(2e-6), ("tiny-sd", "", b): pytest.approx(2e-6)}
