@@ -267,12 +267,8 @@ class Gateway:
         ttft = None
         relay = call.relay
         if relay is not None and relay.content_times:
-            times = relay.content_times
-            ttft = times[0] - call.started
-            m.ttft.labels(call.model).observe(ttft)
-            inter = m.inter_chunk.labels(call.model)
-            for a, b in zip(times, times[1:]):
-                inter.observe(b - a)
+            ttft = relay.content_times[0] - call.started
+            m.streamed(call.model, ttft, relay.content_times)
         if self.usage_log is not None:
             self.usage_log.record(
                 {

@@ -8,6 +8,7 @@ The fake's behaviour is chosen by the request's ``model``:
 * ``fail``: HTTP 500 with an OpenAI-style error; ``bad-request``: HTTP 400;
 * ``garbage``: a 200 stream whose first event is not JSON; ``garbage-late``: three good chunks, then not JSON;
 * ``cut``: three good chunks, then the connection is closed without ``[DONE]``;
+* ``stall``: two good chunks, then nothing for :attr:`FakeUpstream.slow_seconds` (a timeout mid-stream);
 * ``linger``: as ``fast``, then holds the response open :attr:`FakeUpstream.linger_seconds` after ``[DONE]``
   before ending it (a client that stops reading at ``[DONE]`` has left by then).
 
@@ -105,10 +106,14 @@ class FakeUpstream:
                 await response.write(b"data: <html>oops</html>\n\n")
                 return response
             await response.write(chunk(model, [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
-            for i in range(n if model in ("fast", "linger") else 3):
+            for i in range(n if model in ("fast", "linger") else 2 if model == "stall" else 3):
                 await response.write(chunk(model, [{"index": 0, "delta": {"content": f"{prompt}:{i} "}, "finish_reason": None}]))
                 if self.chunk_delay:
                     await asyncio.sleep(self.chunk_delay)
+            if model == "stall":
+                await asyncio.sleep(self.slow_seconds)
+                self.cancelled += request.transport is None or request.transport.is_closing()
+                return response
             if model == "garbage-late":
                 await response.write(b"data: {not json\n\n")
                 return response

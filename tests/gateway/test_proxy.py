@@ -13,7 +13,7 @@ from axonize.gateway.config import Upstream
 from tests.conftest import samples, total
 from tests.gateway.servers import PROMPT_TOKENS, FakeUpstream, GatewayThread, LoopThread, chunk
 
-MODELS = ("fast", "slow", "fail", "bad-request", "garbage", "garbage-late", "cut", "linger")
+MODELS = ("fast", "slow", "fail", "bad-request", "garbage", "garbage-late", "cut", "linger", "stall")
 
 
 def closed_port() -> int:
@@ -121,6 +121,25 @@ def test_a_stream_that_breaks_after_its_200_ends_with_an_error_event_and_counts_
         assert total(after, "axonize_gateway_prompt_tokens_total", model=model) == total(
             before, "axonize_gateway_prompt_tokens_total", model=model
         )
+
+
+def test_a_stream_idle_past_the_timeout_ends_with_a_timeout_event_and_counts_what_was_sent(gateway, upstream):
+    """--upstream.timeout 0.5s; ``stall`` sends two chunks and then nothing for 5 s: the gateway's own idle timer
+    (not aiohttp's per-read one) ends the stream after about 0.5 s."""
+    before = metrics(gateway)
+    status, answer = asyncio.run(post(gateway.url, body("stall", True, prompt="t")))
+    after = metrics(gateway)
+    events = answer.split(b"\n\n")[:-1]
+    assert status == 200 and [e.count(b"t:") for e in events[:3]] == [0, 1, 1] and len(events) == 4
+    error = json.loads(events[-1].removeprefix(b"data: "))["error"]
+    assert error["code"] == "timeout" and "--upstream.timeout" in error["message"]
+
+    def delta(name: str, **labels: str) -> float:
+        return total(after, name, model="stall", **labels) - total(before, name, model="stall", **labels)
+
+    assert delta("axonize_gateway_upstream_errors_total", kind="timeout") == delta("axonize_gateway_upstream_errors_total") == 1
+    assert delta("axonize_gateway_completion_tokens_total") == delta("axonize_gateway_estimated_completion_tokens_total") == 2
+    assert 0.5 <= delta("axonize_gateway_request_duration_seconds_sum") < 5
 
 
 def expected_stream(model: str, n: int, prompt: str, usage: bool) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 
 from axonize.gateway.identity import HASH_HEX, Identities
 from axonize.gateway.metering import Metering
-from axonize.gateway.streaming import Events, parse_event, with_usage
+from axonize.gateway.streaming import Events, parse_event, plain_tokens, with_usage
 from axonize.gateway.usage_log import FIELDS, UsageLog
 
 
@@ -75,6 +75,58 @@ def test_events_are_cut_at_blank_lines_across_reads_and_read_for_tokens_and_usag
         {"stream_options": {"continuous_usage_stats": False, "include_usage": True}},
         False,
     )
+
+
+# Events as vLLM 0.32 writes them (chat and completions, logprobs on), and the shapes a plain-chunk reader must not misread.
+VLLM_CHAT = b'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":" the"},"logprobs":{"content":[{"token":" the","logprob":-0.1,"top_logprobs":[]}]},"finish_reason":null}]}\n\n'
+PLAIN = [
+    VLLM_CHAT,
+    b'data: {"id":"cmpl-1","object":"text_completion","created":1,"model":"m","choices":[{"index":0,"text":" fox","logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"content":"say \\"content\\": \\"x\\""},"finish_reason":null}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"hm"}}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}],"usage":null}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}\n\n',
+]
+
+
+@pytest.mark.parametrize("raw", PLAIN)
+def test_a_plain_chunk_counts_the_tokens_the_json_parse_counts(raw):
+    assert plain_tokens(raw) == parse_event(raw).tokens
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\n',  # the usage chunk: read in full
+        b'data: {"error":{"message":"engine died"}}\n\n',
+        b"data: [DONE]\n\n",
+        b"data: {not json\n\n",
+        b'data: {"a":\ndata: 1}\n\n',  # two data lines make one payload
+        b": keep-alive\n\n",
+        b'data: {"choices":[]}\r\n\r\n',
+    ],
+)
+def test_anything_but_a_plain_chunk_is_left_to_the_json_parse(raw):
+    assert plain_tokens(raw) == -1
+
+
+def test_stream_gaps_are_binned_as_prometheus_client_bins_them():
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    m = Metering(models=("m",))
+    times = [0.0, 0.01, 0.03, 0.5, 3.5, 3.5, 3.6]
+    m.streamed("m", 0.1, times)
+    registry = CollectorRegistry()
+    plain = Histogram("axonize_gateway_inter_chunk_latency_seconds", "x", ["model"], registry=registry, buckets=m.inter_chunk.bounds)
+    for a, b in zip(times, times[1:]):
+        plain.labels("m").observe(b - a)
+
+    def lines(text: bytes) -> list[str]:
+        return [line for line in text.decode().splitlines() if line.startswith("axonize_gateway_inter_chunk") and "_created" not in line]
+
+    assert lines(generate_latest(m.registry)) == lines(generate_latest(registry)) and len(lines(generate_latest(registry))) == 16
 
 
 def test_the_usage_log_writes_every_record_and_rotates_by_size(tmp_path):
