@@ -72,7 +72,14 @@ def build(settings: dict) -> Gateway:
     identities = Identities(
         settings["salt"], settings["identity_customers"], settings["identity_header"], settings["identity_require_known"]
     )
-    metering = Metering(settings["metrics_max_customers"], identities.names, settings["router"].models)
+    router = settings["router"]
+    metering = Metering(
+        settings["metrics_max_customers"],
+        identities.names,
+        router.models,
+        settings["metrics_names"],
+        {model: up.url for model, up in router.by_model.items()},
+    )
     usage_log = None
     if settings["usage_log_path"]:
         usage_log = UsageLog(settings["usage_log_path"], settings["usage_log_max_bytes"], settings["usage_log_backups"])

@@ -15,6 +15,7 @@ default; every flag has a YAML key, ``--usage-log.path`` <-> ``usage_log: {path:
       customers: {3fa2b9c01d4e5f67: acme, 9c0e11aa52b7d403: globex}   # key hash prefix -> customer
       require_known: true                             # 401 for keys not in customers
     usage_log: {path: /var/log/axonize/usage.jsonl, max_bytes: 104857600, backups: 5}
+    metrics: {names: both}                            # axonize_gateway_* and the OpenTelemetry GenAI names
 
 An upstream's URL is the server's base (``http://host:8000``; a trailing ``/v1`` is dropped): the
 gateway appends the OpenAI path. ``api_key_file`` holds the key the gateway sends upstream; clients'
@@ -129,6 +130,13 @@ def parse_other_paths(value: Any) -> str:
     return text
 
 
+def parse_name_set(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ("axonize", "otel", "both"):
+        raise ValueError(f"must be 'axonize', 'otel' or 'both', not {value!r}")
+    return text
+
+
 def parse_optional_listen_address(value: Any) -> tuple[str, int] | None:
     return parse_listen_address(value) if str(value).strip() else None
 
@@ -193,6 +201,14 @@ OPTIONS = (
         'distinct unnamed customers exposed; later ones fold into customer="other" (named ones always count)',
         parse_positive_int,
         metavar="N",
+    ),
+    Option(
+        "--metrics.names",
+        "axonize",
+        "metric names: 'axonize' (axonize_gateway_*), 'otel' (the OpenTelemetry GenAI conventions' gen_ai_* "
+        "as translated to Prometheus; the customer-cost rules need axonize) or 'both'",
+        parse_name_set,
+        metavar="SET",
     ),
     Option("--usage-log.path", "", "JSON-lines usage log, one record per request (off when empty)", str, metavar="FILE"),
     Option(

@@ -2,7 +2,7 @@
 
 ``python -m axonize.gateway.docs`` prints the section: every ``axonize_gateway_*`` family (name,
 type, unit, labels and help from :mod:`axonize.names.gateway`), the histogram buckets and where they
-come from, and example queries. tests/test_generated.py fails when the committed file differs.
+come from, example queries, and the OpenTelemetry GenAI names of ``--metrics.names otel|both``. tests/test_generated.py fails when the committed file differs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _labels(labels) -> str:
 
 
 def _bounds(buckets) -> str:
-    return ", ".join(f"{b:g}" for b in buckets)
+    return ", ".join(str(b) if isinstance(b, int) else f"{b:g}" for b in buckets)
 
 
 def render() -> str:
@@ -41,7 +41,8 @@ def render() -> str:
         "|---|---|---|---|---|",
     ]
     for row in names.of_component("gateway"):
-        out.append(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help))
+        if row not in rows.GENAI_NAMES:
+            out.append(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help))
     out += [
         "",
         "Histogram buckets (seconds), the explicit boundaries the OpenTelemetry GenAI semantic conventions advise:",
@@ -60,6 +61,34 @@ def render() -> str:
         "histogram_quantile(0.99, sum by (model, le) (rate(axonize_gateway_time_to_first_token_seconds_bucket[5m])))",
         "# share of requests answered with an error status, per model",
         'sum by (model) (rate(axonize_gateway_requests_total{status!~"2.."}[5m])) / sum by (model) (rate(axonize_gateway_requests_total[5m]))',
+        "```",
+        "",
+        "### OpenTelemetry GenAI names (`--metrics.names otel` or `both`)",
+        "",
+        "With `--metrics.names both` (YAML `metrics: {names: both}`) the gateway also exposes the OpenTelemetry GenAI",
+        "semantic conventions' metrics, named as the OpenTelemetry -> Prometheus translation names them (dots become",
+        "underscores, the unit `s` adds `_seconds`, a unit in braces such as `{token}` adds nothing, a counter adds",
+        "`_total`); `otel` exposes them instead of the `axonize_gateway_*` families (the customer-cost rules and",
+        "`axonize usage` need those). Only requests routed to an upstream are recorded. Labels:",
+        "`gen_ai_operation_name` is `chat`, `text_completion` or `embeddings`; `gen_ai_provider_name` is `openai`, the",
+        "API the upstreams speak; `gen_ai_request_model` the request's model; `server_address` and `server_port` the",
+        "upstream behind the gateway; `error_type` the error kind of `axonize_gateway_upstream_errors_total`, empty on",
+        "success; `gen_ai_token_modality` is `unknown` (the engine's usage is not split by modality). As the",
+        "conventions ask, tokens come from the engine's usage only: a stream cut before its usage adds 0 here.",
+        "Sources: semantic-conventions `docs/gen-ai/gen-ai-metrics.md` (v1.41) and semantic-conventions-genai",
+        "`docs/gen-ai/gen-ai-token-metrics.md` (the `gen_ai.client.inference.usage.*` counters), in development status.",
+        "",
+        "| Metric | Type | Unit | Labels | Meaning |",
+        "|---|---|---|---|---|",
+        *(_cells(f"`{row.name}`", row.type, row.unit or "-", _labels(row.labels), row.help) for row in rows.GENAI_NAMES),
+        "",
+        f"Buckets: the durations and time to first token as above; tokens (`gen_ai.client.token.usage`): {_bounds(rows.TOKEN_USAGE_BUCKETS)}.",
+        "",
+        "```promql",
+        "# output tokens per second per model, from the conventions' counter",
+        "sum by (gen_ai_request_model) (rate(gen_ai_client_inference_usage_output_tokens_total[5m]))",
+        "# p99 request duration of failed requests, by error kind",
+        'histogram_quantile(0.99, sum by (error_type, le) (rate(gen_ai_client_operation_duration_seconds_bucket{error_type!=""}[5m])))',
         "```",
         "",
     ]

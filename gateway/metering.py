@@ -32,39 +32,48 @@ from prometheus_client.utils import floatToGoString
 from axonize import names
 from axonize.names import gateway as rows
 
+from .genai import GenAiMetrics, family
+
+NAME_SETS = ("axonize", "otel", "both")
+"""``--metrics.names``: the ``axonize_gateway_*`` families, the OpenTelemetry GenAI ones (:mod:`.genai`), or both."""
 OTHER = "other"
 UNKNOWN_MODEL = "unknown"
 ERROR_KINDS = ("connect", "timeout", "http_5xx", "http_4xx", "malformed", "client_disconnect")
-
-
-def _metric(kind, name: str, registry: CollectorRegistry, **kwargs):
-    row = names.get(name)
-    base = name[: -len("_total")] if row.type == "counter" else name
-    return kind(base, row.help, list(row.labels), registry=registry, **kwargs)
 
 
 class Metering:
     """Every gateway metric in one registry, plus the customer cap. Not thread-safe beyond prometheus_client's own locks:
     the proxy calls it from its event loop."""
 
-    def __init__(self, max_customers: int = 100, named: Iterable[str] = (), models: Iterable[str] = ()):
+    def __init__(
+        self,
+        max_customers: int = 100,
+        named: Iterable[str] = (),
+        models: Iterable[str] = (),
+        name_set: str = "axonize",
+        routes: dict[str, str] | None = None,
+    ):
+        if name_set not in NAME_SETS:
+            raise ValueError(f"--metrics.names {name_set!r} is not one of {', '.join(NAME_SETS)}")
         self.registry = CollectorRegistry(auto_describe=True)
         self.max_customers = max_customers
         self.named = frozenset(named)
         self._seen: set[str] = set()
-        r = self.registry
-        self.requests = _metric(Counter, "axonize_gateway_requests_total", r)
-        self.prompt_tokens = _metric(Counter, "axonize_gateway_prompt_tokens_total", r)
-        self.completion_tokens = _metric(Counter, "axonize_gateway_completion_tokens_total", r)
-        self.estimated_tokens = _metric(Counter, "axonize_gateway_estimated_completion_tokens_total", r)
-        self.ttft = _metric(Histogram, "axonize_gateway_time_to_first_token_seconds", r, buckets=rows.TTFT_BUCKETS)
+        self.genai = GenAiMetrics(self.registry, routes) if name_set != "axonize" else None
+        r = self.registry if name_set != "otel" else None  # otel alone: the axonize families are kept but not exposed
+        self.requests = family(Counter, "axonize_gateway_requests_total", r)
+        self.prompt_tokens = family(Counter, "axonize_gateway_prompt_tokens_total", r)
+        self.completion_tokens = family(Counter, "axonize_gateway_completion_tokens_total", r)
+        self.estimated_tokens = family(Counter, "axonize_gateway_estimated_completion_tokens_total", r)
+        self.ttft = family(Histogram, "axonize_gateway_time_to_first_token_seconds", r, buckets=rows.TTFT_BUCKETS)
         self.inter_chunk = Gaps("axonize_gateway_inter_chunk_latency_seconds", rows.TIME_PER_OUTPUT_TOKEN_BUCKETS)
-        r.register(self.inter_chunk)
-        self.duration = _metric(Histogram, "axonize_gateway_request_duration_seconds", r, buckets=rows.OPERATION_DURATION_BUCKETS)
-        self.in_flight = _metric(Gauge, "axonize_gateway_requests_in_flight", r)
-        self.errors = _metric(Counter, "axonize_gateway_upstream_errors_total", r)
-        self.added = _metric(Histogram, "axonize_gateway_added_latency_seconds", r, buckets=rows.ADDED_LATENCY_BUCKETS)
-        self.folded = _metric(Counter, "axonize_gateway_customers_folded_total", r)
+        if r is not None:
+            r.register(self.inter_chunk)
+        self.duration = family(Histogram, "axonize_gateway_request_duration_seconds", r, buckets=rows.OPERATION_DURATION_BUCKETS)
+        self.in_flight = family(Gauge, "axonize_gateway_requests_in_flight", r)
+        self.errors = family(Counter, "axonize_gateway_upstream_errors_total", r)
+        self.added = family(Histogram, "axonize_gateway_added_latency_seconds", r, buckets=rows.ADDED_LATENCY_BUCKETS)
+        self.folded = family(Counter, "axonize_gateway_customers_folded_total", r)
         for model in models:  # every configured model's series exist from the start (rate() needs a first sample)
             self.in_flight.labels(model)
             for kind in ERROR_KINDS:
@@ -151,7 +160,7 @@ class Gaps:
         return [HistogramMetricFamily(self.name, self.help, labels=("model",))]
 
     def collect(self):
-        family = HistogramMetricFamily(self.name, self.help, labels=("model",))
+        histogram = HistogramMetricFamily(self.name, self.help, labels=("model",))
         with self._lock:
             snapshot = [(m, list(c), self._sums[m]) for m, c in self._counts.items()]
         for model, counts, total in snapshot:
@@ -159,5 +168,5 @@ class Gaps:
             for bound, n in zip((*self.bounds, float("inf")), counts):
                 acc += n
                 cumulative.append((floatToGoString(bound), acc))
-            family.add_metric([model], cumulative, total)
-        yield family
+            histogram.add_metric([model], cumulative, total)
+        yield histogram

@@ -166,7 +166,7 @@ class Gateway:
             upstream = self.router.route(body.get("model"))
             if upstream is None:
                 return await call.answer(self.router.unknown_model(body.get("model")))
-            call.model = body["model"]
+            call.model, call.upstream = body["model"], upstream
             return await self._forward(call, upstream, raw, body)
         finally:
             self._finish(call)
@@ -269,6 +269,10 @@ class Gateway:
         if relay is not None and relay.content_times:
             ttft = relay.content_times[0] - call.started
             m.streamed(call.model, ttft, relay.content_times)
+        if m.genai is not None and call.upstream is not None:
+            usage = (call.prompt, call.completion) if call.usage else None
+            error_type = "" if call.outcome == "ok" else call.outcome
+            m.genai.finished(call.request.path, call.model, call.upstream.url, error_type, ended - call.started, ttft, usage)
         if self.usage_log is not None:
             self.usage_log.record(
                 {
@@ -339,7 +343,7 @@ class _Call:
 
     __slots__ = (
         "request", "started", "wall", "id", "identity", "customer", "model", "status", "prompt", "completion",
-        "estimated", "added", "ended", "relay", "outcome", "in_flight",
+        "estimated", "added", "ended", "relay", "outcome", "in_flight", "upstream", "usage",
     )  # fmt: skip
 
     def __init__(self, request: web.Request, started: float, wall: float):
@@ -356,9 +360,12 @@ class _Call:
         self.relay: Relay | None = None
         self.outcome = "ok"
         self.in_flight = None
+        self.upstream: Upstream | None = None
+        self.usage = False  # whether the engine's usage was read
 
     def count(self, usage: dict | None) -> None:
         if usage is not None:
+            self.usage = True
             self.prompt = int(usage.get("prompt_tokens") or 0)
             self.completion = int(usage.get("completion_tokens") or 0)
 

@@ -8,6 +8,12 @@ reached. ``model`` is the request's ``model``; ``endpoint`` the OpenAI path (``/
 Latency histograms are measured as the client sees them (the gateway's clock), with the explicit
 bucket boundaries the OpenTelemetry GenAI semantic conventions recommend (:data:`TTFT_BUCKETS`, ...).
 
+With ``--metrics.names otel`` or ``both`` the gateway also (or only) exposes the OpenTelemetry GenAI
+semantic-convention metrics (:data:`GENAI_NAMES`) under the names and labels they take through the
+OpenTelemetry -> Prometheus translation (dots become underscores; the unit ``s`` adds ``_seconds``, a unit in
+braces such as ``{token}`` adds nothing; a counter adds ``_total``), so dashboards built on those
+conventions read the gateway as they read an instrumented client.
+
 Rows of the names registry (:mod:`axonize.names`); the gateway's metering binds each to its metrics.
 """
 
@@ -26,9 +32,12 @@ OPERATION_DURATION_BUCKETS = tuple(round(0.01 * 2**k, 2) for k in range(14))
 #: The gateway's own time per request: the conventions give no advice; 100 µs to 100 ms, about 2.5x apart (Axonize's choice).
 ADDED_LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
+#: ``gen_ai.client.token.usage`` (same source): powers of 4 from 1 to 67,108,864, tokens.
+TOKEN_USAGE_BUCKETS = tuple(4**k for k in range(14))
+
 CUSTOMER = ("customer", "model")
 
-NAMES: tuple[Name, ...] = (
+AXONIZE_NAMES: tuple[Name, ...] = (
     Name(
         "axonize_gateway_requests_total",
         "counter",
@@ -118,3 +127,52 @@ NAMES: tuple[Name, ...] = (
         _C,
     ),
 )
+
+#: The attributes the OpenTelemetry GenAI metrics share, as Prometheus labels (``gen_ai.operation.name`` -> ``gen_ai_operation_name``).
+GENAI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "server_address", "server_port")
+_SPEC = "OpenTelemetry GenAI semantic conventions"
+
+GENAI_NAMES: tuple[Name, ...] = (
+    Name(
+        "gen_ai_client_operation_duration_seconds",
+        "histogram",
+        "seconds",
+        (*GENAI, "error_type"),
+        f"gen_ai.client.operation.duration ({_SPEC}): each routed request, from its arrival to its last byte sent; error_type is the gateway's error kind, empty when it succeeded.",
+        _C,
+    ),
+    Name(
+        "gen_ai_server_time_to_first_token_seconds",
+        "histogram",
+        "seconds",
+        (*GENAI, "error_type"),
+        f"gen_ai.server.time_to_first_token ({_SPEC}): each stream that sent a content chunk, from the request's arrival to that chunk sent.",
+        _C,
+    ),
+    Name(
+        "gen_ai_client_token_usage",
+        "histogram",
+        "tokens",
+        (*GENAI, "gen_ai_token_type"),
+        f"gen_ai.client.token.usage ({_SPEC}): the input and output tokens of each request whose usage the engine sent (gen_ai_token_type input or output).",
+        _C,
+    ),
+    Name(
+        "gen_ai_client_inference_usage_input_tokens_total",
+        "counter",
+        "tokens",
+        (*GENAI, "gen_ai_token_modality"),
+        f"gen_ai.client.inference.usage.input_tokens ({_SPEC}): prompt tokens from the engine's usage, 0 for a request without usage; gen_ai_token_modality is unknown (the usage is not split by modality).",
+        _C,
+    ),
+    Name(
+        "gen_ai_client_inference_usage_output_tokens_total",
+        "counter",
+        "tokens",
+        (*GENAI, "gen_ai_token_modality"),
+        f"gen_ai.client.inference.usage.output_tokens ({_SPEC}): completion tokens from the engine's usage, 0 without usage (a cut stream's tokens count in the axonize_gateway_* counters only).",
+        _C,
+    ),
+)
+
+NAMES = AXONIZE_NAMES + GENAI_NAMES

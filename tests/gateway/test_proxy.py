@@ -297,3 +297,39 @@ def test_other_paths_are_refused_in_openai_shape(gateway):
 
     status, answer = asyncio.run(get())
     assert status == 404 and answer["error"]["code"] == "not_found" and "/v1/fine_tuning/jobs" in answer["error"]["message"]
+
+
+def test_the_otel_genai_names_count_each_routed_request_and_the_engines_usage(loop, upstream):
+    """--metrics.names otel: only gen_ai_* families; one duration per routed request with its error kind, tokens
+    from the usage only (a cut stream adds 0), server_address/port of the upstream behind the gateway."""
+    down = closed_port()
+    gw = GatewayThread(loop, [Upstream(MODELS, upstream.url), Upstream(("down",), f"http://127.0.0.1:{down}")], ["--metrics.names", "otel"])
+    try:
+        sent = [body("fast", True, 6), body("fast", False, 4), body("fast", True, 3, stream_options={"include_usage": True})]
+        for payload in sent:
+            assert asyncio.run(post(gw.url, payload))[0] == 200
+        assert asyncio.run(post(gw.url, body("down", False)))[0] == 502
+        assert asyncio.run(post(gw.url, body("cut", True)))[0] == 200
+        assert asyncio.run(post(gw.url, body("nonexistent", False)))[0] == 404  # refused before routing: no operation
+        after = metrics(gw)
+    finally:
+        gw.stop()
+    assert not any(name.startswith("axonize_") for name in after)
+    port = upstream.url.rsplit(":", 1)[1]
+    fast = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "fast"}
+    fast |= {"server_address": "127.0.0.1", "server_port": port}
+    duration = "gen_ai_client_operation_duration_seconds_count"
+    assert total(after, duration, error_type="", **fast) == 3
+    assert total(after, duration, error_type="connect", gen_ai_request_model="down", server_port=str(down)) == 1
+    assert total(after, duration, error_type="malformed", gen_ai_request_model="cut") == 1
+    assert total(after, duration) == 5
+    assert total(after, "gen_ai_server_time_to_first_token_seconds_count", **fast) == 2
+    assert total(after, "gen_ai_server_time_to_first_token_seconds_count", gen_ai_request_model="cut", error_type="malformed") == 1
+    assert total(after, "gen_ai_client_inference_usage_output_tokens_total", gen_ai_token_modality="unknown", **fast) == 6 + 4 + 3
+    assert total(after, "gen_ai_client_inference_usage_input_tokens_total", **fast) == 3 * PROMPT_TOKENS
+    assert total(after, "gen_ai_client_inference_usage_output_tokens_total", gen_ai_request_model="cut") == 0  # no usage: 0
+    usage = "gen_ai_client_token_usage"
+    assert total(after, f"{usage}_count", gen_ai_token_type="input", **fast) == 3
+    assert total(after, f"{usage}_sum", gen_ai_token_type="output", **fast) == 13
+    assert total(after, f"{usage}_bucket", gen_ai_token_type="output", le="4.0", **fast) == 2  # 4 and 3 tokens; 6 is above
+    assert total(after, f"{usage}_count", gen_ai_request_model="cut") == 0

@@ -43,6 +43,7 @@ class Tap:
         self.calls: list[dict] = []
 
     async def start(self) -> str:
+        """Listen on 127.0.0.1 (an unused port); returns and keeps (:attr:`url`) its base URL."""
         app = web.Application(client_max_size=2**24)
         app.router.add_route("*", "/{tail:.*}", self.relay)
         self.runner = web.AppRunner(app, access_log=None)
@@ -50,7 +51,8 @@ class Tap:
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         self.session = aiohttp.ClientSession(auto_decompress=False)
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        return self.url
 
     async def stop(self) -> None:
         await self.session.close()
@@ -93,6 +95,7 @@ def stack(vllm_server, tmp_path_factory):
         "upstreams": [f"{MODEL}={tap_url}"],
         "identity": {"salt_file": str(folder / "salt"), "customers": {hashed.stdout.strip(): "acme"}},
         "usage_log": {"path": str(folder / "usage.jsonl")},
+        "metrics": {"names": "both"},
         "log": {"level": "debug"},
         "web": {"listen_address": f"127.0.0.1:{port}"},
     }
@@ -182,6 +185,21 @@ def test_tokens_per_customer_equal_vllms_usage_and_counters_and_streams_are_vllm
         == 32
     )
     assert delta(after, before, "axonize_gateway_time_to_first_token_seconds_count", model=MODEL) == 2
+    # The OpenTelemetry GenAI names (--metrics.names both): one operation per request, tokens equal vLLM's usage and counters.
+    server = {"gen_ai_request_model": MODEL, "server_address": "127.0.0.1", "server_port": tap.url.rsplit(":", 1)[1]}
+    for operation in ("chat", "text_completion"):
+        labels = {"gen_ai_operation_name": operation, "gen_ai_provider_name": "openai", **server}
+        assert delta(after, before, "gen_ai_client_operation_duration_seconds_count", error_type="", **labels) == 2, operation
+        assert delta(after, before, "gen_ai_server_time_to_first_token_seconds_count", **labels) == 1, operation
+        assert delta(after, before, "gen_ai_client_token_usage_count", gen_ai_token_type="input", **labels) == 2, operation
+    assert delta(after, before, "gen_ai_client_operation_duration_seconds_count") == 4
+    prompt_tokens = delta(after_vllm, before_vllm, "vllm:prompt_tokens_total")
+    assert (
+        delta(after, before, "gen_ai_client_inference_usage_input_tokens_total", gen_ai_token_modality="unknown", **server) == prompt_tokens
+    )
+    assert delta(after, before, "gen_ai_client_inference_usage_output_tokens_total", **server) == 32
+    assert delta(after, before, "gen_ai_client_token_usage_sum", gen_ai_token_type="input") == prompt_tokens
+    assert delta(after, before, "gen_ai_client_token_usage_sum", gen_ai_token_type="output") == 32
 
     records = [json.loads(line) for line in _usage_lines(folder, 4)][-4:]
     assert [(r["customer"], r["endpoint"], r["completion_tokens"], r["estimated"], r["status"]) for r in records] == [
@@ -249,5 +267,14 @@ def test_a_client_leaving_mid_stream_is_counted_and_vllm_aborts_the_request(vllm
         == 1
     )
     assert total(after, "axonize_gateway_requests_in_flight", model=MODEL) == 0
+    # OpenTelemetry GenAI names: the operation failed as client_disconnect; without vLLM's usage its tokens add 0 there.
+    assert (
+        total(after, "gen_ai_client_operation_duration_seconds_count", error_type="client_disconnect")
+        - total(before, "gen_ai_client_operation_duration_seconds_count", error_type="client_disconnect")
+        == 1
+    )
+    assert total(after, "gen_ai_client_inference_usage_output_tokens_total") == total(
+        before, "gen_ai_client_inference_usage_output_tokens_total"
+    )
     record = json.loads(_usage_lines(folder, 1)[-1])
     assert (record["outcome"], record["estimated"], record["completion_tokens"]) == ("client_disconnect", True, counted)

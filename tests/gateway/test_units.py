@@ -152,6 +152,7 @@ def test_the_usage_log_writes_every_record_and_rotates_by_size(tmp_path):
         (["--upstream", "m=http://a:1", "--upstream", "m=http://b:1"], "routed to both"),
         (["--upstream", "m=http://a:1", "--identity.customers", "zz=acme"], "not a key hash"),
         (["--upstream", "m=http://a:1", "--identity.salt-file", "/nonexistent/salt"], "identity.salt_file /nonexistent/salt"),
+        (["--upstream", "m=http://a:1", "--metrics.names", "prometheus"], "'axonize', 'otel' or 'both'"),
     ],
 )
 def test_bad_configuration_exits_2_naming_the_problem(argv, message):
