@@ -8,6 +8,8 @@ Flags follow the exporter (and Prometheus' own exporters)::
     axonize-sidecar --config sidecar.yml --print               # scrape every target once, print, exit
     axonize-sidecar --target http://gpu-1:8000 --traces.forward.url http://tempo:4318/v1/traces
                                                                # OTLP spans in on :9948/v1/traces, out to Tempo
+    axonize-sidecar --target http://gpu-1:8000 --traces.prices.url http://localhost:9947/metrics
+                                                               # cost per traced request at the exporter's prices
 
 Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}``;
 ``--target`` <-> the list ``targets:``, whose items may also set ``server``,
@@ -42,6 +44,7 @@ from . import otlp, trace_receiver
 from .attribution import Attribution, ProcessGpus
 from .collection import CollectionLoop
 from .engines import ENGINES
+from .prices import Prices
 from .spans import Joiner
 from .targets import TargetSpec, finish, parse_engine, parse_target
 from .trace_forward import DEFAULT_BUFFER_BYTES, Forwarder
@@ -120,6 +123,21 @@ TRACE_OPTIONS = (
         metavar="URL",
     ),
     Option("--traces.forward.timeout", "5s", "how long one forwarded POST may take", parse_duration, metavar="DURATION"),
+    Option(
+        "--traces.prices.url",
+        "",
+        "the local axonize-exporter's /metrics, whose GPU and MIG prices give each request's cost "
+        "(axonize_trace_request_cost_dollars); read by the collection loop, the last good table kept",
+        parse_url,
+        metavar="URL",
+    ),
+    Option(
+        "--traces.prices.refresh",
+        "30s",
+        "how often the prices are read again after a good read (after a failed one: the next collection cycle)",
+        parse_duration,
+        metavar="DURATION",
+    ),
     Option(
         "--traces.forward.buffer",
         DEFAULT_BUFFER_BYTES,
@@ -243,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     exposition = Exposition()
     processes = ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution_source"] == "processes" else None
-    traces = TraceMetrics(settings["traces_max_step"], settings["traces_max_values"]) if settings["traces_path"] else None
+    prices = Prices(settings["traces_prices_url"], settings["traces_prices_refresh"]) if settings["traces_prices_url"] else None
+    traces = TraceMetrics(settings["traces_max_step"], settings["traces_max_values"], prices) if settings["traces_path"] else None
     loop = CollectionLoop(
         settings["target"],
         settings["collect_interval"],
@@ -252,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_series=settings["collect_max_series"],
         attribution=Attribution(processes),
         extra=traces.families if traces is not None and not settings["print"] else None,
+        side_reads=(prices.update,) if prices is not None and traces is not None and not settings["print"] else (),
     )
     if settings["print"]:
         snapshot = loop.collect_once()

@@ -45,8 +45,10 @@ import platform
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+
+import aiohttp
 
 from axonize import __version__
 from axonize import exposition_text as text
@@ -79,6 +81,10 @@ class CollectionLoop:
     Between cycles it keeps, per target, what reading its last two scrapes learnt
     (:class:`~axonize.sidecar.normalize.Kept`: about 0.21 MB for a vLLM 0.33 target, by tracemalloc)
     and the label texts of the last two renderings (:class:`~axonize.sidecar.exposition.Renderer`).
+
+    ``extra`` gives more families to publish each cycle (the traces receiver's); ``side_reads`` are other reads of
+    each cycle, ``read(session, timeout)``, run beside the scrapes within the same ``timeout`` (the traces
+    receiver's GPU prices, :meth:`axonize.sidecar.prices.Prices.update`).
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class CollectionLoop:
         attribution: GpuAttribution | None = None,
         max_body_bytes: int | None = None,
         extra: Callable[[], list[text.Family]] | None = None,
+        side_reads: Sequence[Callable[[aiohttp.ClientSession, float], Awaitable[None]]] = (),
     ):
         self.targets = list(targets)
         self.interval = interval
@@ -100,6 +107,7 @@ class CollectionLoop:
         self.max_body_bytes = max_body_bytes
         self.attribution = attribution or Attribution()
         self.extra = extra
+        self.side_reads = tuple(side_reads)
         self.model_gpus: dict[str, tuple[str, ...]] = {}  # {model: UUIDs of the targets serving it}, each cycle
         self.collections = 0
         self.last_duration = 0.0
@@ -135,9 +143,10 @@ class CollectionLoop:
     async def cycle(self, session) -> Snapshot:
         """Read every target at once over ``session``, publish the rendering; the snapshot."""
         start = time.monotonic()
-        results, gpus = await asyncio.gather(
+        results, gpus, _ = await asyncio.gather(
             asyncio.gather(*(self._scrape(session, t) for t in self.targets)),
             self._attribute(),
+            asyncio.gather(*(self._side_read(read, session) for read in self.side_reads)),
         )
         self._account(results)
         snapshot = Snapshot(
@@ -196,6 +205,13 @@ class CollectionLoop:
             self._log_internal(target, exc)
             result.error = TargetError("internal", f"{type(exc).__name__}: {exc}")
         return result
+
+    async def _side_read(self, read: Callable[[aiohttp.ClientSession, float], Awaitable[None]], session) -> None:
+        """One of ``side_reads`` within ``timeout``; a failure that escapes it counts as a ``cycle`` error."""
+        try:
+            await asyncio.wait_for(read(session, self.timeout), self.timeout)
+        except Exception as exc:
+            self._loop_error("cycle", exc)
 
     async def _attribute(self) -> dict[str, tuple[str, ...]]:
         """``{server: UUIDs}``: this cycle's attribution when it answers within ``timeout``, else the last answer.

@@ -10,7 +10,10 @@ What each joined span adds (names in :mod:`axonize.names.traces`)::
     request span   -> axonize_trace_request_duration_seconds{model}, axonize_trace_requests_total{model,customer,status},
                       axonize_trace_request_gpu_seconds_total{model,customer,uuid} += seconds on each GPU or MIG
                       device it ran on (when they are known),
-                      and for a vLLM llm_request span its queue / prefill / decode stages (duration only)
+                      for a vLLM llm_request span its queue / prefill / decode stages (duration only),
+                      and with a price table (--traces.prices.url) axonize_trace_request_cost_dollars{model,customer}
+                      += seconds x the $/hour of its devices / 3600 (:func:`~axonize.sidecar.prices.request_cost`),
+                      or axonize_trace_requests_unpriced_total{model,reason} + 1 when it cannot be priced
     stage span     -> axonize_trace_stage_duration_seconds{model,stage}, axonize_trace_stages_total{model,stage,status},
                       one step per axonize.step event
     step span      -> axonize_trace_step_duration_seconds{model,stage,step}
@@ -19,6 +22,7 @@ Sample::
 
     axonize_trace_step_duration_seconds_bucket{model="tiny-sd",stage="denoise",step="7",le="0.04"} 12.0
     axonize_trace_request_gpu_seconds_total{model="tiny-sd",customer="acme",uuid="GPU-6f3a..."} 9.2
+    axonize_trace_request_cost_dollars_bucket{model="tiny-sd",customer="acme",le="0.005"} 4.0
 
 Cardinality: each of ``model``, ``stage`` and ``customer`` keeps its first ``max_values`` distinct values,
 later ones read ``other``; ``step`` is its index up to ``max_step`` and ``other`` beyond; ``uuid`` is not folded
@@ -30,12 +34,13 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from axonize import exposition_text as text
 from axonize import names
-from axonize.names.traces import DURATION_BUCKETS
+from axonize.names.traces import COST_BUCKETS, DURATION_BUCKETS
 
+from .prices import Prices, request_cost
 from .spans import Joined, SpanRecord
 
 OTHER = "other"
@@ -58,33 +63,39 @@ class Folded:
 
 
 class Histogram:
-    """Counts per bucket of :data:`~axonize.names.traces.DURATION_BUCKETS` (not cumulative), sum and count."""
+    """Counts per bucket of ``bounds`` (not cumulative; default :data:`~axonize.names.traces.DURATION_BUCKETS`), sum and count."""
 
-    __slots__ = ("counts", "sum", "count")
+    __slots__ = ("bounds", "counts", "sum", "count")
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(DURATION_BUCKETS) + 1)
+    def __init__(self, bounds: tuple[float, ...] = DURATION_BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
         self.sum = 0.0
         self.count = 0
 
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
-        self.sum += seconds
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
         self.count += 1
 
     def buckets(self) -> list[tuple[float, float]]:
         out, total = [], 0
-        for bound, n in zip((*DURATION_BUCKETS, float("inf")), self.counts, strict=True):
+        for bound, n in zip((*self.bounds, float("inf")), self.counts, strict=True):
             total += n
             out.append((bound, float(total)))
         return out
 
 
 class TraceMetrics:
-    """The aggregated span metrics and the receiver's counters; thread-safe (one lock)."""
+    """The aggregated span metrics and the receiver's counters; thread-safe (one lock).
 
-    def __init__(self, max_step: int = 50, max_values: int = 100):
+    ``prices``: the GPU price table (:class:`~axonize.sidecar.prices.Prices`, ``--traces.prices.url``); without
+    it the cost families are not exposed.
+    """
+
+    def __init__(self, max_step: int = 50, max_values: int = 100, prices: Prices | None = None):
         self.max_step = max_step
+        self.prices = prices
         self.lock = threading.Lock()
         self._model, self._stage, self._customer = Folded(max_values), Folded(max_values), Folded(max_values)
         self.requests: dict[tuple[str], Histogram] = {}
@@ -93,6 +104,8 @@ class TraceMetrics:
         self.request_count: Counter[tuple[str, str, str]] = Counter()
         self.stage_count: Counter[tuple[str, str, str]] = Counter()
         self.gpu_seconds: Counter[tuple[str, str, str]] = Counter()
+        self.costs: dict[tuple[str, str], Histogram] = {}
+        self.unpriced: Counter[tuple[str, str]] = Counter()
         self.received = 0
         self.dropped: Counter[str] = Counter({"queue_full": 0})
         self.rejected: Counter[str] = Counter()
@@ -108,11 +121,12 @@ class TraceMetrics:
     def observe(self, joined: Iterable[Joined], gpus: Callable[[SpanRecord], tuple[str, ...]]) -> None:
         """Add joined spans; ``gpus(request span)`` gives the GPUs its request ran on (called outside the lock)."""
         rows = [(j, gpus(j.span) if j.span.is_request else ()) for j in joined]
+        table = self.prices.table if self.prices is not None else None  # one table for the batch
         with self.lock:
             for j, on in rows:
-                self._observe(j, on)
+                self._observe(j, on, table)
 
-    def _observe(self, joined: Joined, on: tuple[str, ...]) -> None:
+    def _observe(self, joined: Joined, on: tuple[str, ...], table: Mapping[str, float] | None) -> None:
         span, request = joined.span, joined.request
         model = self._model((request.model or "") if request is not None else "")
         if span.is_request:
@@ -123,6 +137,12 @@ class TraceMetrics:
                 self._hist(self.stages, (model, self._stage(stage))).observe(seconds)
             for uuid in dict.fromkeys(on):  # each device once, in the order given
                 self.gpu_seconds[(model, customer, uuid)] += span.seconds
+            if self.prices is not None:
+                dollars, reason = request_cost(span.seconds, on, table)
+                if dollars is None:
+                    self.unpriced[(model, reason)] += 1
+                else:
+                    self._hist(self.costs, (model, customer), COST_BUCKETS).observe(dollars)
             return
         stage = self._stage(joined.stage)
         if span.step is not None:
@@ -136,10 +156,10 @@ class TraceMetrics:
             previous = at
 
     @staticmethod
-    def _hist(table: dict, key: tuple) -> Histogram:
+    def _hist(table: dict, key: tuple, bounds: tuple[float, ...] = DURATION_BUCKETS) -> Histogram:
         hist = table.get(key)
         if hist is None:
-            hist = table[key] = Histogram()
+            hist = table[key] = Histogram(bounds)
         return hist
 
     def add_received(self, n: int) -> None:
@@ -167,6 +187,14 @@ class TraceMetrics:
                 _counter("axonize_trace_requests_total", self.request_count),
                 _counter("axonize_trace_stages_total", self.stage_count),
                 _counter("axonize_trace_request_gpu_seconds_total", self.gpu_seconds),
+                *(
+                    (
+                        _histograms("axonize_trace_request_cost_dollars", self.costs),
+                        _counter("axonize_trace_requests_unpriced_total", self.unpriced),
+                    )
+                    if self.prices is not None
+                    else ()
+                ),
                 _counter("axonize_sidecar_spans_received_total", {(): self.received}),
                 _counter("axonize_sidecar_spans_dropped_total", {(k,): v for k, v in self.dropped.items()}),
                 _counter("axonize_sidecar_spans_rejected_total", {(k,): v for k, v in self.rejected.items()}),
@@ -176,7 +204,7 @@ class TraceMetrics:
             ]
         gauge = _family("axonize_sidecar_otlp_queue_length")
         gauge.add((), float(queued))
-        return [*out, gauge]
+        return [*out, gauge, *(self.prices.families() if self.prices is not None else ())]
 
 
 def _family(name: str) -> text.Family:

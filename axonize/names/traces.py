@@ -22,6 +22,11 @@ _C = "sidecar"
 #: model takes milliseconds, a whole diffusion request tens of seconds.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, *(round(0.01 * 2**k, 2) for k in range(14)))
 
+#: Bucket bounds of each request's GPU cost, US dollars: 1-2-5 steps from $0.000001 (a few milliseconds of a
+#: $1/h device) to $10 (an hour on a few $4-8/h GPUs), 22 bounds, so each bucket is at most 2.5x the one below
+#: and histogram_quantile's linear interpolation stays within that factor.
+COST_BUCKETS = tuple(float(f"{m}e{e}") for e in range(-6, 1) for m in (1, 2, 5)) + (10.0,)
+
 STAGE = ("model", "stage")
 STEP = ("model", "stage", "step")
 
@@ -75,6 +80,22 @@ NAMES: tuple[Name, ...] = (
         _C,
     ),
     Name(
+        "axonize_trace_request_cost_dollars",
+        "histogram",
+        "dollars",
+        ("model", "customer"),
+        "GPU cost of each request span, US dollars (buckets COST_BUCKETS): its duration x the sum of the $/hour of its distinct GPUs and MIG devices / 3600, prices read from --traces.prices.url (a GPU's axonize_gpu_price_dollars_per_hour; a MIG device's axonize_mig_price_dollars_per_hour over its GPU instance's compute instances, as uuid:axonize_gpu_cost:dollars_per_hour). _sum is the dollars spent (the cost counter), _count the requests priced. Requests not priced are in axonize_trace_requests_unpriced_total.",
+        _C,
+    ),
+    Name(
+        "axonize_trace_requests_unpriced_total",
+        "counter",
+        "requests",
+        ("model", "reason"),
+        "Request spans left out of axonize_trace_request_cost_dollars, by reason: no_gpu (no GPU known for it), unknown_uuid (a GPU or MIG device without a price in the exporter's /metrics), no_prices (no price table read yet). Priced + unpriced = axonize_trace_requests_total. Absent without --traces.prices.url.",
+        _C,
+    ),
+    Name(
         "axonize_sidecar_spans_received_total",
         "counter",
         "",
@@ -120,6 +141,14 @@ NAMES: tuple[Name, ...] = (
         "requests",
         ("kind",),
         "Trace request bodies not delivered upstream, by kind: connect, timeout, http (an answer other than 2xx), buffer_full (more than --traces.forward.buffer bytes waiting).",
+        _C,
+    ),
+    Name(
+        "axonize_sidecar_price_fetch_errors_total",
+        "counter",
+        "",
+        ("kind",),
+        "Failed reads of the GPU price table at --traces.prices.url (the exporter's /metrics), by kind: connect, timeout, http (an answer other than 200, a redirect, a body over 16 MiB), parse (not the Prometheus text format), missing (no axonize_gpu_price_dollars_per_hour: not an Axonize exporter), internal. The last table read stays in use.",
         _C,
     ),
     Name(
