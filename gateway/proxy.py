@@ -21,6 +21,10 @@ client_disconnect      nothing more is sent; the upstream request is cancelled
 =====================  ================================================================
 
 Only the request concerned fails: the upstream session, its connections and the other streams go on.
+
+A stream cut after its 200 and before the engine's usage chunk has its completion tokens counted from the
+chunks sent (:mod:`.streaming`) and its prompt by the upstream's ``POST /tokenize`` (:mod:`.prompt_tokens`),
+after the client has had its last byte.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .config import Upstream
 from .identity import Identities, Identity
 from .metering import UNKNOWN_MODEL, Metering
+from .prompt_tokens import PromptCounter
 from .routing import METERED, STREAMING, Router, error_body, error_response
 from .streaming import Relay, with_usage
 from .usage_log import UsageLog, utc_time
@@ -100,6 +105,7 @@ class Gateway:
         self.telemetry_path = telemetry_path
         self.session: aiohttp.ClientSession | None = None
         self._strip = {identity_header.lower()} if identity_header else set()
+        self.prompts = PromptCounter()
 
     # ------------------------------------------------------------------ application
 
@@ -194,7 +200,7 @@ class Gateway:
                     return await self._upstream_error(call, up, answer)
                 if stream and answer.content_type == "text/event-stream":
                     call.added += time.perf_counter() - received
-                    return await self._relay(call, answer, strip)
+                    return await self._relay(call, up, answer, strip, body)
                 data = await answer.content.read(MAX_UPSTREAM_BODY + 1)
                 received = time.perf_counter()
                 try:
@@ -226,7 +232,7 @@ class Gateway:
             message = data[:300].decode("utf-8", "replace")
         return await call.fail(self.metering, "http_5xx", 502, f"upstream {up.url} answered HTTP {answer.status}: {message}")
 
-    async def _relay(self, call: _Call, answer: aiohttp.ClientResponse, strip: bool) -> web.StreamResponse:
+    async def _relay(self, call: _Call, up: Upstream, answer: aiohttp.ClientResponse, strip: bool, body: dict) -> web.StreamResponse:
         relay = await Relay(call.request, answer, strip, _forwarded(answer.headers)).run()
         call.added += relay.added
         call.relay = relay
@@ -242,6 +248,10 @@ class Gateway:
             return await call.answer(error_response(status, f"upstream error: {relay.message}", "upstream_error", relay.error))
         call.status = relay.response.status
         call.ended = time.perf_counter()
+        if relay.usage is None:  # cut after its 200: the engine prefilled the prompt; count it (the client has its last byte)
+            prompt = await self.prompts.count(self.session, up.url, self._upstream_headers(up, call.request), call.request.path, body)
+            if prompt is not None:
+                call.prompt, call.prompt_source = prompt, "tokenize"
         return relay.response
 
     def _finish(self, call: _Call) -> None:
@@ -286,6 +296,7 @@ class Gateway:
                     "prompt_tokens": call.prompt,
                     "completion_tokens": call.completion,
                     "estimated": call.estimated,
+                    "prompt_source": call.prompt_source,
                     "ttft_seconds": None if ttft is None else round(ttft, 6),
                     "duration_seconds": round(ended - call.started, 6),
                     "outcome": call.outcome,
@@ -343,7 +354,7 @@ class _Call:
 
     __slots__ = (
         "request", "started", "wall", "id", "identity", "customer", "model", "status", "prompt", "completion",
-        "estimated", "added", "ended", "relay", "outcome", "in_flight", "upstream", "usage",
+        "estimated", "added", "ended", "relay", "outcome", "in_flight", "upstream", "usage", "prompt_source",
     )  # fmt: skip
 
     def __init__(self, request: web.Request, started: float, wall: float):
@@ -362,10 +373,11 @@ class _Call:
         self.in_flight = None
         self.upstream: Upstream | None = None
         self.usage = False  # whether the engine's usage was read
+        self.prompt_source = "none"
 
     def count(self, usage: dict | None) -> None:
         if usage is not None:
-            self.usage = True
+            self.usage, self.prompt_source = True, "usage"
             self.prompt = int(usage.get("prompt_tokens") or 0)
             self.completion = int(usage.get("completion_tokens") or 0)
 

@@ -4,10 +4,13 @@ A record (keys in this order; times in seconds, ``time`` the request's arrival i
 
     {"request_id": "5f0c...", "time": "2026-11-30T20:01:02.345Z", "customer": "acme", "customer_hash": "3fa2b9c01d4e5f67",
      "model": "tinyllama", "endpoint": "/v1/chat/completions", "status": 200, "prompt_tokens": 17, "completion_tokens": 32,
-     "estimated": false, "ttft_seconds": 0.021, "duration_seconds": 0.088, "outcome": "ok"}
+     "estimated": false, "prompt_source": "usage", "ttft_seconds": 0.021, "duration_seconds": 0.088, "outcome": "ok"}
 
 ``customer_hash`` is the API key's salted hash prefix ("" without a key): the key itself is never
 written. ``outcome`` is ``ok`` or the error kind (``client_disconnect``, ``timeout``, ...).
+``estimated``: the completion tokens were counted from the chunks sent (a stream cut before its usage).
+``prompt_source``: where ``prompt_tokens`` comes from: ``usage`` (the engine's), ``tokenize`` (a cut stream's
+prompt counted by the engine's ``POST /tokenize``, exact) or ``none`` (not known: 0).
 
 A request only puts its record on a bounded queue (:data:`QUEUE_SIZE`; never waits): the writer
 thread (the standard library's ``QueueListener``) formats and appends it through a
@@ -39,6 +42,7 @@ FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "estimated",
+    "prompt_source",
     "ttft_seconds",
     "duration_seconds",
     "outcome",

@@ -12,7 +12,9 @@ The fake's behaviour is chosen by the request's ``model``:
 * ``linger``: as ``fast``, then holds the response open :attr:`FakeUpstream.linger_seconds` after ``[DONE]``
   before ending it (a client that stops reading at ``[DONE]`` has left by then).
 
-It counts what it was asked (``requests``) and the streams it saw end early (``cancelled``).
+It counts what it was asked (``requests``) and the streams it saw end early (``cancelled``). With
+``tokenize=True`` it also serves ``POST /tokenize`` as vLLM does (``{"count": ...}``: :data:`PROMPT_TOKENS`,
+the prompt its usage reports), keeping each body asked in ``tokenized``.
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ class LoopThread:
 
 
 class FakeUpstream:
-    def __init__(self, chunk_delay: float = 0.0, slow_seconds: float = 30.0, linger_seconds: float = 0.2):
+    def __init__(self, chunk_delay: float = 0.0, slow_seconds: float = 30.0, linger_seconds: float = 0.2, tokenize: bool = False):
         self.chunk_delay = chunk_delay
+        self.tokenize = tokenize
+        self.tokenized: list[dict] = []
         self.slow_seconds = slow_seconds
         self.linger_seconds = linger_seconds
         self.requests: list[dict] = []
@@ -66,6 +70,8 @@ class FakeUpstream:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
+        if self.tokenize:
+            app.router.add_post("/tokenize", self.tokenize_prompt)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -79,6 +85,10 @@ class FakeUpstream:
     async def models(self, request: web.Request) -> web.Response:
         data = [{"id": m, "object": "model", "owned_by": "fake"} for m in ("fast", "slow", "unrouted")]
         return web.json_response({"object": "list", "data": data})
+
+    async def tokenize_prompt(self, request: web.Request) -> web.Response:
+        self.tokenized.append(await request.json())
+        return web.json_response({"count": PROMPT_TOKENS, "max_model_len": 2048, "tokens": list(range(PROMPT_TOKENS))})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -123,6 +123,30 @@ def test_a_stream_that_breaks_after_its_200_ends_with_an_error_event_and_counts_
         )
 
 
+def test_a_cut_streams_prompt_is_counted_by_the_upstreams_tokenize_when_it_has_one(loop, gateway, upstream):
+    """The ``gateway`` fixture's upstream has no /tokenize (404: prompt 0, not asked again); this one has."""
+    before = metrics(gateway)
+    assert asyncio.run(post(gateway.url, body("cut", True)))[0] == 200
+    assert total(metrics(gateway), "axonize_gateway_prompt_tokens_total", model="cut") == total(
+        before, "axonize_gateway_prompt_tokens_total", model="cut"
+    )
+    assert upstream.url in gateway.gateway.prompts.absent
+    fake = loop.run(FakeUpstream(tokenize=True).start())
+    gw = GatewayThread(loop, [Upstream(("cut", "fast"), fake.url)])
+    try:
+        sent = body("cut", True, tools=[{"type": "function", "function": {"name": "f"}}], add_generation_prompt=True)
+        assert asyncio.run(post(gw.url, sent))[0] == 200
+        assert asyncio.run(post(gw.url, body("fast", True, 3)))[0] == 200  # with its usage: /tokenize is not asked
+        after = metrics(gw)
+    finally:
+        gw.stop()
+        loop.run(fake.stop())
+    assert fake.tokenized == [{"model": "cut", "messages": sent["messages"], "tools": sent["tools"], "add_generation_prompt": True}]
+    assert total(after, "axonize_gateway_prompt_tokens_total", model="cut") == PROMPT_TOKENS
+    assert total(after, "axonize_gateway_completion_tokens_total", model="cut") == 3
+    assert total(after, "axonize_gateway_prompt_tokens_total", model="fast") == PROMPT_TOKENS
+
+
 def test_a_stream_idle_past_the_timeout_ends_with_a_timeout_event_and_counts_what_was_sent(gateway, upstream):
     """--upstream.timeout 0.5s; ``stall`` sends two chunks and then nothing for 5 s: the gateway's own idle timer
     (not aiohttp's per-read one) ends the stream after about 0.5 s."""

@@ -226,18 +226,26 @@ def _usage_lines(folder, at_least: int) -> list[str]:
     )
 
 
-def test_a_client_leaving_mid_stream_is_counted_and_vllm_aborts_the_request(vllm_server, stack):
+@pytest.mark.parametrize(
+    "path, prompt",
+    [
+        ("/v1/completions", {"prompt": "Once upon a time"}),
+        ("/v1/chat/completions", {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell a story."}]}),
+    ],
+)
+def test_a_client_leaving_mid_stream_is_counted_and_vllm_aborts_the_request(vllm_server, stack, path, prompt):
+    """The delivered tokens are counted (estimated), the prompt exactly by vLLM's POST /tokenize (its usage never came)."""
     url, tap, folder = stack
     before_vllm = samples(vllm_server.metrics_text())
     before = samples(requests.get(f"{url}/metrics", timeout=10).text)
-    payload = {"model": MODEL, "prompt": "Once upon a time", "max_tokens": 200, "temperature": 0, "ignore_eos": True, "stream": True}
+    payload = {"model": MODEL, **prompt, "max_tokens": 200, "temperature": 0, "ignore_eos": True, "stream": True}
 
     async def leave_after(n: int) -> int:
         seen = 0
         async with aiohttp.ClientSession() as session:
-            async with session.post(f"{url}/v1/completions", json=payload, headers={"Authorization": f"Bearer {KEY_B}"}) as r:
+            async with session.post(f"{url}{path}", json=payload, headers={"Authorization": f"Bearer {KEY_B}"}) as r:
                 async for line in r.content:
-                    seen += line.startswith(b"data: {")
+                    seen += line.startswith(b"data: {") and b'"role"' not in line  # a chat stream's first chunk has no content
                     if seen >= n:
                         break
         return seen
@@ -276,5 +284,11 @@ def test_a_client_leaving_mid_stream_is_counted_and_vllm_aborts_the_request(vllm
     assert total(after, "gen_ai_client_inference_usage_output_tokens_total") == total(
         before, "gen_ai_client_inference_usage_output_tokens_total"
     )
+    # vLLM prefilled the prompt before the client left: /tokenize counts what its prompt counter says.
+    prefilled = total(after_vllm, "vllm:prompt_tokens_total") - total(before_vllm, "vllm:prompt_tokens_total")
+    prompt_counted = total(after, "axonize_gateway_prompt_tokens_total") - total(before, "axonize_gateway_prompt_tokens_total")
+    assert prompt_counted == prefilled > 0
+    assert [c["path"] for c in tap.calls[-2:]] == [path, "/tokenize"]
     record = json.loads(_usage_lines(folder, 1)[-1])
     assert (record["outcome"], record["estimated"], record["completion_tokens"]) == ("client_disconnect", True, counted)
+    assert (record["prompt_source"], record["prompt_tokens"]) == ("tokenize", prefilled)
