@@ -332,18 +332,19 @@ def format_model_table(rows: list[dict]) -> str:
     return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*line) for line in lines])
 
 
-def start_sidecar(workdir: str, target_url: str, started: list) -> str:
-    """``axonize-sidecar`` on ``target_url`` (declared on :data:`DEMO_GPU_UUID`) every second; its host:port."""
+def start_sidecar(workdir: str, target_url: str, started: list, prices_url: str | None = None) -> str:
+    """``axonize-sidecar`` on ``target_url`` (declared on :data:`DEMO_GPU_UUID`) every second; its host:port.
+    ``prices_url``: the demo exporter's /metrics, whose prices give each traced request's cost (``--traces.prices.url``)."""
     config = os.path.join(workdir, "sidecar.yml")
+    settings: dict = {
+        "targets": [{"url": target_url, "engine": "vllm", "server": "demo-vllm", "gpus": [DEMO_GPU_UUID]}],
+        "attribution": {"source": "config"},
+        "collect": {"interval": "1s", "timeout": "1s"},
+    }
+    if prices_url:
+        settings["traces"] = {"prices": {"url": prices_url}}
     with open(config, "w") as fh:
-        yaml.safe_dump(
-            {
-                "targets": [{"url": target_url, "engine": "vllm", "server": "demo-vllm", "gpus": [DEMO_GPU_UUID]}],
-                "attribution": {"source": "config"},
-                "collect": {"interval": "1s", "timeout": "1s"},
-            },
-            fh,
-        )
+        yaml.safe_dump(settings, fh)
     port = free_port()
     sidecar = ManagedProcess(
         "axonize-sidecar",
@@ -435,7 +436,9 @@ def run(
         else:
             replay = CaptureReplay(open(vllm_capture()).read(), REPLAY_PERIOD_S)
             started.append(replay)
-        sidecar = start_sidecar(workdir, f"{vllm_url}/metrics" if with_vllm else replay.url, started)
+        sidecar = start_sidecar(
+            workdir, f"{vllm_url}/metrics" if with_vllm else replay.url, started, prices_url=f"http://127.0.0.1:{port}/metrics"
+        )
         try:
             alerting = demo_alerts.start(started)
             config = demo_bundle(workdir)

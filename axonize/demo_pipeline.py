@@ -12,7 +12,9 @@ through :mod:`axonize.instrument`: a request span per call with ``gen_ai.request
 Two runs: :data:`WARM_UP_CALLS` call first, so every counter series exists before the measured calls (a series born
 at its first value shows ``rate()`` no increase for it), then :data:`CALLS` calls. Every figure printed is a ratio
 of two increases over the same rate window and the same scrapes, so they agree with each other: the cost of a
-request is its mean duration × the $/hour of its GPUs / 3600 (busy time, docs/traces.md).
+request is its mean duration × the $/hour of its GPUs / 3600 (busy time, docs/traces.md). The p50 and p90 $ per
+request come from the sidecar's own cost histogram (``axonize_trace_request_cost_dollars``, priced at the demo
+exporter's prices) through ``histogram_quantile``: within the bucket that holds them (1-2-5 steps), not exact.
 """
 
 from __future__ import annotations
@@ -71,10 +73,11 @@ def send(sidecar: str, prom: PrometheusServer, uuids: list[str], window: str) ->
     for uuid in uuids:
         args += ["--gpu", uuid]
     requests = f'sum(axonize_trace_requests_total{{model="{MODEL}"}})'
+    priced = f'sum(axonize_trace_request_cost_dollars_count{{model="{MODEL}"}})'
     diffusion_cpu.run_pipeline([*args, "--calls", str(WARM_UP_CALLS)])
-    prom.wait_for(f"{requests} >= {WARM_UP_CALLS}", timeout=60)
+    prom.wait_for(f"{requests} >= {WARM_UP_CALLS} and {priced} >= {WARM_UP_CALLS}", timeout=60)
     diffusion_cpu.run_pipeline([*args, "--calls", str(CALLS)])
-    prom.wait_for(f"{requests} >= {WARM_UP_CALLS + CALLS}", timeout=60)
+    prom.wait_for(f"{requests} >= {WARM_UP_CALLS + CALLS} and {priced} >= {WARM_UP_CALLS + CALLS}", timeout=60)
     prom.wait_for(f'customer_model:axonize_trace_cost_per_request:dollars{{model="{MODEL}"}}', timeout=30)
     prom.wait_for(f'model_stage_step:axonize_trace_step_duration_seconds:ratio_to_mean_rate{window}{{model="{MODEL}"}}', timeout=30)
 
@@ -88,7 +91,7 @@ def report(prom: PrometheusServer, window: str, at: float | None = None) -> dict
     """What the printout shows, each read from PromQL at Unix time ``at``: ``{"request": mean request seconds,
     "stages": {stage: mean seconds}, "steps": [(stage, step, ratio to the stage's mean step, mean seconds), ...]
     slowest first (:data:`SLOWEST`), "costs": [{"customer", "requests", "gpus": [index, ...], "gpu_price": $/h of
-    those GPUs, "cost": $/h, "per_request": $}, ...]}``; a key is absent while its series is."""
+    those GPUs, "cost": $/h, "per_request": $, "p50": $, "p90": $}, ...]}``; a key is absent while its series is."""
 
     def values(promql: str, *labels: str) -> dict[tuple[str, ...], float]:
         return {tuple(s["metric"].get(k, "") for k in labels): float(s["value"][1]) for s in prom.query(promql, at=at)}
@@ -113,11 +116,18 @@ def report(prom: PrometheusServer, window: str, at: float | None = None) -> dict
     counts = values(f"sum by (customer) (axonize_trace_requests_total{where})", "customer")
     cost = values(f"customer_model:axonize_trace_gpu_cost:dollars_per_hour{where}", "customer")
     per_request = values(f"customer_model:axonize_trace_cost_per_request:dollars{where}", "customer")
+    buckets = f"sum by (customer, le) (rate(axonize_trace_request_cost_dollars_bucket{where}[{window}]))"
+    p50 = values(f"histogram_quantile(0.5, {buckets})", "customer")
+    p90 = values(f"histogram_quantile(0.9, {buckets})", "customer")
     costs = []
     for key in sorted(counts):
         row = {"customer": key[0], "requests": counts[key], "gpus": sorted(gpus.get(key[0], []), key=int)}
         row.update(
-            {name: table[key] for name, table in (("gpu_price", prices), ("cost", cost), ("per_request", per_request)) if key in table}
+            {
+                name: table[key]
+                for name, table in (("gpu_price", prices), ("cost", cost), ("per_request", per_request), ("p50", p50), ("p90", p90))
+                if key in table and table[key] == table[key]  # histogram_quantile gives NaN without observations
+            }
         )
         costs.append(row)
     return {
@@ -147,10 +157,11 @@ def format_report(rows: dict, window: str) -> str:
         f"  slowest steps (each step's mean / its stage's mean step; step 0 includes the pipeline's set-up): {slowest}",
         "",
         "Cost per request (rules/inference.rules.yml, group axonize-trace-cost: busy time, each request's duration on each",
-        "of its GPUs at the GPU's $/hour; rules/customer-cost.rules.yml splits the whole $/hour instead, docs/traces.md):",
+        "of its GPUs at the GPU's $/hour; rules/customer-cost.rules.yml splits the whole $/hour instead, docs/traces.md);",
+        "p50 and p90 from the sidecar's histogram axonize_trace_request_cost_dollars (within its 1-2-5 buckets):",
         "",
     ]
-    header = ("Model", "Customer", "Requests", "GPUs", "GPUs' $/hour", "$/hour (busy)", "$/request")
+    header = ("Model", "Customer", "Requests", "GPUs", "GPUs' $/hour", "$/hour (busy)", "$/request", "p50 $/request", "p90 $/request")
     table = [
         (
             MODEL,
@@ -160,6 +171,8 @@ def format_report(rows: dict, window: str) -> str:
             f"{row['gpu_price']:.2f}" if "gpu_price" in row else "-",
             f"{row['cost']:.4f}" if "cost" in row else "-",
             f"{row['per_request']:.7f}" if "per_request" in row else "-",
+            f"{row['p50']:.7f}" if "p50" in row else "-",
+            f"{row['p90']:.7f}" if "p90" in row else "-",
         )
         for row in rows["costs"]
     ]

@@ -1,6 +1,7 @@
 """`axonize demo --with-pipeline`: a real tiny diffusion pipeline on the CPU sends its spans to the demo's sidecar;
-the printout's stage breakdown, slowest steps and cost per request, read back from the real Prometheus, agree
-with each other and with the GPU table's prices, and the demo leaves no process behind."""
+the printout's stage breakdown, slowest steps and cost per request (the rules' mean and the sidecar's histogram's
+p50 and p90), read back from the real Prometheus, agree with each other and with the GPU table's prices, and the
+demo leaves no process behind."""
 
 import os
 import re
@@ -8,6 +9,7 @@ import re
 import pytest
 
 from axonize import demo_pipeline
+from axonize.names.traces import COST_BUCKETS
 from devtools import vllm_cpu
 from tests.axonize.test_demo import demo_processes, run_demo
 from tests.conftest import require_binary, requires
@@ -49,9 +51,14 @@ def test_demo_with_the_pipeline_prints_its_stages_slowest_steps_and_cost_per_req
     # the $/hour of its two GPUs / 3600.
     (row,) = [line.split() for line in out.splitlines() if line.startswith(f"{demo_pipeline.MODEL}  {demo_pipeline.CUSTOMER} ")]
     assert row[:5] == [demo_pipeline.MODEL, demo_pipeline.CUSTOMER, str(demo_pipeline.WARM_UP_CALLS + demo_pipeline.CALLS), "1,", "2"], row
-    gpu_price, per_hour, per_request = float(row[5]), float(row[6]), float(row[7])
+    gpu_price, per_hour, per_request, p50, p90 = map(float, row[5:10])
     assert gpu_price == pytest.approx(sum(prices.values()), abs=0.011), (row, prices)
     assert per_request == pytest.approx(request_ms / 1000 * gpu_price / 3600, rel=2e-3), (row, request_ms)
     assert per_hour > 0
+
+    # The sidecar's cost histogram, priced at the demo exporter's prices: p90's bucket holds the costliest request
+    # (4 requests: rank 3.6), whose cost is at least the mean's.
+    assert 0 < p50 <= p90, row
+    assert per_request <= min(b for b in COST_BUCKETS if b >= p90) * (1 + 1e-6), (row, COST_BUCKETS)
 
     assert demo_processes(env) == []  # the pipeline's processes too: they inherit the run's mark
