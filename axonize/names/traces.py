@@ -9,6 +9,8 @@ it ``other``; ``customer`` the request span's ``axonize.customer``; ``status`` t
 ``other``. The span convention is in docs/traces.md and :mod:`axonize.sidecar.spans`.
 
 Durations are the span's own (end - start, as the SDK recorded it), in seconds, in :data:`DURATION_BUCKETS`.
+A request's cost is in US dollars, in :data:`COST_BUCKETS`: its duration x the $/hour of its devices / 3600 at the
+prices of the exporter named by ``--traces.prices.url`` (:mod:`axonize.sidecar.prices`).
 """
 
 from __future__ import annotations
