@@ -9,16 +9,19 @@ LiteLLM proxy does the same, see ../shared/notes "Streaming usage and metering")
 
 When the stream is cut before that chunk (the client leaves, the upstream fails) the tokens already
 sent are counted from the content chunks written: one token per content field with text in a chunk
-(vLLM sends one token per chunk by default, more with ``--stream-interval``), marked estimated.
+(vLLM sends one token per chunk by default, more with ``--stream-interval``), marked estimated (its
+prompt is counted by the proxy, :mod:`.prompt_tokens`). The client's departure is noticed at the next
+write; the upstream response is then closed, which makes the engine abort the request. A client that
+stops reading at ``[DONE]`` and leaves before the response's end has had the whole stream: it is
+counted in full, without an error.
 
 Per-chunk cost (the gateway's CPU is taken from the engine's cores when they share a machine): only the
 first data event, and any event naming ``"usage"`` or ``"error"``, is parsed as JSON (:func:`parse_event`).
 Every other event that is one ``data: {...}`` line is a plain chunk (:func:`plain_tokens`): its content
 fields are counted with one regular expression, and its JSON is trusted to be whole by its braces (an
-engine that breaks its JSON mid-stream is still caught when the braces do not close the line).
-The client's departure is noticed at the next write; the upstream response is then closed, which
-makes the engine abort the request. A client that stops reading at ``[DONE]`` and leaves before the
-response's end has had the whole stream: it is counted in full, without an error.
+engine that breaks its JSON mid-stream is still caught when the braces do not close the line). The
+read timeout is one timer per stream (:class:`IdleTimeout`), the inter-chunk times are kept in a list
+and binned once per stream (``Metering.streamed``). Measured with benchmarks/gateway_latency.py.
 
 Once the 200 and a first event are sent an error can only be told in the stream: the gateway ends it
 with ``data: {"error": {...}}`` (as vLLM does) and no ``[DONE]``.
