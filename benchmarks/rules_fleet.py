@@ -27,16 +27,20 @@ printed with their spread), then the rules' health and lastError and the head se
 to 120 s: at 5,000 GPUs (``--gpus 5000``, 875 targets, ~600,000 head series) on 2 busy cores counting the
 head takes longer than 10 s.
 
-    .venv/bin/python benchmarks/rules_fleet.py [--evaluations 4] [--gpus 1000] [--rules FILE_OR_GLOB ...]
+    .venv/bin/python benchmarks/rules_fleet.py [--evaluations 4] [--gpus 1000] [--rules FILE_OR_GLOB ...] [--hold SECONDS]
 
-Target: each rule group evaluates in under 1 s at a 15 s interval. Exits 1 when a group takes
-longer, a rule is not healthy, an evaluation failed, or a target is not up.
+Target: each rule group evaluates in under 1 s at a 15 s interval, in steady state. Exits 1 when a
+group takes longer in a measured evaluation (those after every target was scraped twice; the warm-up
+ones, while ~600,000 series are first created at 5,000 GPUs, are printed but not judged), a rule is
+not healthy, an evaluation failed, or a target is not up. ``--hold`` keeps Prometheus up after the
+report for ad hoc queries (``/api/v1/query?stats=all`` gives a query's own timings).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import glob
 import random
@@ -410,7 +414,7 @@ def own_metrics(prom: PrometheusServer) -> tuple[dict[str, dict[str, float]], di
     """Prometheus' /metrics: ``{rule group: {metric: value}}`` for prometheus_rule_* and the other samples without labels."""
     groups: dict[str, dict[str, float]] = {}
     plain: dict[str, float] = {}
-    for line in requests.get(f"{prom.url}/metrics", timeout=5).text.splitlines():
+    for line in requests.get(f"{prom.url}/metrics", timeout=120).text.splitlines():
         m = _GROUP_SAMPLE.match(line)
         if m:
             groups.setdefault(m.group(2).rsplit(";", 1)[-1], {})[m.group(1)] = float(m.group(3))
@@ -462,6 +466,7 @@ def main() -> int:
         "--evaluations", type=int, default=4, help="evaluations of every group to wait for once every target was scraped twice"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--hold", type=float, default=0.0, metavar="SECONDS", help="keep Prometheus running this long after the report")
     parser.add_argument("--gpus", type=int, default=1000, help="fleet size in GPUs (a multiple of 8; the mix is kept)")
     parser.add_argument(
         "--rules",
@@ -578,7 +583,8 @@ def main() -> int:
             seen = history.get(name, [])
             measured = [e for e in seen if warm_from and e.at >= warm_from]
             worst = max((e.seconds for e in seen), default=float("nan"))
-            slowest = max(slowest, worst)
+            steady = max((e.seconds for e in measured), default=float("nan"))
+            slowest = max(slowest, steady)
             fails = groups.get(name, {}).get("prometheus_rule_evaluation_failures_total", 0.0)
             print(
                 f"  {name} ({Path(group['file']).name}, {len(group['rules'])} rules): last {group['evaluationTime'] * 1e3:.1f} ms, "
@@ -587,8 +593,8 @@ def main() -> int:
                 f"{groups.get(name, {}).get('prometheus_rule_group_last_evaluation_samples', 0):.0f} samples; {fails:.0f} failures"
             )
             print("    each (ms): " + " ".join(f"{e.seconds * 1e3:.1f}" for e in seen))
-            if worst > TARGET_S:
-                failures.append(f"group {name} took {worst:.3f} s (> {TARGET_S:.0f} s)")
+            if steady > TARGET_S:
+                failures.append(f"group {name} took {steady:.3f} s (> {TARGET_S:.0f} s) in a measured evaluation")
             if fails:
                 failures.append(f"group {name}: {fails:.0f} rule evaluation failures")
         rules_api = [(g["name"], r) for g in api for r in g["rules"]]
@@ -637,8 +643,13 @@ def main() -> int:
         )
         verdict = "meets" if slowest <= TARGET_S else "MISSES"
         print(
-            f"target: every group < {TARGET_S:.0f} s at a {INTERVAL_S} s interval -> {verdict} it (slowest evaluation {slowest * 1e3:.1f} ms)"
+            f"target: every group < {TARGET_S:.0f} s at a {INTERVAL_S} s interval -> {verdict} it "
+            f"(slowest measured evaluation {slowest * 1e3:.1f} ms)"
         )
+        if args.hold:
+            print(f"holding Prometheus at {prom.url} for {args.hold:.0f} s (ad hoc queries; Ctrl-C ends)", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                time.sleep(args.hold)
     finally:
         if prom is not None:
             prom.stop()
