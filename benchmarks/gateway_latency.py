@@ -16,7 +16,8 @@ differences include contention and are an upper bound on the gateway's cost.
 
 ``--baseline DIR`` adds a third arm: the gateway of another checkout (``git worktree add /tmp/axonize-base
 COMMIT``; its ``gateway/`` folder is loaded as ``axonize.gateway``, the rest from this tree), in the same
-rounds, so a change's effect is measured under the same contention.
+rounds, so a change's effect is measured under the same contention. ``--uvloop-arm`` adds this tree's gateway
+on uvloop (``--web.event-loop uvloop``, the ``uvloop`` extra; the default is asyncio's loop).
 
     .venv/bin/python benchmarks/gateway_latency.py [--requests 400] [--concurrency 16] [--tokens 32] [--chunk-delay 0.001] [--rounds 3] [--baseline DIR]
 """
@@ -111,6 +112,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--baseline", help="another checkout whose gateway/ runs as a third arm (e.g. a git worktree of the previous commit)"
     )
+    parser.add_argument(
+        "--uvloop-arm", action="store_true", help="also run this tree's gateway on uvloop (--web.event-loop uvloop) as an arm"
+    )
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
     if args.baseline and not (Path(args.baseline) / "gateway" / "proxy.py").is_file():
@@ -120,14 +124,16 @@ def main(argv=None) -> int:
     code = UPSTREAM.format(root=str(ROOT), delay=args.chunk_delay, port=up_port)
     upstream = subprocess.Popen([sys.executable, "-c", code])
     direct = f"http://127.0.0.1:{up_port}"
-    sources = {"gateway": ""} | ({"baseline": str(Path(args.baseline).resolve())} if args.baseline else {})
+    sources = {"gateway": ("", [])} | ({"baseline": (str(Path(args.baseline).resolve()), [])} if args.baseline else {})
+    if args.uvloop_arm:
+        sources["uvloop"] = ("", ["--web.event-loop", "uvloop"])
     gateways, urls = {}, {"direct": direct}
     try:
-        for arm, folder in sources.items():
+        for arm, (folder, extra) in sources.items():
             port = free_port()
             urls[arm] = f"http://127.0.0.1:{port}"
             log = Path(tempfile.gettempdir()) / f"axonize-gateway-bench-{port}.log"
-            command = [sys.executable, "-c", GATEWAY, folder, "--upstream", f"fast={direct}", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warning"]  # fmt: skip
+            command = [sys.executable, "-c", GATEWAY, folder, "--upstream", f"fast={direct}", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warning", *extra]  # fmt: skip
             gateways[arm] = ManagedProcess(f"axonize-gateway ({arm})", command, str(log))
             wait_http(f"{urls[arm]}/-/ready", 30, gateways[arm])
         for _ in range(50):
