@@ -1,8 +1,9 @@
 """What monitoring costs a real vLLM: a fixed workload with and without Axonize, interleaved, with attribution.
 
 One vLLM server (``devtools.vllm_cpu``: the CPU build serving the tiny random Llama) stays up for the whole
-run. Each round runs the same workload (``--requests`` completions of exactly ``--max-tokens`` tokens,
-``--concurrency`` at a time) once per arm, the arms in a balanced order (a Williams Latin square: every arm
+run. Each round runs the same workload (``--requests`` streamed completions of 64 prompt token ids and exactly
+``--max-tokens`` output tokens, ``--concurrency`` at a time, sent by ``axonize bench``'s library, which also gives
+each arm's TTFT and TPOT) once per arm, the arms in a balanced order (a Williams Latin square: every arm
 takes every position, and follows every other arm, equally often), and before each arm starts only what
 that arm monitors with:
 
@@ -45,6 +46,7 @@ statement and the attributed loss, whose largest round is the bound.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import math
@@ -63,6 +65,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from axonize.bench import report as bench_report  # noqa: E402
+from axonize.bench import run as bench_run  # noqa: E402
+from axonize.bench import workload  # noqa: E402
 from axonize.demo import DEMO_GPU_UUID, demo_captures  # noqa: E402
 from axonize.exporter.cli import OPTIONS as EXPORTER_OPTIONS  # noqa: E402
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http  # noqa: E402
@@ -231,6 +236,20 @@ def calibrate(server: vllm_cpu.VllmServer, scrapes: int, idle_s: float) -> dict:
     return {"bytes": size, "response_ms": statistics.median(durations) * 1e3, "cpu_ms": cpu / scrapes * 1e3, "idle_api_cores": idle_rate}
 
 
+def bench_workload(server: vllm_cpu.VllmServer, args: argparse.Namespace) -> dict:
+    """The timed workload, sent by ``axonize bench``'s library (:mod:`axonize.bench`, as ``axonize bench`` sends it):
+    ``--requests`` streamed completions of 64 prompt token ids and exactly ``--max-tokens`` output tokens
+    (``ignore_eos``), ``--concurrency`` in flight; its report (``vllm bench serve``'s keys). RuntimeError when a
+    request failed or the output tokens are not exactly ``--requests`` x ``--max-tokens``."""
+    requests = workload.synthetic(args.requests, "fixed:64", f"fixed:{args.max_tokens}", seed=0)
+    settings = bench_run.Settings(base_url=server.url, model=server.model, max_concurrency=args.concurrency)
+    results, duration = asyncio.run(bench_run.run(requests, settings))
+    r = bench_report.build(results, duration, (50, 99))
+    if r["failed"] or r["total_output_tokens"] != args.requests * args.max_tokens:
+        raise RuntimeError(f"{server.url}: {r['failed']} failed ({r['error_counts']}), {r['total_output_tokens']} output tokens")
+    return r
+
+
 def run_arm(arm: str, server: vllm_cpu.VllmServer, args: argparse.Namespace, workdir: str) -> dict:
     """Start ``arm``'s monitors, wait ``--settle`` s, send a short untimed burst (``--concurrency`` requests of 16
     tokens), run the timed workload, stop the monitors and wait ``--settle`` s; the arm's figures (seconds,
@@ -246,7 +265,7 @@ def run_arm(arm: str, server: vllm_cpu.VllmServer, args: argparse.Namespace, wor
         before_scrapes, _ = monitors.scrapes()
         cpu0 = {name: cpu_seconds([p]) for name, p in monitors.procs.items()}
         api0, engine0, t0 = cpu_seconds([api]), cpu_seconds(engine), time.monotonic()
-        work = vllm_cpu.run_workload(server, args.requests, max_tokens=args.max_tokens, concurrency=args.concurrency)
+        work = bench_workload(server, args)
         t1, api1, engine1 = time.monotonic(), cpu_seconds([api]), cpu_seconds(engine)
         cpu1 = {name: cpu_seconds([p]) for name, p in monitors.procs.items()}
         after_scrapes, durations = monitors.scrapes(t0, t1)
@@ -255,8 +274,10 @@ def run_arm(arm: str, server: vllm_cpu.VllmServer, args: argparse.Namespace, wor
     time.sleep(args.settle)  # let the stopped processes' exit work finish before the next arm
     return {
         "arm": arm,
-        "seconds": work.seconds,
-        "tokens": work.generation_tokens,
+        "seconds": work["duration"],
+        "tokens": work["total_output_tokens"],
+        "median_ttft_ms": work["median_ttft_ms"],
+        "median_tpot_ms": work["median_tpot_ms"],
         "window_s": t1 - t0,
         "monitor_cpu_s": {name: cpu1[name] - cpu0[name] for name in cpu0},
         "vllm_api_cpu_s": api1 - api0,
@@ -278,6 +299,14 @@ def report(rounds: list[dict], calibration: dict, arms: list[str], out=sys.stdou
         f"off: {spread([a['seconds'] for a in off], '{:.2f}')} s, {spread([a['tokens'] / a['seconds'] for a in off], '{:.0f}')} tokens/s",
         file=out,
     )
+    if "median_ttft_ms" in off[0]:  # runs recorded before the workload was sent with axonize bench's library have none
+        for arm in arms:
+            a = [r[arm] for r in rounds]
+            print(
+                f"  {arm:<8} axonize bench: TTFT p50 {spread([x['median_ttft_ms'] for x in a], '{:.1f}')} ms, "
+                f"TPOT p50 {spread([x['median_tpot_ms'] for x in a], '{:.2f}')} ms",
+                file=out,
+            )
     print(
         f"vLLM /metrics (idle server): {calibration['bytes']} bytes, {calibration['response_ms']:.1f} ms response, "
         f"{calibration['cpu_ms']:.1f} ms API-server CPU per scrape",
