@@ -144,8 +144,10 @@ class StepCallback:
     pipeline call; the sidecar times step i from the previous step's event (the first from the stage's start)
     to its own. ``spans=True`` records each step as a child *span* instead, from the previous step's end to now,
     which a trace viewer (Jaeger, Tempo) draws on the timeline; the sidecar's metrics are the same either way.
-    A span costs the OpenTelemetry SDK about five times what an event does (benchmarks/instrument_overhead.py:
-    the tiny diffusion pipeline's 20 steps as spans took ~1.5-2 % of a 330 ms call's CPU, as events ~0.3 %).
+    A stage's steps past ``event_limit`` (default the SDK's events-per-span limit, ``OTEL_SPAN_EVENT_COUNT_LIMIT``,
+    128), whose events the SDK would drop, are recorded as spans. An event costs the SDK a fraction of a span
+    (benchmarks/instrument_overhead.py, the tiny diffusion pipeline, 20 steps: the instrumentation and its export
+    took 0.59 ms of CPU per call with events, 1.43 ms with spans).
 
     Diffusers has no step-start hook, so the first step of each pipeline call starts at that stage span's start
     and includes the pipeline's set-up (timesteps, latents): keep the stage tight around the call. One instance
@@ -153,12 +155,14 @@ class StepCallback:
     Times from :func:`time.time_ns`, the SDK's clock.
     """
 
-    def __init__(self, name: str = "step", tracer: trace.Tracer | None = None, spans: bool = False):
+    def __init__(self, name: str = "step", tracer: trace.Tracer | None = None, spans: bool = False, event_limit: int | None = None):
         self.name = name
         self.tracer = tracer
         self.spans = spans
+        self.event_limit = event_limit if event_limit is not None else _event_limit()
         self._parent_id: int | None = None
         self._last_end = 0
+        self._events = 0
 
     def __call__(self, pipeline: Any, step: int, timestep: Any, callback_kwargs: dict) -> dict:
         now = time.time_ns()
@@ -166,19 +170,28 @@ class StepCallback:
         context = parent.get_span_context()
         if not context.is_valid or not parent.is_recording():
             return callback_kwargs
+        if context.span_id != self._parent_id:
+            self._parent_id, self._events = context.span_id, 0
+            self._last_end = getattr(parent, "start_time", None) or now
         attributes: dict[str, Any] = {STEP: int(step)}
         with contextlib.suppress(TypeError, ValueError):
             attributes["axonize.timestep"] = float(timestep)
-        if not self.spans:
+        if not self.spans and self._events < self.event_limit:
             parent.add_event(self.name, attributes, timestamp=now)
-            return callback_kwargs
-        if context.span_id != self._parent_id:
-            self._parent_id = context.span_id
-            self._last_end = getattr(parent, "start_time", None) or now
-        span = _tracer(self.tracer).start_span(self.name, attributes=attributes, start_time=min(self._last_end, now))
-        span.end(end_time=now)
+            self._events += 1
+        else:  # spans mode, or a stage past the SDK's events-per-span limit (it would drop the oldest events)
+            span = _tracer(self.tracer).start_span(self.name, attributes=attributes, start_time=min(self._last_end, now))
+            span.end(end_time=now)
         self._last_end = now
         return callback_kwargs
+
+
+def _event_limit() -> int:
+    """The SDK's events-per-span limit: ``OTEL_SPAN_EVENT_COUNT_LIMIT`` as the SDK reads it, else its default 128."""
+    try:
+        return max(0, int(os.environ.get("OTEL_SPAN_EVENT_COUNT_LIMIT", "128")))
+    except ValueError:
+        return 128
 
 
 def traces_url(endpoint: str) -> str:

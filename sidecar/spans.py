@@ -59,7 +59,9 @@ class SpanRecord:
     ``model`` is set on request spans only (``""`` when a vLLM span names none); ``stage`` and ``step`` are
     the span's ``axonize.stage`` / ``axonize.step``; ``gpus`` its (or its resource's) ``axonize.gpu.uuid``;
     ``pid`` / ``host`` the resource's ``process.pid`` / ``host.name``; ``latencies`` vLLM's
-    ``(stage, seconds)``; ``step_events`` ``(step, time)`` of its ``axonize.step`` events.
+    ``(stage, seconds)``; ``step_events`` ``(step, time)`` of its ``axonize.step`` events; ``events_lost`` True
+    when the sender's SDK dropped some of the span's events (OTLP ``dropped_events_count``; the Python SDK keeps
+    the last 128 by default, ``OTEL_SPAN_EVENT_COUNT_LIMIT``), so the first kept step event has no known start.
     """
 
     trace_id: bytes
@@ -78,6 +80,7 @@ class SpanRecord:
     host: str | None = None
     latencies: tuple[tuple[str, float], ...] = ()
     step_events: tuple[tuple[int, int], ...] = ()
+    events_lost: bool = False
 
     @property
     def seconds(self) -> float:
@@ -205,6 +208,7 @@ def _record(span, attrs: dict, service, pid, host, resource_gpus) -> SpanRecord:
         host=host,
         latencies=latencies,
         step_events=tuple(sorted(events, key=lambda e: e[1])),
+        events_lost=span.dropped_events_count > 0,
     )
 
 

@@ -24,9 +24,9 @@ Sample::
     axonize_trace_request_gpu_seconds_total{model="tiny-sd",customer="acme",uuid="GPU-6f3a..."} 9.2
     axonize_trace_request_cost_dollars_bucket{model="tiny-sd",customer="acme",le="0.005"} 4.0
 
-Cardinality: each of ``model``, ``stage`` and ``customer`` keeps its first ``max_values`` distinct values,
-later ones read ``other``; ``step`` is its index up to ``max_step`` and ``other`` beyond; ``uuid`` is not folded
-(a host has a few GPUs and MIG devices; a request span naming other UUIDs is the sender's choice).
+Cardinality: each of ``model``, ``stage``, ``customer`` and ``uuid`` keeps its first ``max_values`` distinct values,
+later ones read ``other`` (``uuid`` too: the request span names its devices, and a sender's bug must not make a
+series per string); ``step`` is its index up to ``max_step`` and ``other`` beyond.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ class TraceMetrics:
         self.prices = prices
         self.lock = threading.Lock()
         self._model, self._stage, self._customer = Folded(max_values), Folded(max_values), Folded(max_values)
+        self._uuid = Folded(max_values)  # the sender names the devices: bounded like any label it chooses
         self.requests: dict[tuple[str], Histogram] = {}
         self.stages: dict[tuple[str, str], Histogram] = {}
         self.steps: dict[tuple[str, str, str], Histogram] = {}
@@ -136,7 +137,7 @@ class TraceMetrics:
             for stage, seconds in span.latencies:
                 self._hist(self.stages, (model, self._stage(stage))).observe(seconds)
             for uuid in dict.fromkeys(on):  # each device once, in the order given
-                self.gpu_seconds[(model, customer, uuid)] += span.seconds
+                self.gpu_seconds[(model, customer, self._uuid(uuid))] += span.seconds
             if self.prices is not None:
                 dollars, reason = request_cost(span.seconds, on, table)
                 if dollars is None:
@@ -150,9 +151,12 @@ class TraceMetrics:
             return
         self._hist(self.stages, (model, stage)).observe(span.seconds)
         self.stage_count[(model, stage, span.status)] += 1
-        previous = span.start
+        previous = None if span.events_lost else span.start
         for step, at in span.step_events:
-            self._hist(self.steps, (model, stage, self.step_label(step))).observe(max(0, at - previous) / 1e9)
+            if previous is None:  # the SDK dropped the events before this one: when this step began is unknown
+                self.dropped["step_events_lost"] += 1
+            else:
+                self._hist(self.steps, (model, stage, self.step_label(step))).observe(max(0, at - previous) / 1e9)
             previous = at
 
     @staticmethod

@@ -78,7 +78,7 @@ NAMES: tuple[Name, ...] = (
         "counter",
         "seconds",
         ("model", "customer", "uuid"),
-        "GPU time of requests per GPU (or MIG device) uuid: each request span's duration added to every GPU its process used, from axonize.gpu.uuid, else the resource's process.pid (NVML), else the GPUs of the targets serving the model. Summed over uuid: seconds x GPUs. Requests with no known GPU add nothing.",
+        "GPU time of requests per GPU (or MIG device) uuid: each request span's duration added to every GPU its process used, from axonize.gpu.uuid, else the resource's process.pid (NVML), else the GPUs of the targets serving the model. Summed over uuid: seconds x GPUs. Requests with no known GPU add nothing; uuids beyond the first --traces.max-values read 'other'.",
         _C,
     ),
     Name(
@@ -110,7 +110,7 @@ NAMES: tuple[Name, ...] = (
         "counter",
         "",
         ("reason",),
-        'Spans decoded but not turned into metrics: queue_full (the request was answered 503 with Retry-After: the processing queue, --traces.queue-size, was full; the client retries), orphaned (its request span never came within --traces.join-timeout, counted with model "" instead), pending_full (the join buffer was full).',
+        'Spans decoded but not turned into metrics: queue_full (the request was answered 503 with Retry-After: the processing queue, --traces.queue-size, was full; the client retries), orphaned (its request span never came within --traces.join-timeout, counted with model "" instead), pending_full (the join buffer was full), step_events_lost (a step event whose start is unknown because the sender SDK dropped the earlier events of the span: not timed).',
         _C,
     ),
     Name(

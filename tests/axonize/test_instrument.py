@@ -162,6 +162,22 @@ def test_the_step_callback_records_steps_as_events_on_the_current_stage_by_defau
         assert stage_span.start_time <= times[0] <= times[1] <= times[2] <= stage_span.end_time
 
 
+def test_steps_past_the_sdk_event_limit_become_contiguous_spans(sdk):
+    """The SDK keeps a bounded number of events per span and drops the oldest beyond it: steps past the limit
+    are recorded as child spans, the first starting at the last event, so no step is lost or mistimed."""
+    tracer, memory = sdk
+    steps = instrument.StepCallback(tracer=tracer, event_limit=2)
+    with instrument.stage("denoise", tracer=tracer):
+        for i in range(4):
+            steps(None, i, 1000 - i, {})
+    spans = by_name(memory)
+    (stage_span,) = spans["denoise"]
+    assert [e.attributes["axonize.step"] for e in stage_span.events] == [0, 1]
+    late = sorted(spans["step"], key=lambda s: s.start_time)
+    assert [s.attributes["axonize.step"] for s in late] == [2, 3]
+    assert late[0].start_time == stage_span.events[-1].timestamp and late[1].start_time == late[0].end_time
+
+
 def test_the_step_callback_records_nothing_outside_a_recording_span(sdk):
     tracer, memory = sdk
     for steps in (instrument.StepCallback(tracer=tracer), instrument.StepCallback(tracer=tracer, spans=True)):

@@ -69,6 +69,30 @@ def test_label_values_fold_into_other_beyond_their_bounds():
     assert metrics.request_count == {("a", "a", "unset"): 1, ("b", "b", "unset"): 1, ("other", "other", "unset"): 1}
 
 
+def test_device_uuids_fold_into_other_beyond_their_bound():
+    """The request span names its devices: a sender naming many makes at most max_values series, the rest 'other'."""
+    metrics = TraceMetrics(max_values=2)
+    request = span("pipeline", b"r", start=0, end=1_000_000_000, model="sd")
+    metrics.observe(Joiner().add([request], now=0), lambda s: ("GPU-a", "GPU-b", "GPU-c", "GPU-d"))
+    assert metrics.gpu_seconds == {("sd", "", "GPU-a"): 1.0, ("sd", "", "GPU-b"): 1.0, ("sd", "", "other"): 2.0}
+
+
+def test_step_events_are_timed_from_the_previous_event_and_not_past_events_the_sdk_dropped():
+    """Step events on a stage: step 0 from the stage's start, each next one from the previous event. When the
+    sender's SDK dropped some of the span's events (its oldest), the first kept one has no known start: it is
+    counted as step_events_lost, not timed from the stage's start (which would make it look slow)."""
+    ms = 1_000_000
+    events = ((0, 110 * ms), (1, 130 * ms), (2, 160 * ms))
+    for lost, expected in ((False, {"0": 0.01, "1": 0.02, "2": 0.03}), (True, {"1": 0.02, "2": 0.03})):
+        metrics = TraceMetrics()
+        request = span("pipeline", b"r", start=0, end=200 * ms, model="sd")
+        stage = span("denoise", b"d", b"r", start=100 * ms, end=170 * ms, stage="denoise", step_events=events, events_lost=lost)
+        metrics.observe(Joiner().add([stage, request], now=0), lambda s: ())
+        got = {key[2]: round(hist.sum, 9) for key, hist in metrics.steps.items()}
+        assert got == expected
+        assert metrics.dropped["step_events_lost"] == (1 if lost else 0)
+
+
 def test_a_request_s_gpu_seconds_go_to_each_of_its_devices_once():
     """A 2-GPU request adds its whole duration to each GPU's series (the rules price each uuid); a UUID listed
     twice counts once; a request with no known GPU counts as a request and adds no GPU time."""
@@ -104,3 +128,21 @@ def test_a_request_span_s_process_pid_finds_its_gpus_through_nvml(worker):
     metrics = TraceMetrics()
     metrics.observe(Joiner().add([here], now=0), gpus)
     assert metrics.gpu_seconds == {("tiny-sd", "", a): pytest.approx(2e-6), ("tiny-sd", "", b): pytest.approx(2e-6)}
+
+
+def test_otlp_dropped_events_count_marks_a_span_s_events_as_lost():
+    """``dropped_events_count`` of the OTLP span (the sender's SDK dropped events) becomes ``events_lost``."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from axonize.sidecar.spans import extract
+
+    message = ExportTraceServiceRequest()
+    scope = message.resource_spans.add().scope_spans.add()
+    for span_id, dropped in ((b"a" * 8, 0), (b"b" * 8, 3)):
+        otlp = scope.spans.add(trace_id=TRACE, span_id=span_id, name="denoise", start_time_unix_nano=1, end_time_unix_nano=2)
+        otlp.dropped_events_count = dropped
+        event = otlp.events.add(time_unix_nano=2, name="step")
+        event.attributes.add(key="axonize.step").value.int_value = 7
+    records, rejected, seen = extract(message)
+    assert seen == 2 and not rejected
+    assert [(r.events_lost, r.step_events) for r in records] == [(False, ((7, 2),)), (True, ((7, 2),))]
