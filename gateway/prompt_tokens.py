@@ -11,19 +11,25 @@ endpoints, so its ``count`` is the ``prompt_tokens`` the usage would have said::
 
 The request carries the completion request's prompt (or messages) and the options that change its tokens
 (:data:`CHAT_OPTIONS`). A prompt given as token ids is counted without asking. An upstream that answers
-404 or 405 has no such endpoint and is not asked again; any other failure (timeout :data:`TIMEOUT_SECONDS`,
+404 or 405 has no such endpoint and is not asked again for :data:`ABSENT_RETRY_SECONDS` (10 minutes), then asked
+once more: an engine restarting behind its address, or upgraded in a rolling upgrade to a version that serves
+``/tokenize``, is counted again within that time. Any other failure (timeout :data:`TIMEOUT_SECONDS`,
 an answer without ``count``) leaves that request's prompt uncounted (0, ``prompt_source`` ``none`` in its record).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 import aiohttp
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0
+ABSENT_RETRY_SECONDS = 600.0
+"""Seconds an upstream that answered ``/tokenize`` with 404 or 405 is not asked again (then it is, once)."""
 CHAT_OPTIONS = (
     "add_generation_prompt",
     "continue_final_message",
@@ -56,10 +62,15 @@ def tokenize_request(endpoint: str, body: dict) -> dict | int | None:
 
 
 class PromptCounter:
-    """Counts cut streams' prompts at their upstream's ``/tokenize``; remembers the upstreams that have none."""
+    """Counts cut streams' prompts at their upstream's ``/tokenize``; remembers the upstreams that have none.
 
-    def __init__(self) -> None:
-        self.absent: set[str] = set()
+    ``absent``: base URL -> ``clock()`` seconds when it answered 404 or 405; it is not asked again before
+    :data:`ABSENT_RETRY_SECONDS` have passed. ``clock`` is :func:`time.monotonic` unless a test gives its own.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.absent: dict[str, float] = {}
+        self.clock = clock
         self._timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
 
     async def count(self, session: aiohttp.ClientSession, url: str, headers: dict, endpoint: str, body: dict) -> int | None:
@@ -67,13 +78,20 @@ class PromptCounter:
         asked = tokenize_request(endpoint, body)
         if asked is None or isinstance(asked, int):
             return asked
-        if url in self.absent:
-            return None
+        since = self.absent.get(url)
+        if since is not None:
+            if self.clock() - since < ABSENT_RETRY_SECONDS:
+                return None
+            del self.absent[url]  # asked again: it may have /tokenize now
         try:
             async with session.post(f"{url}/tokenize", json=asked, headers=headers, timeout=self._timeout) as answer:
                 if answer.status in (404, 405):
-                    self.absent.add(url)
-                    log.info("%s has no POST /tokenize: the prompts of streams cut before their usage are not counted", url)
+                    self.absent[url] = self.clock()
+                    log.info(
+                        "%s has no POST /tokenize: the prompts of streams cut before their usage are not counted (asked again in %g s)",
+                        url,
+                        ABSENT_RETRY_SECONDS,
+                    )
                     return None
                 count = (await answer.json(content_type=None)).get("count") if answer.status == 200 else None
         except (TimeoutError, aiohttp.ClientError, ValueError, AttributeError) as exc:

@@ -8,8 +8,9 @@ usage-only chunk the engine adds at the end (OpenAI API: ``"choices": []`` and `
 LiteLLM proxy does the same, see ../shared/notes "Streaming usage and metering").
 
 When the stream is cut before that chunk (the client leaves, the upstream fails) the tokens already
-sent are counted from the content chunks written: one token per content field with text in a chunk
-(vLLM sends one token per chunk by default, more with ``--stream-interval``), marked estimated (its
+sent are counted from the content chunks written: one token per choice with content in a chunk (its
+``content``, ``reasoning_content``, ``reasoning``, ``text`` or ``tool_calls``, one token however many of them it
+has; vLLM sends one token per chunk by default, more with ``--stream-interval``), marked estimated (its
 prompt is counted by the proxy, :mod:`.prompt_tokens`). The client's departure is noticed at the next
 write; the upstream response is then closed, which makes the engine abort the request. A client that
 stops reading at ``[DONE]`` and leaves before the response's end has had the whole stream: it is
@@ -18,8 +19,9 @@ counted in full, without an error.
 Per-chunk cost (the gateway's CPU is taken from the engine's cores when they share a machine): only the
 first data event, and any event naming ``"usage"`` or ``"error"``, is parsed as JSON (:func:`parse_event`).
 Every other event that is one ``data: {...}`` line is a plain chunk (:func:`plain_tokens`): its content
-fields are counted with one regular expression, and its JSON is trusted to be whole by its braces (an
-engine that breaks its JSON mid-stream is still caught when the braces do not close the line). The
+fields are counted with one regular expression (a chunk with more than one is parsed), and its JSON is
+trusted to be whole by its braces (an engine that breaks its JSON mid-stream is still caught when the
+braces do not close the line). The
 read timeout is one timer per stream (:class:`IdleTimeout`), the inter-chunk times are kept in a list
 and binned once per stream (``Metering.streamed``). Measured with benchmarks/gateway_latency.py.
 
@@ -108,12 +110,21 @@ def plain_tokens(raw: bytes) -> int:
     """Content tokens of a plain chunk (one ``data: {...}`` line without a usage object or an error), else -1.
 
     -1 means: read it with :func:`parse_event`. About 1 µs against 6 µs for the JSON parse (benchmarks/gateway_latency.py).
+    The count is :func:`parse_event`'s, one per choice with content: a chunk with one content field is counted by
+    the regular expression alone, one with more (a delta with ``reasoning_content`` and ``content``, n > 1
+    choices) is parsed.
     """
     if not (raw.startswith(b"data: {") and raw.endswith(b"}\n\n") and raw.find(b"\n") == len(raw) - 2):
         return -1
     if b'"error"' in raw or (b'"usage"' in raw and _USAGE_OBJECT.search(raw)):
         return -1
-    return len(_CONTENT.findall(raw))
+    fields = len(_CONTENT.findall(raw))
+    if fields < 2:
+        return fields
+    # Two content fields are one choice's (vLLM's reasoning parsers send ``reasoning_content`` and ``content`` in
+    # one delta) or several choices' (n > 1): the parse counts one per choice with content (-1 if it is not JSON).
+    event = parse_event(raw)
+    return event.tokens if event.kind == "data" else -1
 
 
 def parse_event(raw: bytes) -> Event:
@@ -148,12 +159,17 @@ class IdleTimeout:
     stream would have been idle ``seconds``: if it was, the upstream body fails with aiohttp's own
     ``ServerTimeoutError``; if not, the timer is set again for the rest. A connection without a read
     timeout gets no timer.
+
+    Time spent waiting on the client is not upstream idleness: aiohttp's timer stops while reading is
+    paused for backpressure, and here the relay sets :attr:`writing` around each write to the client
+    (the timer then only sets itself again) and notes the end of the write in :attr:`last`. A client
+    that reads slowly keeps its stream; an upstream silent while the relay waits for it times out.
     """
 
-    __slots__ = ("upstream", "seconds", "last", "handle")
+    __slots__ = ("upstream", "seconds", "last", "handle", "writing")
 
     def __init__(self, upstream: aiohttp.ClientResponse):
-        self.upstream, self.handle, self.seconds = upstream, None, 0.0
+        self.upstream, self.handle, self.seconds, self.writing = upstream, None, 0.0, False
         self.last = time.perf_counter()
         protocol = upstream.connection.protocol if upstream.connection is not None else None
         if protocol is not None and protocol.read_timeout:
@@ -161,6 +177,9 @@ class IdleTimeout:
             self.handle = asyncio.get_running_loop().call_later(self.seconds, self._check)
 
     def _check(self) -> None:
+        if self.writing:  # waiting on the client, not the upstream: no upstream idleness while the write is blocked
+            self.handle = asyncio.get_running_loop().call_later(self.seconds, self._check)
+            return
         idle = time.perf_counter() - self.last
         if idle >= self.seconds:
             self.handle = None
@@ -244,11 +263,13 @@ class Relay:
                     tokens += event.tokens
                     out.append(raw)
                 if out:
+                    idle.writing = True
                     if self.response is None:
                         await self._write(b"".join(out))
                     else:
                         await self.response.write(out[0] if len(out) == 1 else b"".join(out))
-                    written = clock()
+                    idle.last = written = clock()
+                    idle.writing = False
                     if tokens:
                         self.tokens += tokens
                         content_times.append(written)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 
 import aiohttp
 import pytest
@@ -124,7 +125,7 @@ def test_a_stream_that_breaks_after_its_200_ends_with_an_error_event_and_counts_
 
 
 def test_a_cut_streams_prompt_is_counted_by_the_upstreams_tokenize_when_it_has_one(loop, gateway, upstream):
-    """The ``gateway`` fixture's upstream has no /tokenize (404: prompt 0, not asked again); this one has."""
+    """The ``gateway`` fixture's upstream has no /tokenize (404: prompt 0, not asked again for 10 minutes); this one has."""
     before = metrics(gateway)
     assert asyncio.run(post(gateway.url, body("cut", True)))[0] == 200
     assert total(metrics(gateway), "axonize_gateway_prompt_tokens_total", model="cut") == total(
@@ -164,6 +165,65 @@ def test_a_stream_idle_past_the_timeout_ends_with_a_timeout_event_and_counts_wha
     assert delta("axonize_gateway_upstream_errors_total", kind="timeout") == delta("axonize_gateway_upstream_errors_total") == 1
     assert delta("axonize_gateway_completion_tokens_total") == delta("axonize_gateway_estimated_completion_tokens_total") == 2
     assert 0.5 <= delta("axonize_gateway_request_duration_seconds_sum") < 5
+
+
+def _send_buffer_max_bytes() -> int:
+    """The most a loopback TCP send buffer grows to (Linux ``tcp_wmem``'s maximum; 4 MiB, its default, elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            return int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        return 4 << 20
+
+
+def _dechunk(body: bytes) -> bytes:
+    """An HTTP/1.1 chunked body's payload."""
+    out, pos = b"", 0
+    while True:
+        end = body.index(b"\r\n", pos)
+        size = int(body[pos:end].split(b";")[0], 16)
+        if size == 0:
+            return out
+        out += body[end + 2 : end + 2 + size]
+        pos = end + 2 + size + 2
+
+
+def test_a_client_reading_slower_than_the_timeout_keeps_its_stream(gateway, upstream):
+    """--upstream.timeout 0.5s; the client stops reading for 1.5 s while the stream is larger than every buffer
+    between the gateway and it (its socket's receive buffer made small, the gateway's send buffer at most
+    tcp_wmem's maximum), so the gateway's write waits on the client. That wait is not upstream idleness: the
+    stream arrives whole, ends with [DONE], and is counted from the usage without an upstream error. (The
+    ``stall`` test above shows an upstream silent mid-stream still times out.)"""
+    prompt = "w" * 4000
+    n = (_send_buffer_max_bytes() + (2 << 20)) // len(prompt)
+    payload = json.dumps(body("fast", True, n, prompt)).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer sk-slow\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(payload)
+    ) + payload
+    before = metrics(gateway)
+    host, port = gateway.addresses[0]
+    with socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        client.settimeout(30)
+        client.connect((host, port))
+        client.sendall(request)
+        got = client.recv(4096)
+        time.sleep(1.5)  # a slow reader: the gateway's writes block meanwhile
+        while data := client.recv(1 << 16):
+            got += data
+    head, _, chunked = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower()
+    assert _dechunk(chunked) == expected_stream("fast", n, prompt, usage=False)
+    assert asyncio.run(_wait_until(lambda: total(metrics(gateway), "axonize_gateway_requests_in_flight", model="fast") == 0))
+    after = metrics(gateway)
+
+    def delta(name: str, **labels: str) -> float:
+        return total(after, name, model="fast", **labels) - total(before, name, model="fast", **labels)
+
+    assert delta("axonize_gateway_upstream_errors_total") == 0
+    assert delta("axonize_gateway_requests_total", status="200") == delta("axonize_gateway_requests_total") == 1
+    assert delta("axonize_gateway_completion_tokens_total") == n and delta("axonize_gateway_estimated_completion_tokens_total") == 0
 
 
 def expected_stream(model: str, n: int, prompt: str, usage: bool) -> bytes:

@@ -1,15 +1,19 @@
-"""Identity, the customer cap, the usage log, SSE cutting and the CLI's configuration errors."""
+"""Identity, the customer cap, the usage log, SSE cutting, /tokenize's absence and the CLI's configuration errors."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from axonize.gateway.identity import HASH_HEX, Identities
 from axonize.gateway.metering import Metering
+from axonize.gateway.prompt_tokens import ABSENT_RETRY_SECONDS, PromptCounter
 from axonize.gateway.streaming import Events, parse_event, plain_tokens, with_usage
 from axonize.gateway.usage_log import FIELDS, UsageLog
 
@@ -88,11 +92,21 @@ PLAIN = [
     b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}\n\n',
     b'data: {"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}],"usage":null}\n\n',
     b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}\n\n',
+    # vLLM's reasoning parsers: reasoning_content with and without content in one delta, one token per choice
+    b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"so","content":"Yes"},"finish_reason":null}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"hm","content":null},"finish_reason":null}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"hm","content":""},"finish_reason":null}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"content":"a","reasoning":"b","tool_calls":[{"index":0}]}}]}\n\n',
+    # n > 1 choices: one with reasoning and content, one with content, one without
+    b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"x","content":"y"}},{"index":1,"delta":{"content":"z"}},'
+    b'{"index":2,"delta":{}}]}\n\n',
+    b'data: {"choices":[{"index":0,"delta":{"reasoning_content":"x"}},{"index":1,"delta":{"reasoning_content":"y"}}]}\n\n',
 ]
 
 
 @pytest.mark.parametrize("raw", PLAIN)
 def test_a_plain_chunk_counts_the_tokens_the_json_parse_counts(raw):
+    assert parse_event(raw).kind == "data"
     assert plain_tokens(raw) == parse_event(raw).tokens
 
 
@@ -110,6 +124,49 @@ def test_a_plain_chunk_counts_the_tokens_the_json_parse_counts(raw):
 )
 def test_anything_but_a_plain_chunk_is_left_to_the_json_parse(raw):
     assert plain_tokens(raw) == -1
+
+
+def test_an_upstream_without_tokenize_is_asked_again_after_the_retry_interval():
+    """404 at first (an engine restarting, or before its upgrade): not asked again before ABSENT_RETRY_SECONDS of the
+    counter's clock, asked once then; when it serves /tokenize by then its count is used and it is absent no more."""
+    now = [1000.0]
+    asked: list[dict] = []
+    serving = [False]
+
+    async def tokenize(request: web.Request) -> web.Response:
+        asked.append(await request.json())
+        return web.json_response({"count": 5}) if serving[0] else web.json_response({"detail": "Not Found"}, status=404)
+
+    async def scenario() -> list:
+        app = web.Application()
+        app.router.add_post("/tokenize", tokenize)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        counter = PromptCounter(clock=lambda: now[0])
+        chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        seen = []
+        try:
+            async with aiohttp.ClientSession() as session:
+
+                async def count():
+                    seen.append((await counter.count(session, url, {}, "/v1/chat/completions", chat), len(asked), url in counter.absent))
+
+                await count()  # 404: absent
+                serving[0] = True  # the upgraded engine serves it now
+                now[0] += ABSENT_RETRY_SECONDS - 1
+                await count()  # still within the interval: not asked
+                now[0] += 1
+                await count()  # asked again: counted
+                await count()  # and asked every time since
+        finally:
+            await runner.cleanup()
+        return seen
+
+    assert asyncio.run(scenario()) == [(None, 1, True), (None, 1, True), (5, 2, False), (5, 3, False)]
+    assert ABSENT_RETRY_SECONDS == 600
 
 
 def test_stream_gaps_are_binned_as_prometheus_client_bins_them():
