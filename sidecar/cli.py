@@ -15,8 +15,9 @@ Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}
 ``--target`` <-> the list ``targets:``, whose items may also set ``server``,
 ``model`` and ``gpus``: see :mod:`axonize.sidecar.targets`). A flag overrides
 the file (``--target`` replaces the file's list). The ``--traces.*`` flags configure the OTLP/HTTP traces
-receiver on the same server (:mod:`axonize.sidecar.trace_receiver`; span convention in docs/traces.md). Exit codes: 0 ok, 1 no target could be read (``--print``),
-2 bad flags or configuration.
+receiver on the same server (:mod:`axonize.sidecar.trace_receiver`; span convention in docs/traces.md);
+``--traces.prices.url`` with the receiver off (``--traces.path off``) is refused. Exit codes: 0 ok, 1 no target
+could be read (``--print``), 2 bad flags or configuration.
 """
 
 from __future__ import annotations
@@ -132,9 +133,18 @@ TRACE_OPTIONS = (
         metavar="URL",
     ),
     Option(
+        "--traces.prices.max-age",
+        "15m",
+        "how long after its read the last good price table is used; later, requests count as unpriced "
+        "(reason stale_prices) until a good read: the rules' grace for a stopped exporter (bundle cost.stopped_exporter_grace)",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
         "--traces.prices.refresh",
         "30s",
-        "how often the prices are read again after a good read (after a failed one: the next collection cycle)",
+        "how often the prices are read again after a good read (after a failed one: the next collection cycle); "
+        "shorter than --traces.prices.max-age",
         parse_duration,
         metavar="DURATION",
     ),
@@ -220,6 +230,16 @@ def load_settings(args) -> dict:
             f"collect.timeout ({settings['collect_timeout']:g}s) is longer than collect.interval "
             f"({settings['collect_interval']:g}s): a cycle would outlast its interval"
         )
+    if settings["traces_prices_url"] and not settings["traces_path"]:
+        raise ConfigError(
+            "--traces.prices.url is set but --traces.path is off: the prices only price traced requests; "
+            "turn the traces receiver on or leave the prices URL out"
+        )
+    if settings["traces_prices_refresh"] >= settings["traces_prices_max_age"]:
+        raise ConfigError(
+            f"traces.prices.refresh ({settings['traces_prices_refresh']:g}s) is not shorter than traces.prices.max-age "
+            f"({settings['traces_prices_max_age']:g}s): good prices would go stale between reads"
+        )
     return settings
 
 
@@ -261,7 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     exposition = Exposition()
     processes = ProcessGpus(refresh=settings["attribution_refresh"]) if settings["attribution_source"] == "processes" else None
-    prices = Prices(settings["traces_prices_url"], settings["traces_prices_refresh"]) if settings["traces_prices_url"] else None
+    prices = (
+        Prices(settings["traces_prices_url"], settings["traces_prices_refresh"], max_age=settings["traces_prices_max_age"])
+        if settings["traces_prices_url"]
+        else None
+    )
     traces = TraceMetrics(settings["traces_max_step"], settings["traces_max_values"], prices) if settings["traces_path"] else None
     loop = CollectionLoop(
         settings["target"],

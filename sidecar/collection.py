@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: Values of ``axonize_sidecar_collection_errors_total{stage}``.
 STAGES = ("attribution", "render", "cycle")
+#: Seconds a side read may run past its own ``timeout`` before the loop cuts it off (a bug: a ``cycle`` error).
+SIDE_READ_MARGIN = 1.0
 
 
 class CollectionLoop:
@@ -83,8 +85,8 @@ class CollectionLoop:
     and the label texts of the last two renderings (:class:`~axonize.sidecar.exposition.Renderer`).
 
     ``extra`` gives more families to publish each cycle (the traces receiver's); ``side_reads`` are other reads of
-    each cycle, ``read(session, timeout)``, run beside the scrapes within the same ``timeout`` (the traces
-    receiver's GPU prices, :meth:`axonize.sidecar.prices.Prices.update`).
+    each cycle, ``read(session, timeout)``, run beside the scrapes, that keep the same ``timeout`` themselves and
+    count their own failures (the traces receiver's GPU prices, :meth:`axonize.sidecar.prices.Prices.update`).
     """
 
     def __init__(
@@ -207,9 +209,12 @@ class CollectionLoop:
         return result
 
     async def _side_read(self, read: Callable[[aiohttp.ClientSession, float], Awaitable[None]], session) -> None:
-        """One of ``side_reads`` within ``timeout``; a failure that escapes it counts as a ``cycle`` error."""
+        """One of ``side_reads``, which keeps its own ``timeout``; cut off :data:`SIDE_READ_MARGIN` seconds later.
+
+        A read that overruns its own deadline, or a failure that escapes it, counts as a ``cycle`` error.
+        """
         try:
-            await asyncio.wait_for(read(session, self.timeout), self.timeout)
+            await asyncio.wait_for(read(session, self.timeout), self.timeout + SIDE_READ_MARGIN)
         except Exception as exc:
             self._loop_error("cycle", exc)
 

@@ -94,7 +94,7 @@ NAMES: tuple[Name, ...] = (
         "counter",
         "requests",
         ("model", "reason"),
-        "Request spans left out of axonize_trace_request_cost_dollars, by reason: no_gpu (no GPU known for it), unknown_uuid (a GPU or MIG device without a price in the exporter's /metrics), no_prices (no price table read yet). Priced + unpriced = axonize_trace_requests_total. Absent without --traces.prices.url.",
+        "Request spans left out of axonize_trace_request_cost_dollars, by reason: no_gpu (no GPU known for it), unknown_uuid (a GPU or MIG device without a price in the exporter's /metrics), no_prices (no price table read yet), stale_prices (no good read of the prices for --traces.prices.max-age, 15m). Priced + unpriced = axonize_trace_requests_total. Absent without --traces.prices.url.",
         _C,
     ),
     Name(
@@ -150,7 +150,7 @@ NAMES: tuple[Name, ...] = (
         "counter",
         "",
         ("kind",),
-        "Failed reads of the GPU price table at --traces.prices.url (the exporter's /metrics), by kind: connect, timeout, http (an answer other than 200, a redirect, a body over 16 MiB), parse (not the Prometheus text format), missing (no axonize_gpu_price_dollars_per_hour: not an Axonize exporter), internal. The last table read stays in use.",
+        "Failed reads of the GPU price table at --traces.prices.url (the exporter's /metrics), by kind: connect, timeout, http (an answer other than 200, a redirect, a body over 16 MiB), parse (not the Prometheus text format), missing (no axonize_gpu_price_dollars_per_hour: not an Axonize exporter), internal. The last table read stays in use for --traces.prices.max-age (15m) after its read.",
         _C,
     ),
     Name(

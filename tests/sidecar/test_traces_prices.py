@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
 
 import pytest
 
 from axonize import exposition_text
+from axonize.bundle import CostModel
+from axonize.config import parse_duration
+from axonize.http import Exposition
 from axonize.names.traces import COST_BUCKETS
-from axonize.sidecar import prices
+from axonize.sidecar import cli, prices
+from axonize.sidecar.collection import CollectionLoop
 from axonize.sidecar.prices import PriceError, Prices, request_cost
 from axonize.sidecar.scrape import new_session
 from axonize.sidecar.spans import Joiner, SpanRecord
+from axonize.sidecar.targets import finish, parse_target
 from axonize.sidecar.trace_metrics import TraceMetrics
-from tests.conftest import NVIDIA, run_exporter, samples
+from tests.conftest import FIXTURES, NVIDIA, run_exporter, samples
 from tests.sidecar.servers import FakeEngines
 
 H200_MIG = [NVIDIA / "h200-mig_drv590_nvidia-smi-q_load.txt", NVIDIA / "h200-mig_drv590_nvidia-smi-L.txt"]
@@ -176,3 +183,102 @@ def test_without_a_price_url_no_cost_family_is_exposed():
     names = {f.name for f in TraceMetrics().families()}
     assert "axonize_trace_request_gpu_seconds_total" in names
     assert not names & {"axonize_trace_request_cost_dollars", "axonize_trace_requests_unpriced_total"}
+
+
+@pytest.fixture
+def silent_exporter():
+    """The URL of an exporter stand-in that accepts connections (the kernel's backlog) and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/metrics"
+
+
+def test_a_hanging_exporter_counts_a_price_timeout_and_the_targets_are_still_scraped(silent_exporter, caplog):
+    with FakeEngines() as engines:
+        target = finish(
+            [parse_target(engines.serve("/vllm", (FIXTURES / "inference" / "vllm-0.33.0-v1.synthetic.prom").read_text()))], None
+        )
+        table = Prices(silent_exporter)
+        loop = CollectionLoop(target, 1.0, 0.3, Exposition(), side_reads=(table.update,))
+        with caplog.at_level(logging.WARNING):
+            snapshot = loop.collect_once()
+    assert table.errors["timeout"] == 1 and sum(table.errors.values()) == 1
+    assert loop.loop_errors["cycle"] == 0, "the price read's own timeout, not a collection error"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    (result,) = snapshot.results
+    assert result.up and result.series
+
+
+def test_no_read_starts_while_the_last_ones_parse_still_runs(exporter_text, monkeypatch):
+    release, finished = threading.Event(), threading.Event()
+    real = prices._decode_parse
+
+    def stuck(*args) -> dict[str, float]:
+        release.wait(30)
+        finished.set()
+        return real(*args)
+
+    monkeypatch.setattr(prices, "_decode_parse", stuck)
+    with FakeEngines() as server:
+        url = server.serve("/metrics", exporter_text)
+        table = Prices(url, refresh=0.001)
+
+        async def once() -> None:
+            async with new_session() as session:
+                await table.update(session, 0.2)
+
+        asyncio.run(once())
+        assert table.errors["timeout"] == 1 and table.table is None
+        asyncio.run(once())  # the first parse still runs: no second GET, no second thread
+        assert server.hits["/metrics"] == 1 and table.errors["timeout"] == 1
+        release.set()
+        assert finished.wait(30)
+        monkeypatch.setattr(prices, "_decode_parse", real)
+        for _ in range(100):  # the thread's future completes just after the function returns
+            asyncio.run(once())
+            if table.table is not None:
+                break
+        assert server.hits["/metrics"] == 2 and table.table == prices.parse(exporter_text)
+
+
+def test_a_table_older_than_max_age_leaves_requests_unpriced_as_stale(exporter_text, caplog):
+    now = [1000.0]
+    with FakeEngines() as server:
+        url = server.serve("/metrics", exporter_text)
+        table = Prices(url, refresh=30, max_age=900, clock=lambda: now[0])
+        update(table)
+        good = table.table
+        assert good == prices.parse(exporter_text)
+        server.serve("/metrics", "oops", status=500)
+        now[0] += 900  # exactly max_age after the good read: still in use (the rule's last_over_time[15m])
+        with caplog.at_level(logging.WARNING, logger="axonize.sidecar.prices"):
+            update(table)
+            assert table.table == good
+            now[0] += 1
+            update(table)
+        assert table.table is prices.STALE
+        assert "stale_prices" in caplog.text and "900s" in caplog.text
+        uuid = next(iter(good))
+        assert request_cost(1.0, [uuid], table.table) == (None, "stale_prices")
+        metrics = TraceMetrics(prices=table)
+        span = SpanRecord(b"t" * 16, b"r" * 8, b"", "pipeline", 0, 10**9, model="sd")
+        metrics.observe(Joiner().add([span], now=0), lambda s: (uuid,))
+        assert metrics.unpriced == {("sd", "stale_prices"): 1}
+
+        server.serve("/metrics", exporter_text)
+        update(table)
+        assert table.table == good and table.errors["http"] == 2
+
+
+def test_prices_without_the_traces_receiver_exit_2_naming_both_flags(capsys):
+    flags = ["--target", "http://127.0.0.1:1", "--print", "--traces.prices.url", "http://localhost:9947/metrics"]
+    assert cli.main([*flags, "--traces.path", "off"]) == 2
+    err = capsys.readouterr().err
+    assert "--traces.prices.url" in err and "--traces.path" in err
+
+
+def test_max_age_defaults_to_the_bundles_stopped_exporter_grace():
+    (option,) = [o for o in cli.OPTIONS if o.flag == "--traces.prices.max-age"]
+    assert parse_duration(option.default) == parse_duration(CostModel.model_fields["stopped_exporter_grace"].default)
+    assert prices.MAX_AGE == parse_duration(option.default), "Prices' own default (tests, callers without the CLI)"
