@@ -22,7 +22,6 @@ customers' series cannot be known in advance and start at their first request.
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -30,6 +29,7 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 from axonize import names
+from axonize.histogram import Histogram as Bins
 from axonize.names import gateway as rows
 
 from .genai import GenAiMetrics, family
@@ -128,8 +128,8 @@ class Gaps:
     """A histogram by ``model`` of the gaps between consecutive times, fed a whole stream at once.
 
     prometheus_client's ``Histogram.observe`` takes a lock and walks the buckets per value (about 0.7 µs); a
-    128-chunk stream would pay that 127 times. Here the gaps are binned with ``bisect`` into a local list and
-    added under one lock per stream. Exposed by :meth:`collect` as ``NAME_bucket{le, model}``, ``_sum``, ``_count``
+    128-chunk stream would pay that 127 times. Here the gaps are binned into a stream's own
+    :class:`axonize.histogram.Histogram` and merged under one lock per stream. Exposed by :meth:`collect` as ``NAME_bucket{le, model}``, ``_sum``, ``_count``
     (cumulative, as Prometheus histograms are); ``bounds`` are the upper bounds in seconds, ``+Inf`` added.
     """
 
@@ -137,24 +137,20 @@ class Gaps:
         self.name, self.help = name, names.get(name).help
         self.bounds = tuple(bounds)
         self._lock = threading.Lock()
-        self._counts: dict[str, list[int]] = {}
-        self._sums: dict[str, float] = {}
+        self._models: dict[str, Bins] = {}
 
     def observe_gaps(self, model: str, times: Sequence[float]) -> None:
         if len(times) < 2:
             return
-        bins = [0] * (len(self.bounds) + 1)
-        bounds, total, previous = self.bounds, 0.0, times[0]
+        stream, previous = Bins(self.bounds), times[0]
         for t in times[1:]:
-            gap = t - previous
-            bins[bisect_left(bounds, gap)] += 1
-            total += gap
+            stream.observe(t - previous)
             previous = t
         with self._lock:
-            counts = self._counts.setdefault(model, [0] * len(bins))
-            for i, n in enumerate(bins):
-                counts[i] += n
-            self._sums[model] = self._sums.get(model, 0.0) + total
+            mine = self._models.get(model)
+            if mine is None:
+                mine = self._models[model] = Bins(self.bounds)
+            mine.merge(stream)
 
     def describe(self):
         return [HistogramMetricFamily(self.name, self.help, labels=("model",))]
@@ -162,11 +158,7 @@ class Gaps:
     def collect(self):
         histogram = HistogramMetricFamily(self.name, self.help, labels=("model",))
         with self._lock:
-            snapshot = [(m, list(c), self._sums[m]) for m, c in self._counts.items()]
-        for model, counts, total in snapshot:
-            cumulative, acc = [], 0
-            for bound, n in zip((*self.bounds, float("inf")), counts):
-                acc += n
-                cumulative.append((floatToGoString(bound), acc))
-            histogram.add_metric([model], cumulative, total)
+            snapshot = [(m, h.buckets(), h.sum) for m, h in self._models.items()]
+        for model, buckets, total in snapshot:
+            histogram.add_metric([model], [(floatToGoString(bound), n) for bound, n in buckets], total)
         yield histogram

@@ -31,13 +31,13 @@ series per string); ``step`` is its index up to ``max_step`` and ``other`` beyon
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
 from axonize import exposition_text as text
 from axonize import names
+from axonize.histogram import Histogram
 from axonize.names.traces import COST_BUCKETS, DURATION_BUCKETS
 
 from .prices import Prices, request_cost
@@ -60,30 +60,6 @@ class Folded:
             self._seen.add(value)
             return value
         return OTHER
-
-
-class Histogram:
-    """Counts per bucket of ``bounds`` (not cumulative; default :data:`~axonize.names.traces.DURATION_BUCKETS`), sum and count."""
-
-    __slots__ = ("bounds", "counts", "sum", "count")
-
-    def __init__(self, bounds: tuple[float, ...] = DURATION_BUCKETS) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def buckets(self) -> list[tuple[float, float]]:
-        out, total = [], 0
-        for bound, n in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            total += n
-            out.append((bound, float(total)))
-        return out
 
 
 class TraceMetrics:
