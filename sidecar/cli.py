@@ -16,7 +16,7 @@ Every flag has a YAML key (``--collect.interval`` <-> ``collect: {interval: ...}
 ``model`` and ``gpus``: see :mod:`axonize.sidecar.targets`). A flag overrides
 the file (``--target`` replaces the file's list). The ``--traces.*`` flags configure the OTLP/HTTP traces
 receiver on the same server (:mod:`axonize.sidecar.trace_receiver`; span convention in docs/traces.md);
-``--traces.prices.url`` with the receiver off (``--traces.path off``) is refused. Exit codes: 0 ok, 1 no target
+``--traces.prices.url`` or ``--traces.forward.url`` with the receiver off (``--traces.path off``) is refused. Exit codes: 0 ok, 1 no target
 could be read (``--print``), 2 bad flags or configuration.
 """
 
@@ -230,11 +230,12 @@ def load_settings(args) -> dict:
             f"collect.timeout ({settings['collect_timeout']:g}s) is longer than collect.interval "
             f"({settings['collect_interval']:g}s): a cycle would outlast its interval"
         )
-    if settings["traces_prices_url"] and not settings["traces_path"]:
-        raise ConfigError(
-            "--traces.prices.url is set but --traces.path is off: the prices only price traced requests; "
-            "turn the traces receiver on or leave the prices URL out"
-        )
+    for flag, key, what in (
+        ("--traces.prices.url", "traces_prices_url", "the prices only price traced requests"),
+        ("--traces.forward.url", "traces_forward_url", "only received spans are forwarded"),
+    ):
+        if settings[key] and not settings["traces_path"]:
+            raise ConfigError(f"{flag} is set but --traces.path is off: {what}; turn the traces receiver on or leave {flag} out")
     if settings["traces_prices_refresh"] >= settings["traces_prices_max_age"]:
         raise ConfigError(
             f"traces.prices.refresh ({settings['traces_prices_refresh']:g}s) is not shorter than traces.prices.max-age "

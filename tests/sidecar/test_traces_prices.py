@@ -271,11 +271,21 @@ def test_a_table_older_than_max_age_leaves_requests_unpriced_as_stale(exporter_t
         assert table.table == good and table.errors["http"] == 2
 
 
-def test_prices_without_the_traces_receiver_exit_2_naming_both_flags(capsys):
-    flags = ["--target", "http://127.0.0.1:1", "--print", "--traces.prices.url", "http://localhost:9947/metrics"]
+@pytest.mark.parametrize(
+    "flag, url", [("--traces.prices.url", "http://localhost:9947/metrics"), ("--traces.forward.url", "http://tempo:4318/v1/traces")]
+)
+def test_a_traces_url_without_the_traces_receiver_exits_2_naming_both_flags(capsys, flag, url):
+    flags = ["--target", "http://127.0.0.1:1", "--print", flag, url]
     assert cli.main([*flags, "--traces.path", "off"]) == 2
     err = capsys.readouterr().err
-    assert "--traces.prices.url" in err and "--traces.path" in err
+    assert flag in err and "--traces.path" in err
+
+
+def test_a_prices_refresh_not_shorter_than_their_max_age_exits_2(capsys):
+    flags = ["--target", "http://127.0.0.1:1", "--print", "--traces.prices.url", "http://localhost:9947/metrics"]
+    assert cli.main([*flags, "--traces.prices.refresh", "15m", "--traces.prices.max-age", "15m"]) == 2
+    err = capsys.readouterr().err
+    assert "traces.prices.refresh" in err and "traces.prices.max-age" in err
 
 
 def test_max_age_defaults_to_the_bundles_stopped_exporter_grace():
