@@ -5,8 +5,9 @@ recording rules' quantiles (rules/inference.rules.yml) and as heatmaps of the hi
 requests within an SLO threshold (a variable of the histogram's bucket bounds, defaulting to the
 AxonizeInferenceLatencySloBurn alert's), tokens/s in and out, running and waiting requests, KV-cache usage (colored at
 the AxonizeInferenceKvCacheHigh thresholds), preemptions, and the GPUs each model runs on with their utilization,
-joined through axonize_inference_server_gpu_info on uuid. The sidecar's vocabulary is the same for vLLM, TGI, SGLang,
-Triton and llama.cpp. Variables: datasource, job, host (the GPUs' exporter), inference_job, model, engine, ttft_slo,
+joined through axonize_inference_server_gpu_info on uuid, and from the sidecar's traces receiver (docs/traces.md) the
+mean duration of each stage, the $ per request p50 and p90, and the slow steps. The sidecar's vocabulary is the same
+for vLLM, TGI, SGLang, Triton and llama.cpp. Variables: datasource, job, host (the GPUs' exporter), inference_job, model, engine, ttft_slo,
 itl_slo.
 """
 
@@ -27,6 +28,10 @@ LATENCIES = (
     ("inter_token_latency", "axonize_inference_inter_token_latency_seconds", "Inter-token latency", "ITL"),
     (None, "axonize_inference_e2e_request_latency_seconds", "End-to-end latency", "e2e"),
 )
+#: A step this many times its model and stage's mean step is slow (docs/traces.md, "The slow-step signal").
+SLOW_STEP_RATIO = 1.2
+#: The quantiles of the $ per request panel.
+COST_QUANTILES = (0.5, 0.9)
 SLO_VARIABLES = {"time_to_first_token": ("ttft_slo", "TTFT SLO threshold"), "inter_token_latency": ("itl_slo", "ITL SLO threshold")}
 
 
@@ -219,6 +224,52 @@ def _gpus(s: Scope, grid: p.Grid, cfg: Bundle) -> list:
     ]
 
 
+def _stages(s: Scope, grid: p.Grid, cfg: Bundle) -> list:
+    stage = "axonize_trace_stage_duration_seconds"
+    cost = "axonize_trace_request_cost_dollars"
+    ratio = recorded("model_stage_step:axonize_trace_step_duration_seconds:ratio_to_mean_rate{window}", cfg.rate_window)
+    mean = f"sum by (model, stage) ({s.rate(stage + '_sum')}) / (sum by (model, stage) ({s.rate(stage + '_count')}) > 0)"
+    buckets = f"sum by (le, model) ({s.rate(cost + '_bucket')})"
+    grid.newline()
+    return [
+        p.timeseries(
+            grid,
+            "Mean stage duration",
+            f"Mean duration of each stage of a traced request, per model, seconds, stacked: the rate of {stage}_sum over "
+            "the rate of its _count, $__rate_interval (the sidecar's traces receiver, docs/traces.md); "
+            "absent while a model's stage received no span.",
+            "s",
+            [p.target(mean, "{{model}} {{stage}}")],
+            w=8,
+            lo=0,
+            stack=True,
+        ),
+        p.timeseries(
+            grid,
+            "$ per request " + "/".join(f"p{q * 100:g}" for q in COST_QUANTILES),
+            f"GPU cost of one traced request of each model, US dollars: histogram_quantile over the rate of {cost}_bucket "
+            "summed by le and model, $__rate_interval (its duration x the $/hour of its GPUs at the exporter's prices); "
+            "absent while no request was priced.",
+            "currencyUSD",
+            [p.target(f"histogram_quantile({q:g}, {buckets})", f"{{{{model}}}} p{q * 100:g}") for q in COST_QUANTILES],
+            w=8,
+            lo=0,
+        ),
+        p.timeseries(
+            grid,
+            "Slow steps",
+            f"Steps whose mean duration over {cfg.rate_window} is more than {SLOW_STEP_RATIO:g} times the mean step of "
+            f"their model and stage (the recording rule {ratio} > {SLOW_STEP_RATIO:g}; 1.4: 40 % slower); "
+            "absent while every step is near its stage's mean.",
+            "none",
+            [p.target(f"{s.m(ratio)} > {SLOW_STEP_RATIO:g}", "{{model}} {{stage}} step {{step}}")],
+            w=8,
+            thresholds=[(SLOW_STEP_RATIO, "orange")],
+            lo=1,
+        ),
+    ]
+
+
 def panels(cfg: Bundle) -> list:
     s = Scope(host_label=cfg.host_labels[-1], engine=True)
     grid = p.Grid()
@@ -229,7 +280,8 @@ def panels(cfg: Bundle) -> list:
     out += _slo(s, grid, cfg)
     grid.newline()
     out += _load(s, grid, cfg)
-    return out + _gpus(s, grid, cfg)
+    out += _gpus(s, grid, cfg)
+    return out + _stages(s, grid, cfg)
 
 
 def dashboard_variables(cfg: Bundle) -> list:

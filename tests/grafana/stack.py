@@ -2,7 +2,8 @@
 
 :func:`healthy`: ``axonize-exporter --replay`` of the demo's 8x H100 (with its HGX topology) and of the H200 MIG
 capture (with its ``nvidia-smi -L``), a static server of the real H200 exporter exposition (NVML backend, GPM:
-SM active, energy), and ``axonize-sidecar`` on the demo's real vLLM capture (axonize.demo.CaptureReplay).
+SM active, energy), and ``axonize-sidecar`` on the demo's real vLLM capture (axonize.demo.CaptureReplay), its
+traces receiver fed by :class:`Spans` (the real OpenTelemetry SDK) and pricing them from the 8x H100 exporter.
 :func:`faults`: the exporter replaying the fault captures of axonize/demo_data/faults/ (a x8 PCIe link, a lost GPU,
 the kernel log's XIDs).
 :func:`nvml`: the NVML backend on the fake NVML (tests/fake_nvml) fed from the 8x H100 capture with its HGX topology
@@ -16,8 +17,15 @@ import contextlib
 import http.server
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from axonize import demo
 from axonize.processes import ManagedProcess, PrometheusServer, free_port, wait_http
@@ -90,6 +98,58 @@ class _Stopper:
         self.server.server_close()
 
 
+class Spans:
+    """A traced request of the capture's model every ``period`` seconds, sent to the sidecar at ``base`` by the real
+    OpenTelemetry SDK (explicit start and end times, no sleeping): on :data:`demo.DEMO_GPU_UUID`, with a ``prefill``
+    stage and a ``denoise`` stage of :data:`STEPS` steps whose last takes :data:`SLOW` times the others (a slow step).
+    """
+
+    MODEL = "tinyllama"
+    STEP_S = 0.02
+    STEPS = 4
+    SLOW = 3
+
+    def __init__(self, base: str, period: float = 1.0) -> None:
+        self.provider = TracerProvider(resource=Resource.create({"service.name": "grafana-test"}))
+        self.provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{base}/v1/traces", timeout=5)))
+        self.tracer = self.provider.get_tracer("tests.grafana")
+        self.period = period
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="grafana-spans", daemon=True)
+        self.thread.start()
+
+    def request(self) -> None:
+        steps = [self.STEP_S] * (self.STEPS - 1) + [self.STEP_S * self.SLOW]
+        prefill = 0.05
+        end = time.time_ns()
+        start = end - int((prefill + sum(steps)) * 1e9)
+        attributes = {"gen_ai.request.model": self.MODEL, "axonize.customer": "acme", "axonize.gpu.uuid": [demo.DEMO_GPU_UUID]}
+        root = self.tracer.start_span("request", attributes=attributes, start_time=start)
+        with_root = trace.set_span_in_context(root)
+        at = start
+        span = self.tracer.start_span("prefill", context=with_root, start_time=at)
+        at += int(prefill * 1e9)
+        span.end(end_time=at)
+        stage = self.tracer.start_span("denoise", context=with_root, start_time=at)
+        in_stage = trace.set_span_in_context(stage)
+        for i, seconds in enumerate(steps):
+            step = self.tracer.start_span("step", context=in_stage, attributes={"axonize.step": i}, start_time=at)
+            at += int(seconds * 1e9)
+            step.end(end_time=at)
+        stage.end(end_time=at)
+        root.end(end_time=end)
+
+    def _loop(self) -> None:
+        while not self.done.is_set():
+            self.request()
+            self.done.wait(self.period)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(10)
+        self.provider.shutdown()
+
+
 @contextlib.contextmanager
 def running(targets: dict[str, list[str]], started: list) -> Iterator[PrometheusServer]:
     prom = PrometheusServer(targets, "1s", rule_files=rule_files(), binary=require_binary("prometheus"))
@@ -107,13 +167,16 @@ def healthy(tmp: Path) -> Iterator[PrometheusServer]:
     replay = demo.CaptureReplay(Path(demo.vllm_capture()).read_text(), demo.REPLAY_PERIOD_S)
     started.append(replay)
     exporters = [exporter([DEMO_Q, DEMO_TOPO], started, tmp), exporter(MIG, started, tmp), static(H200_EXPOSITION.read_text(), started)]
-    sidecar = demo.start_sidecar(str(tmp), replay.url, started)
+    sidecar = demo.start_sidecar(str(tmp), replay.url, started, prices_url=f"http://{exporters[0]}/metrics")
+    started.append(Spans(f"http://{sidecar}"))
     with running({"axonize-exporter": exporters, "axonize-sidecar": [sidecar]}, started) as prom:
         prom.wait_for("axonize_gpu_info", timeout=30, min_results=10)
         prom.wait_for("axonize_inference_server_gpu_info", timeout=30)
         prom.wait_for("model:axonize_inference_cost_per_million_tokens:dollars", timeout=60)
         prom.wait_for("gpu:axonize_efficiency_grade:info", timeout=30, min_results=9)  # the MIG GPU has no score
         prom.wait_for("count_over_time(axonize_gpu_up[30s]) > 3", timeout=30)
+        prom.wait_for("count_over_time(axonize_trace_request_cost_dollars_count[30s]) > 3", timeout=30)
+        prom.wait_for("model_stage_step:axonize_trace_step_duration_seconds:ratio_to_mean_rate5m > 1.2", timeout=30)
         yield prom
 
 
