@@ -25,7 +25,6 @@ vLLM's processes used in the direct arm of the same round.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -39,9 +38,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vllm_overhead import cpu_seconds, median_interval, spread, williams_orders  # noqa: E402
+from vllm_overhead import bench_workload, cpu_seconds, median_interval, spread, williams_orders  # noqa: E402
 
-from axonize.bench import report, run, workload  # noqa: E402
 from axonize.processes import ManagedProcess, free_port, wait_http  # noqa: E402
 from devtools import vllm_cpu  # noqa: E402
 
@@ -75,14 +73,10 @@ def start_gateway(vllm_url: str, model: str, workdir: str) -> tuple[ManagedProce
 def run_arm(url: str, model: str, args: argparse.Namespace, gateway: psutil.Process, vllm: list[psutil.Process]) -> dict:
     """The workload once against ``url``; its report's figures and the CPU seconds of the gateway and of vLLM
     (API server and engine processes, ``vllm``) over it."""
-    requests = workload.synthetic(args.requests, f"fixed:{args.input_len}", f"fixed:{args.output_len}", seed=0)
-    settings = run.Settings(base_url=url, model=model, max_concurrency=args.concurrency, headers=(("Authorization", f"Bearer {KEY}"),))
     before, before_vllm = cpu_seconds([gateway]), cpu_seconds(vllm)
-    results, duration = asyncio.run(run.run(requests, settings))
+    headers = (("Authorization", f"Bearer {KEY}"),)
+    r = bench_workload(url, model, args.requests, args.input_len, args.output_len, args.concurrency, headers)
     cpu, vllm_cpu_s = cpu_seconds([gateway]) - before, cpu_seconds(vllm) - before_vllm
-    r = report.build(results, duration, (50, 99))
-    if r["failed"] or r["total_output_tokens"] != args.requests * args.output_len:
-        raise RuntimeError(f"{url}: {r['failed']} failed ({r['error_counts']}), {r['total_output_tokens']} output tokens")
     keys = ("duration", "output_throughput", "request_throughput", "median_ttft_ms", "p99_ttft_ms", "median_e2el_ms", "p99_e2el_ms")
     return {k: r[k] for k in keys} | {"gateway_cpu_s": cpu, "vllm_cpu_s": vllm_cpu_s}
 

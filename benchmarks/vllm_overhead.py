@@ -236,17 +236,18 @@ def calibrate(server: vllm_cpu.VllmServer, scrapes: int, idle_s: float) -> dict:
     return {"bytes": size, "response_ms": statistics.median(durations) * 1e3, "cpu_ms": cpu / scrapes * 1e3, "idle_api_cores": idle_rate}
 
 
-def bench_workload(server: vllm_cpu.VllmServer, args: argparse.Namespace) -> dict:
-    """The timed workload, sent by ``axonize bench``'s library (:mod:`axonize.bench`, as ``axonize bench`` sends it):
-    ``--requests`` streamed completions of 64 prompt token ids and exactly ``--max-tokens`` output tokens
-    (``ignore_eos``), ``--concurrency`` in flight; its report (``vllm bench serve``'s keys). RuntimeError when a
-    request failed or the output tokens are not exactly ``--requests`` x ``--max-tokens``."""
-    requests = workload.synthetic(args.requests, "fixed:64", f"fixed:{args.max_tokens}", seed=0)
-    settings = bench_run.Settings(base_url=server.url, model=server.model, max_concurrency=args.concurrency)
-    results, duration = asyncio.run(bench_run.run(requests, settings))
+def bench_workload(url: str, model: str, requests: int, input_len: int, output_len: int, concurrency: int, headers: tuple = ()) -> dict:
+    """A timed workload sent by ``axonize bench``'s library (:mod:`axonize.bench`, as ``axonize bench`` sends it) to
+    ``url``: ``requests`` streamed completions of ``input_len`` prompt token ids and exactly ``output_len`` output
+    tokens (``ignore_eos``), ``concurrency`` in flight; its report (``vllm bench serve``'s keys). RuntimeError when a
+    request failed or the output tokens are not exactly ``requests`` x ``output_len``. benchmarks/gateway_vllm.py
+    sends its load with it too."""
+    work = workload.synthetic(requests, f"fixed:{input_len}", f"fixed:{output_len}", seed=0)
+    settings = bench_run.Settings(base_url=url, model=model, max_concurrency=concurrency, headers=headers)
+    results, duration = asyncio.run(bench_run.run(work, settings))
     r = bench_report.build(results, duration, (50, 99))
-    if r["failed"] or r["total_output_tokens"] != args.requests * args.max_tokens:
-        raise RuntimeError(f"{server.url}: {r['failed']} failed ({r['error_counts']}), {r['total_output_tokens']} output tokens")
+    if r["failed"] or r["total_output_tokens"] != requests * output_len:
+        raise RuntimeError(f"{url}: {r['failed']} failed ({r['error_counts']}), {r['total_output_tokens']} output tokens")
     return r
 
 
@@ -265,7 +266,7 @@ def run_arm(arm: str, server: vllm_cpu.VllmServer, args: argparse.Namespace, wor
         before_scrapes, _ = monitors.scrapes()
         cpu0 = {name: cpu_seconds([p]) for name, p in monitors.procs.items()}
         api0, engine0, t0 = cpu_seconds([api]), cpu_seconds(engine), time.monotonic()
-        work = bench_workload(server, args)
+        work = bench_workload(server.url, server.model, args.requests, 64, args.max_tokens, args.concurrency)
         t1, api1, engine1 = time.monotonic(), cpu_seconds([api]), cpu_seconds(engine)
         cpu1 = {name: cpu_seconds([p]) for name, p in monitors.procs.items()}
         after_scrapes, durations = monitors.scrapes(t0, t1)
